@@ -1,0 +1,344 @@
+"""Exception hierarchy and the catalogue of the API's error codes.
+
+Every exception carries what a support agent needs to read (HTTP status, API code, its catalogue
+name and meaning, the API's own message) and a hint on what to do. Messages are redacted of every
+registered secret at construction, so neither ``str()`` nor ``repr()`` can leak the API key or the
+bearer token, whatever the API echoes back.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+# Codes listed in the seed's enum of `error.code`.
+SEED_CODES: tuple[int, ...] = (
+    *range(1001, 1015),
+    2001, 2002, 2003, 2004, 2005, 2006, 2008,
+    *range(2012, 2026),
+    *range(3000, 3008),
+    4001, 4002,
+    5001, 5002, 5003, 5004,
+    200, 201, 202, 204, 400, 401, 403, 404, 405, 406, 422, 423, 501, 503,
+)  # fmt: skip
+
+# Names and meanings published on the API's error-handling page.
+_DOCUMENTED: dict[int, tuple[str, str]] = {
+    1001: ("EPISODE_NOT_FOUND", "Playout: episode not found (also seen for 'no tracking session')."),
+    1002: ("DESCRIPTIONS_NOT_AVAILABLE", "Playout: descriptions not available."),
+    1003: ("EPISODE_NOT_AVAILABLE", "Playout: episode not available."),
+    1004: ("AFFILIATE_NOT_AVAILABLE", "Playout: affiliate not available."),
+    1005: ("MERCHANTS_NOT_AVAILABLE", "Playout: merchants not available."),
+    1006: ("MERCHANT_NOT_FOUND", "Playout: merchant not found."),
+    1007: ("TIMELINE_NOT_AVAILABLE", "Playout: timeline not available."),
+    1008: ("SCENE_NOT_FOUND", "Playout: scene not found."),
+    1009: ("DATA_NOT_FOUND", "Playout: data not found."),
+    1010: ("TRACKING_NOT_VALID", "The tracking session is missing or invalid."),
+    1011: ("CONTENT_NOT_FOUND", "Playout: content not found."),
+    1012: ("FORMAT_NOT_FOUND", "Playout: format not found."),
+    1013: ("INVALID_FILTER", "Playout: invalid filter."),
+    1014: ("PAGINATION_ERROR", "The paging token or paging parameters are invalid."),
+    2001: ("PAYMENT_PROVIDER_NOT_SUPPORTED", "Basket: the payment provider is not supported."),
+    2002: ("AUTHORIZATION_HEADER_INVALID", "The authorization header is missing or malformed."),
+    2003: ("AFFILIATE_NOT_EXISTS", "Basket: the affiliate does not exist."),
+    2004: ("MISSING_AFFILIATE", "Basket: the affiliate is missing."),
+    2005: ("BASKET_NOT_FOUND", "Basket: the basket was not found."),
+    2006: ("PRODUCT_NOT_IN_BASKET", "Basket: the product is not in the basket."),
+    3001: ("INTERNAL_SERVER_ERROR", "The API failed internally."),
+    3002: ("REQUEST_VALIDATION_ERROR", "The request was malformed."),
+    4001: ("NOT_A_MANAGED_SHOP", "Product: not a managed shop."),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CodeInfo:
+    code: int
+    name: str
+    meaning: str
+    documented: bool
+
+    def label(self) -> str:
+        return f"{self.code} {self.name}" if self.documented else self.name
+
+
+def describe_code(code: int) -> CodeInfo:
+    """Catalogue entry of an API error code; unknown codes are reported, never guessed."""
+    if code in _DOCUMENTED:
+        name, meaning = _DOCUMENTED[code]
+        return CodeInfo(code, name, meaning, True)
+    in_enum = "listed in the API's schema but not documented" if code in SEED_CODES else "not in the API's schema"
+    return CodeInfo(code, f"undocumented code {code}", f"Code {code} is {in_enum}.", False)
+
+
+CATALOGUE: dict[int, CodeInfo] = {code: describe_code(code) for code in SEED_CODES}
+
+# --- secret redaction -------------------------------------------------------------------------
+
+_REDACTED = "[redacted]"
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret so that no exception message can ever contain it."""
+    # Very short values would redact ordinary words; keys and tokens are never that short.
+    if value and len(value) >= 4:
+        with _secrets_lock:
+            _secrets.add(value)
+
+
+def redact(text: str) -> str:
+    with _secrets_lock:
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, _REDACTED)
+    return text
+
+
+def _redact_any(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact(str(k)): _redact_any(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redact_any(v) for v in value]
+    return value
+
+
+# --- exceptions -------------------------------------------------------------------------------
+
+
+class BasketError(Exception):
+    """Root of every error basket_lib raises."""
+
+    hint: str = ""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        api_code: int | None = None,
+        api_message: str | None = None,
+        details: Any = None,
+    ) -> None:
+        self.message = redact(message)
+        self.status = status
+        self.api_code = api_code
+        self.api_message = redact(api_message) if api_message is not None else None
+        self.details = _redact_any(details)
+        super().__init__(self.message)
+
+    @property
+    def code_info(self) -> CodeInfo | None:
+        return describe_code(self.api_code) if self.api_code is not None else None
+
+    @property
+    def code_name(self) -> str | None:
+        info = self.code_info
+        return info.name if info else None
+
+    @property
+    def kind(self) -> str:
+        """Short human label of the error class, e.g. 'authentication failed'."""
+        return _KIND_LABELS.get(type(self), type(self).__name__)
+
+    def summary(self) -> str:
+        """One line for tables and logs: status, code, name and message."""
+        parts: list[str] = []
+        if self.status is not None:
+            parts.append(f"HTTP {self.status}")
+        info = self.code_info
+        if info is not None:
+            parts.append(f"code {info.label()}" if info.documented else info.name)
+        parts.append(self.message)
+        return " · ".join(parts)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status={self.status!r}, api_code={self.api_code!r}, "
+            f"message={self.message!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Keeps errors picklable (st.cache_data, multiprocessing) with their fields.
+        return (
+            _rebuild,
+            (type(self), self.message, self.status, self.api_code, self.api_message, self.details),
+        )
+
+
+def _rebuild(
+    cls: type[BasketError],
+    message: str,
+    status: int | None,
+    api_code: int | None,
+    api_message: str | None,
+    details: Any,
+) -> BasketError:
+    return cls(message, status=status, api_code=api_code, api_message=api_message, details=details)
+
+
+class ConfigurationError(BasketError):
+    hint = "Check the BASKET_API_* settings (environment or .streamlit/secrets.toml)."
+
+
+class InvalidInputError(BasketError, ValueError):
+    """Input rejected before any request was sent."""
+
+    hint = "Correct the input; nothing was sent to the API."
+
+
+class InvalidUserIdError(InvalidInputError):
+    pass
+
+
+class TrackingDecodeError(InvalidInputError):
+    hint = "Paste the X-JAY-Tracking header value or the __Secure-jay_tracking cookie value."
+
+
+class TrackingTooLargeError(TrackingDecodeError):
+    pass
+
+
+class TrackingNotBase64Error(TrackingDecodeError):
+    pass
+
+
+class TrackingNotUtf8Error(TrackingDecodeError):
+    pass
+
+
+class TrackingNotJsonError(TrackingDecodeError):
+    pass
+
+
+class TrackingNotObjectError(TrackingDecodeError):
+    pass
+
+
+class APIError(BasketError):
+    """Anything that went wrong talking to the API."""
+
+
+class APIStatusError(APIError):
+    """The API answered with an error status or an error envelope."""
+
+    hint = "See the API's message; retry later if the problem persists."
+
+
+class BadRequestError(APIStatusError):
+    hint = "The API rejected the request as malformed."
+
+
+class AuthenticationError(APIStatusError):
+    hint = "Check BASKET_API_KEY (and BASKET_API_TOKEN if the API requires a bearer token)."
+
+
+class PermissionDeniedError(APIStatusError):
+    hint = "The key is valid but not allowed to read this basket; ask Transfermedia for access."
+
+
+class NotFoundError(APIStatusError):
+    hint = "Check BASKET_API_URL, including its path prefix (e.g. /v2)."
+
+
+class RequestValidationError(APIStatusError):
+    hint = "The API rejected the request's parameters: check the user id and provider id."
+
+
+class RateLimitError(APIStatusError):
+    hint = "The API is throttling requests; wait a moment or lower the scan's concurrency."
+
+
+class ServerError(APIStatusError):
+    hint = "The API or a proxy in front of it failed; retry in a moment."
+
+
+class UnexpectedStatusError(APIStatusError):
+    pass
+
+
+class APIConnectionError(APIError):
+    hint = "The API could not be reached; check BASKET_API_URL and the network."
+
+
+class APITimeoutError(APIConnectionError):
+    hint = "The API did not answer in time; retry, or raise BASKET_API_TIMEOUT."
+
+
+class ResponseTooLargeError(APIError):
+    hint = "The response exceeded the size limit; this is not a normal basket."
+
+
+class ResponseFormatError(APIError):
+    """The body was not JSON (an HTML error page from a proxy, a truncated body)."""
+
+    hint = "Something between the dashboard and the API answered instead of the API."
+
+
+class ResponseValidationError(APIError):
+    """The body was JSON but did not match the documented schema."""
+
+    hint = "The API answered with data the dashboard does not understand; report it with the raw response."
+
+
+_KIND_LABELS: dict[type, str] = {
+    ConfigurationError: "configuration error",
+    InvalidInputError: "invalid input",
+    InvalidUserIdError: "invalid user id",
+    TrackingDecodeError: "invalid tracking value",
+    TrackingTooLargeError: "tracking value too large",
+    TrackingNotBase64Error: "tracking value is not base64",
+    TrackingNotUtf8Error: "tracking value is not UTF-8",
+    TrackingNotJsonError: "tracking value is not JSON",
+    TrackingNotObjectError: "tracking value is not a JSON object",
+    BadRequestError: "bad request",
+    AuthenticationError: "authentication failed",
+    PermissionDeniedError: "permission denied",
+    NotFoundError: "not found",
+    RequestValidationError: "request rejected",
+    RateLimitError: "rate limited",
+    ServerError: "server error",
+    UnexpectedStatusError: "unexpected status",
+    APIConnectionError: "connection error",
+    APITimeoutError: "timeout",
+    ResponseTooLargeError: "response too large",
+    ResponseFormatError: "response not JSON",
+    ResponseValidationError: "response does not match the schema",
+}
+
+_STATUS_CLASSES: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    422: RequestValidationError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    if status in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status]
+    if status >= 500:
+        return ServerError
+    return UnexpectedStatusError
+
+
+def error_for_status(
+    status: int,
+    *,
+    api_code: int | None = None,
+    api_message: str | None = None,
+    details: Any = None,
+) -> APIStatusError:
+    """The one place that maps an error response to its exception class."""
+    cls = status_error_class(status)
+    text = api_message or f"The API answered HTTP {status}."
+    return cls(text, status=status, api_code=api_code, api_message=api_message, details=details)
