@@ -25,7 +25,10 @@ SEED_CODES: tuple[int, ...] = (
 
 # Names and meanings published on the API's error-handling page.
 _DOCUMENTED: dict[int, tuple[str, str]] = {
-    1001: ("EPISODE_NOT_FOUND", "Playout: episode not found (also seen for 'no tracking session')."),
+    1001: (
+        "EPISODE_NOT_FOUND",
+        "Playout: episode not found (also seen for 'no tracking session').",
+    ),
     1002: ("DESCRIPTIONS_NOT_AVAILABLE", "Playout: descriptions not available."),
     1003: ("EPISODE_NOT_AVAILABLE", "Playout: episode not available."),
     1004: ("AFFILIATE_NOT_AVAILABLE", "Playout: affiliate not available."),
@@ -67,7 +70,11 @@ def describe_code(code: int) -> CodeInfo:
     if code in _DOCUMENTED:
         name, meaning = _DOCUMENTED[code]
         return CodeInfo(code, name, meaning, True)
-    in_enum = "listed in the API's schema but not documented" if code in SEED_CODES else "not in the API's schema"
+    in_enum = (
+        "listed in the API's schema but not documented"
+        if code in SEED_CODES
+        else "not in the API's schema"
+    )
     return CodeInfo(code, f"undocumented code {code}", f"Code {code} is {in_enum}.", False)
 
 
@@ -285,7 +292,10 @@ class ResponseFormatError(APIError):
 class ResponseValidationError(APIError):
     """The body was JSON but did not match the documented schema."""
 
-    hint = "The API answered with data the dashboard does not understand; report it with the raw response."
+    hint = (
+        "The API answered with data the dashboard does not understand; "
+        "report it with the raw response."
+    )
 
 
 _KIND_LABELS: dict[type, str] = {

@@ -26,7 +26,9 @@ def _assume_utc(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
         try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+            parsed = datetime.fromisoformat(
+                text.replace("Z", "+00:00") if text.endswith("Z") else text
+            )
         except ValueError:
             return value  # left to pydantic, which reports the field path
         value = parsed

@@ -1,0 +1,36 @@
+"""Entry point: page config, settings, sign-in, shared sidebar and navigation."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import _shared as shared
+
+st.set_page_config(page_title="Basket support", page_icon="🧺", layout="wide")
+
+config = shared.load_config()
+
+# Sign-in gate: nothing below (no customer data, no navigation) runs for a visitor who is not
+# signed in and allowed.
+if not shared.sign_in_gate(config):
+    st.stop()
+
+pages = [
+    st.Page("pages/basket.py", title="Basket lookup", icon="🧺", default=True),
+    st.Page("pages/failures.py", title="Reservation failures", icon="📉", url_path="failures"),
+    st.Page("pages/tracking.py", title="Tracking decoder", icon="🔎", url_path="tracking"),
+]
+current = st.navigation(pages)
+
+with st.sidebar:
+    # Bound to ?user= so ticket links work and the id survives page switches.
+    st.text_input(
+        "User id",
+        key="user",
+        bind="query-params",
+        placeholder="e.g. demo-checkout-failed",
+        help="The platform-specific user id from the ticket.",
+    )
+    shared.sidebar_status(config)
+
+current.run()

@@ -1,0 +1,66 @@
+"""Append-only audit log: one JSON line per basket lookup or scan.
+
+Who looked at which customers' data, when, and what came of it. Lines are written with a single
+``write`` on a file opened in append mode, so concurrent sessions never interleave within a line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from basket_lib.errors import ConfigurationError, redact
+
+DEFAULT_AUDIT_LOG = "audit.jsonl"
+
+
+class AuditLog:
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = DEFAULT_AUDIT_LOG,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.path = Path(path)
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def record(
+        self,
+        action: str,
+        *,
+        viewer: str | None,
+        user_ids: Sequence[str],
+        outcome: str,
+        **details: Any,
+    ) -> dict[str, Any]:
+        """Append one event and return it. Raises ConfigurationError if the file is unwritable."""
+        event: dict[str, Any] = {
+            "time": self._clock().isoformat(timespec="seconds"),
+            "action": action,
+            "viewer": viewer,
+            "user_ids": list(user_ids),
+            "outcome": redact(outcome),
+        }
+        event.update({key: _redacted(value) for key, value in details.items()})
+        line = json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+        try:
+            with self._lock:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with self.path.open("a", encoding="utf-8") as handle:
+                    handle.write(line)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"The audit log {self.path} cannot be written ({exc.strerror or exc}); "
+                "set BASKET_AUDIT_LOG to a writable file."
+            ) from None
+        return event
+
+
+def _redacted(value: Any) -> Any:
+    return redact(value) if isinstance(value, str) else value

@@ -1,0 +1,1 @@
+"""The demo Jay Basket API; basket_lib.simulator re-exports its public names."""

@@ -1,0 +1,244 @@
+"""Turning pasted text or an uploaded file into the user ids of a bulk scan.
+
+Nothing is dropped silently: duplicates, ids beyond the cap and empty cells are counted in
+``messages``, and ids that fail validation are listed with the reason so that they can be reported
+as outcomes next to the users that were scanned.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from basket_lib import errors
+
+MAX_SCAN_USERS = 100_000
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# Invalid ids are shown as given, but a pasted novel should not fill the table.
+MAX_SHOWN_ID_CHARS = 80
+
+HEADER = "user_id"
+EXPECTED_FORMAT = f"a CSV with a column named {HEADER}, saved as UTF-8"
+_DELIMITERS = (",", ";", "\t")
+CSV_SUFFIXES = (".csv", ".tsv")
+_PASTE_SEPARATORS = re.compile(r"[\s,;]+")
+# Straight and typographic quotes, as pasted from spreadsheets, mails and documents.
+_QUOTES = "\"'`“”‘’"
+
+
+@dataclass
+class ParsedIds:
+    ids: list[str] = field(default_factory=list)  # valid, distinct, first-seen order
+    duplicates: int = 0
+    invalid: list[tuple[str, str]] = field(default_factory=list)  # (id as given, reason)
+    truncated: int = 0  # distinct valid ids beyond the cap, not in ``ids``
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.messages
+
+
+def _plural(count: int, singular: str, plural: str | None = None) -> str:
+    return f"{count:,} {singular if count == 1 else (plural or singular + 's')}"
+
+
+def _collect(tokens: Iterable[str], cap: int) -> ParsedIds:
+    from basket_lib.validation import validate_user_id
+
+    parsed = ParsedIds()
+    seen: set[str] = set()
+    for token in tokens:
+        if token in seen:
+            parsed.duplicates += 1
+            continue
+        seen.add(token)
+        try:
+            user_id = validate_user_id(token)
+        except errors.InvalidUserIdError as exc:
+            parsed.invalid.append((token[:MAX_SHOWN_ID_CHARS], exc.message))
+            continue
+        if len(parsed.ids) < cap:
+            parsed.ids.append(user_id)
+        else:
+            parsed.truncated += 1
+    if parsed.duplicates:
+        parsed.messages.append(
+            f"{_plural(parsed.duplicates, 'duplicate id')} ignored (each user is scanned once)."
+        )
+    if parsed.invalid:
+        verb = "is" if len(parsed.invalid) == 1 else "are"
+        parsed.messages.append(
+            f"{_plural(len(parsed.invalid), 'invalid id')} {verb} listed with the reason "
+            "and not scanned."
+        )
+    if parsed.truncated:
+        parsed.messages.append(
+            f"Only the first {cap:,} ids are scanned: {parsed.truncated:,} more were left out."
+        )
+    return parsed
+
+
+def _unquote(token: str) -> str:
+    return token.strip().strip(_QUOTES).strip()
+
+
+def parse_pasted_ids(text: str, *, cap: int = MAX_SCAN_USERS) -> ParsedIds:
+    """Ids separated by newlines, commas, semicolons, tabs or spaces; quotes around an id and a
+    leading ``user_id`` header (as copied from a spreadsheet column) are ignored."""
+    tokens = [t for t in (_unquote(raw) for raw in _PASTE_SEPARATORS.split(text)) if t]
+    if tokens and tokens[0].casefold() == HEADER:
+        tokens = tokens[1:]
+    return _collect(tokens, cap)
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def _named(filename: str) -> str:
+    return f"The file {filename!r}" if filename else "The file"
+
+
+def _check_size(size: int, filename: str) -> None:
+    if size > MAX_UPLOAD_BYTES:
+        raise errors.InvalidInputError(
+            f"{_named(filename)} is {size / 1024 / 1024:.1f} MiB; the limit is "
+            f"{MAX_UPLOAD_BYTES // 1024 // 1024} MiB. Split it into smaller files."
+        )
+
+
+def _decode(data: bytes, filename: str) -> str:
+    """Check size and encoding; every rejection says what is wrong and what is expected."""
+    name = _named(filename)
+    if not data.strip():
+        raise errors.InvalidInputError(f"{name} is empty: expected {EXPECTED_FORMAT}.")
+    _check_size(len(data), filename)
+    if data.startswith(b"PK\x03\x04"):
+        raise errors.InvalidInputError(
+            f"{name} is a ZIP archive (an Excel workbook?), not text: expected {EXPECTED_FORMAT}."
+        )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise errors.InvalidInputError(
+            f"{name} is UTF-16 text: expected {EXPECTED_FORMAT} ('CSV UTF-8')."
+        )
+    if b"\x00" in data:
+        raise errors.InvalidInputError(
+            f"{name} looks binary (it contains NUL bytes): expected {EXPECTED_FORMAT}."
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise errors.InvalidInputError(
+            f"{name} is not UTF-8 text (byte 0x{data[exc.start]:02X} on line {line}; "
+            "probably Latin-1 or Windows-1252): save it as 'CSV UTF-8'."
+        ) from None
+
+
+def _split_header(line: str, delimiter: str) -> list[str]:
+    try:
+        cells = next(csv.reader([line], delimiter=delimiter))
+    except (csv.Error, StopIteration):
+        cells = line.split(delimiter)
+    return [cell.strip().lstrip("\ufeff").strip() for cell in cells]
+
+
+def _find_user_id_column(header_line: str) -> tuple[str, int] | None:
+    for delimiter in _DELIMITERS:
+        cells = _split_header(header_line, delimiter)
+        for index, cell in enumerate(cells):
+            if cell.casefold() == HEADER:
+                return delimiter, index
+    return None
+
+
+def _no_column_message(header_line: str, filename: str) -> str:
+    delimiter = max(_DELIMITERS, key=header_line.count)
+    cells = _split_header(header_line, delimiter)
+    name = _named(filename)
+    if len(cells) == 1:
+        return (
+            f"{name} has no {HEADER} header: its first line is {cells[0][:MAX_SHOWN_ID_CHARS]!r}. "
+            f"Expected {EXPECTED_FORMAT}; add a first line reading {HEADER}."
+        )
+    found = ", ".join(repr(c[:MAX_SHOWN_ID_CHARS]) for c in cells[:20])
+    more = f" and {len(cells) - 20} more" if len(cells) > 20 else ""
+    return (
+        f"{name} has no {HEADER} column (found columns: {found}{more}). Expected {EXPECTED_FORMAT}."
+    )
+
+
+def _first_line(text: str) -> str:
+    return next((line for line in io.StringIO(text, newline="") if line.strip()), "").rstrip("\r\n")
+
+
+def _parse_csv_text(text: str, cap: int, filename: str) -> ParsedIds:
+    header_line = _first_line(text)
+    found = _find_user_id_column(header_line)
+    if found is None:
+        raise errors.InvalidInputError(_no_column_message(header_line, filename))
+    delimiter, column = found
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    tokens: list[str] = []
+    empty_cells = 0
+    try:
+        header_seen = False
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue  # a blank line (or ",,") is layout, not a row with a missing id
+            if not header_seen:
+                header_seen = True
+                continue
+            cell = row[column].strip() if column < len(row) else ""
+            if cell:
+                tokens.append(cell)
+            else:
+                empty_cells += 1
+    except csv.Error as exc:
+        raise errors.InvalidInputError(
+            f"{_named(filename)} is not a readable CSV (line {reader.line_num}: {exc})."
+        ) from None
+    if not tokens:
+        detail = f" ({_plural(empty_cells, 'row')} with an empty {HEADER})" if empty_cells else ""
+        raise errors.InvalidInputError(
+            f"{_named(filename)} has a {HEADER} column but no ids{detail}."
+        )
+    parsed = _collect(tokens, cap)
+    if empty_cells:
+        parsed.messages.insert(
+            0, f"{_plural(empty_cells, 'row')} had an empty {HEADER} (skipped, nothing to scan)."
+        )
+    return parsed
+
+
+def parse_uploaded_csv(data: bytes, *, cap: int = MAX_SCAN_USERS, filename: str = "") -> ParsedIds:
+    """A CSV with a ``user_id`` column (any case; comma, semicolon or tab separated; with or
+    without a BOM). Raises InvalidInputError with a specific message when the file is unusable."""
+    return _parse_csv_text(_decode(data, filename), cap, filename)
+
+
+def read_ids_file(path: str | Path, *, cap: int = MAX_SCAN_USERS) -> ParsedIds:
+    """Ids for the command line: a CSV with a ``user_id`` column, or plain text with one id per
+    line. A file is a CSV when its first line has a ``user_id`` column or its name ends in .csv
+    or .tsv (then, as for an upload, a missing ``user_id`` column is an error, not ids)."""
+    path = Path(path)
+    try:
+        _check_size(path.stat().st_size, path.name)  # before reading it into memory
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise errors.InvalidInputError(f"No such file: {str(path)!r}.") from None
+    except IsADirectoryError:
+        raise errors.InvalidInputError(f"{str(path)!r} is a directory, not a file.") from None
+    except OSError as exc:
+        raise errors.InvalidInputError(f"Cannot read {str(path)!r}: {exc.strerror}.") from None
+    text = _decode(data, path.name)
+    if path.suffix.lower() in CSV_SUFFIXES or _find_user_id_column(_first_line(text)):
+        return _parse_csv_text(text, cap, path.name)
+    # One id per line: a line is an id as given (only surrounding quotes and blanks removed), so
+    # a line holding two ids is reported as invalid rather than guessed at.
+    tokens = [t for t in (_unquote(line) for line in text.splitlines()) if t]
+    return _collect(tokens, cap)

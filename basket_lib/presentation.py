@@ -1,0 +1,59 @@
+"""Turning API data and errors into text that is safe to put in Streamlit markdown.
+
+Anything that came from the API or a user (ids, names, error messages) is data: in markdown it is
+escaped so that HTML, links, emphasis, LaTeX and Streamlit's ``:color[...]`` directives show as the
+characters they are.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+
+from basket_lib.errors import BasketError
+
+_ESCAPE = {ord(ch): "\\" + ch for ch in string.punctuation}
+
+
+def md_escape(text: object) -> str:
+    """Escape every ASCII punctuation character (CommonMark allows a backslash before each)."""
+    flat = " ".join(str(text).split()) if text is not None else ""
+    return flat.translate(_ESCAPE)
+
+
+@dataclass(frozen=True)
+class ErrorDisplay:
+    title: str
+    facts: tuple[str, ...]
+    message: str
+    meaning: str | None
+    hint: str
+
+    def markdown(self) -> str:
+        """The whole error as escaped markdown, for st.error."""
+        lines = [f"**{md_escape(self.title)}**"]
+        if self.facts:
+            lines.append(md_escape(" · ".join(self.facts)))
+        lines.append(md_escape(self.message))
+        if self.meaning:
+            lines.append(md_escape(self.meaning))
+        if self.hint:
+            lines.append(f"**What to do:** {md_escape(self.hint)}")
+        return "\n\n".join(lines)
+
+
+def describe_error(exc: BasketError) -> ErrorDisplay:
+    """Status, API code, catalogue name and meaning, the API's message and what to do."""
+    facts: list[str] = []
+    if exc.status is not None:
+        facts.append(f"HTTP {exc.status}")
+    info = exc.code_info
+    if info is not None:
+        facts.append(f"API code {info.code}" + (f" {info.name}" if info.documented else ""))
+    return ErrorDisplay(
+        title=exc.kind[:1].upper() + exc.kind[1:],
+        facts=tuple(facts),
+        message=exc.message,
+        meaning=info.meaning if info is not None else None,
+        hint=exc.hint,
+    )

@@ -1,0 +1,388 @@
+"""Pure functions behind the pages: basket → tables and texts, expiry maths, failure aggregation.
+
+Every value returned here is data (no HTML, no markdown): pages render it with ``st.dataframe``,
+``st.metric`` and friends, which escape text themselves.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+
+from basket_lib.bulk import ErrorRecord, FailureRecord, csv_safe
+from basket_lib.models import Basket, BasketResult, CheckoutProduct, Product, ProductDetails
+
+# --- durations and expiry ---------------------------------------------------------------------
+
+
+def _plural(value: int, unit: str) -> str:
+    return f"{value} {unit}" if value == 1 else f"{value} {unit}s"
+
+
+def humanize_delta(delta: timedelta) -> str:
+    """Compact length of a duration, sign ignored: "under a minute", "37 min", "3 h 12 min",
+    "1 day", "2 days 4 h". Units below the largest two are truncated, never rounded up, so a
+    basket is never shown as expiring later than it does."""
+    seconds = int(abs(delta).total_seconds())
+    if seconds < 60:
+        return "under a minute"
+    minutes, hours, days = seconds // 60 % 60, seconds // 3600 % 24, seconds // 86400
+    if days:
+        return f"{_plural(days, 'day')} {hours} h" if hours else _plural(days, "day")
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min"
+
+
+def _aware(ts: datetime) -> datetime:
+    # The models normalise naive timestamps to UTC; callers passing naive values get the same rule.
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
+
+
+class ExpiryStatus(StrEnum):
+    EXPIRED = "expired"
+    EXPIRING = "expiring"
+    OK = "ok"
+    UNKNOWN = "unknown"
+
+
+def expiry_status(
+    expires: datetime | None, now: datetime, *, soon: timedelta = timedelta(hours=1)
+) -> ExpiryStatus:
+    """A basket whose expiry is exactly now counts as expired; "expiring" means less than
+    ``soon`` is left."""
+    if expires is None:
+        return ExpiryStatus.UNKNOWN
+    remaining = _aware(expires) - _aware(now)
+    if remaining <= timedelta(0):
+        return ExpiryStatus.EXPIRED
+    return ExpiryStatus.EXPIRING if remaining < soon else ExpiryStatus.OK
+
+
+def expiry_text(expires: datetime | None, now: datetime) -> str:
+    """ "expires in 3 h 12 min", "expired 2 days ago", "no expiry date"."""
+    if expires is None:
+        return "no expiry date"
+    remaining = _aware(expires) - _aware(now)
+    if remaining > timedelta(0):
+        return f"expires in {humanize_delta(remaining)}"
+    return f"expired {humanize_delta(remaining)} ago"
+
+
+# --- time zones -------------------------------------------------------------------------------
+
+
+def _zone(tz_name: str | None) -> ZoneInfo:
+    if tz_name:
+        try:
+            return ZoneInfo(tz_name)
+        except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+            pass  # the browser reported something zoneinfo cannot resolve: fall back to UTC
+    return ZoneInfo("UTC")
+
+
+def to_local(ts: datetime | None, tz_name: str | None) -> datetime | None:
+    """``ts`` in the named zone (e.g. the browser's ``st.context.timezone``); UTC when the name is
+    missing or unknown. Naive timestamps are taken as UTC. Never raises for a bad zone name."""
+    if ts is None:
+        return None
+    return _aware(ts).astimezone(_zone(tz_name))
+
+
+def format_time(ts: datetime | None, tz_name: str | None) -> str:
+    """ "2025-06-29 10:12 CEST" in the named zone (UTC when unknown); "unknown" for None."""
+    local = to_local(ts, tz_name)
+    return "unknown" if local is None else local.strftime("%Y-%m-%d %H:%M %Z")
+
+
+def format_utc(ts: datetime | None) -> str:
+    """ "2025-06-29 08:12 UTC"; "unknown" for None."""
+    return format_time(ts, "UTC")
+
+
+# --- reservations and metrics -----------------------------------------------------------------
+
+
+def reservation_status(stocked: int | None) -> str:
+    """ "failed (-2)" below zero, "reserved N" from zero up, "unlimited" when no reservation was
+    needed (None)."""
+    if stocked is None:
+        return "unlimited"
+    return f"failed ({stocked})" if stocked < 0 else f"reserved {stocked}"
+
+
+@dataclass(frozen=True, slots=True)
+class BasketMetrics:
+    cart_products: int
+    cart_units: int
+    saved_products: int
+    checkout_products: int
+    checkout_units: int
+    # Checkout items with stocked < 0, and the units (count) those items asked for.
+    failed_reservations: int
+    failed_units: int
+    # Units actually held in stock (sum of stocked >= 0).
+    reserved_units: int
+    # Checkout items with stocked = None: no reservation needed.
+    unlimited_products: int
+
+
+def basket_metrics(basket: Basket) -> BasketMetrics:
+    checkout = basket.checkout
+    failed = basket.failed_reservations
+    return BasketMetrics(
+        cart_products=len(basket.cart),
+        cart_units=sum(item.count for item in basket.cart),
+        saved_products=len(basket.saved),
+        checkout_products=len(checkout),
+        checkout_units=sum(item.count for item in checkout),
+        failed_reservations=len(failed),
+        failed_units=sum(item.count for item in failed),
+        reserved_units=sum(i.stocked for i in checkout if i.stocked is not None and i.stocked >= 0),
+        unlimited_products=sum(1 for item in checkout if item.stocked is None),
+    )
+
+
+# --- basket tables ----------------------------------------------------------------------------
+
+PRODUCT_COLUMNS: tuple[str, ...] = (
+    "product_id",
+    "name",
+    "price",
+    "currency",
+    "variant",
+    "main_product",
+    "count",
+)
+CHECKOUT_COLUMNS: tuple[str, ...] = (*PRODUCT_COLUMNS, "stocked", "status", "failed")
+
+# Text columns stay `object` so a missing name is None, exactly as the API (not) sent it.
+_DTYPES: dict[str, Any] = {
+    "user_id": object,
+    "product_id": object,
+    "name": object,
+    "price": "float64",
+    "currency": object,
+    "variant": object,
+    "main_product": object,
+    "count": "int64",
+    "stocked": "Int64",
+    "status": object,
+    "failed": "bool",
+    "failed_reservations": "int64",
+    "users": "int64",
+    "failed_units": "int64",
+    "kind": object,
+    "http_status": "Int64",
+    "api_code": "Int64",
+    "message": object,
+}
+
+
+def _typed_frame(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
+    # Built column by column: letting pandas infer first would turn None into NaN and an empty
+    # input into untyped columns.
+    rows = list(rows)
+    return pd.DataFrame(
+        {c: pd.Series([row[c] for row in rows], dtype=_DTYPES[c]) for c in columns},
+        columns=list(columns),
+    )
+
+
+def lookup_details(
+    item: Product, details: Mapping[str, ProductDetails] | None
+) -> ProductDetails | None:
+    """The item's own details, else its main product's (variants often have no entry)."""
+    if not details:
+        return None
+    found = details.get(item.product_id)
+    if found is None and item.main_product_identifier:
+        found = details.get(item.main_product_identifier)
+    return found
+
+
+def _product_row(item: Product, details: Mapping[str, ProductDetails] | None) -> dict[str, Any]:
+    info = lookup_details(item, details)
+    price = info.price if info is not None else None
+    return {
+        "product_id": item.product_id,
+        "name": info.name if info is not None else None,
+        "price": float(price) if price is not None else math.nan,
+        "currency": info.currency if info is not None else None,
+        # An empty variant addresses the main product: shown as missing, not as "".
+        "variant": item.variant or None,
+        "main_product": item.main_product_identifier or None,
+        "count": item.count,
+    }
+
+
+def _checkout_row(
+    item: CheckoutProduct, details: Mapping[str, ProductDetails] | None
+) -> dict[str, Any]:
+    return {
+        **_product_row(item, details),
+        "stocked": item.stocked,
+        "status": reservation_status(item.stocked),
+        "failed": item.reservation_failed,
+    }
+
+
+def cart_frame(basket: Basket, details: Mapping[str, ProductDetails] | None = None) -> pd.DataFrame:
+    return _typed_frame([_product_row(item, details) for item in basket.cart], PRODUCT_COLUMNS)
+
+
+def saved_frame(
+    basket: Basket, details: Mapping[str, ProductDetails] | None = None
+) -> pd.DataFrame:
+    return _typed_frame([_product_row(item, details) for item in basket.saved], PRODUCT_COLUMNS)
+
+
+def checkout_frame(
+    basket: Basket, details: Mapping[str, ProductDetails] | None = None
+) -> pd.DataFrame:
+    return _typed_frame(
+        [_checkout_row(item, details) for item in basket.checkout], CHECKOUT_COLUMNS
+    )
+
+
+# Translucent, so the tint reads on light and dark themes alike.
+FAILED_ROW_CSS = "background-color: rgba(220, 38, 38, 0.22)"
+
+
+def highlight_failed(row: pd.Series) -> list[str]:
+    """Row styler for ``frame.style.apply(highlight_failed, axis=1)``: tints failed rows."""
+    failed = row.get("failed")
+    is_failed = failed is not None and not pd.isna(failed) and bool(failed)
+    return [FAILED_ROW_CSS if is_failed else ""] * len(row)
+
+
+def basket_summary_json(result: BasketResult) -> str:
+    """The API's response as received, pretty-printed for engineers. Falls back to the parsed
+    basket in the API's own field names when no raw body was kept."""
+    raw = result.raw
+    if raw is None:
+        raw = {
+            "data": result.basket.model_dump(mode="json", by_alias=True),
+            "nextToken": result.next_token,
+        }
+    return json.dumps(raw, indent=2, ensure_ascii=False, default=str)
+
+
+def deep_link(base_url: str, user_id: str) -> str:
+    """Link to the basket page for one user; every reserved character of the id is encoded."""
+    return f"{base_url.rstrip('/')}/?user={quote(user_id, safe='')}"
+
+
+# --- failures across many users ---------------------------------------------------------------
+
+
+FAILURE_COLUMNS: tuple[str, ...] = (
+    "user_id",
+    "product_id",
+    "name",
+    "variant",
+    "main_product",
+    "count",
+    "stocked",
+)
+ERROR_COLUMNS: tuple[str, ...] = ("user_id", "kind", "http_status", "api_code", "message")
+BY_PRODUCT_COLUMNS: tuple[str, ...] = (
+    "product_id",
+    "name",
+    "failed_reservations",
+    "users",
+    "failed_units",
+)
+
+
+def failures_frame(
+    failures: Iterable[FailureRecord], details: Mapping[str, ProductDetails] | None = None
+) -> pd.DataFrame:
+    """A scan's failed reservations, one row each, named from the product details when known."""
+    rows = []
+    for record in failures:
+        item = Product(
+            product_id=record.product_id,
+            main_product_identifier=record.main_product_identifier,
+        )
+        info = lookup_details(item, details)
+        rows.append(
+            {
+                "user_id": record.user_id,
+                "product_id": record.product_id,
+                "name": info.name if info is not None else None,
+                "variant": record.variant or None,
+                "main_product": record.main_product_identifier or None,
+                "count": record.count,
+                "stocked": record.stocked,
+            }
+        )
+    return _typed_frame(rows, FAILURE_COLUMNS)
+
+
+def failures_by_product(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per product: failed reservations, distinct users and units asked for, most failures first
+    (ties: most units, then product id, so the order is stable)."""
+    if frame.empty:
+        return _typed_frame([], BY_PRODUCT_COLUMNS)
+    grouped = frame.groupby("product_id", sort=False, dropna=False)
+    result = pd.DataFrame(
+        {
+            # The first name any user's details supplied; None when none did.
+            "name": grouped["name"].agg(
+                lambda names: next((n for n in names if pd.notna(n)), None)
+            ),
+            "failed_reservations": grouped.size(),
+            "users": grouped["user_id"].nunique(),
+            "failed_units": grouped["count"].sum(),
+        }
+    ).reset_index()
+    result = result.astype({c: _DTYPES[c] for c in BY_PRODUCT_COLUMNS})
+    result["name"] = result["name"].where(result["name"].notna(), None)
+    result = result.sort_values(
+        ["failed_reservations", "failed_units", "product_id"],
+        ascending=[False, False, True],
+        kind="stable",
+    )
+    return result[list(BY_PRODUCT_COLUMNS)].reset_index(drop=True)
+
+
+def errors_frame(errors: Iterable[ErrorRecord]) -> pd.DataFrame:
+    """The users a scan could not read, one row each, with the reason."""
+    rows = [
+        {
+            "user_id": e.user_id,
+            "kind": e.kind,
+            "http_status": e.status,
+            "api_code": e.api_code,
+            "message": e.message,
+        }
+        for e in errors
+    ]
+    return _typed_frame(rows, ERROR_COLUMNS)
+
+
+def failures_csv(frame: pd.DataFrame) -> bytes:
+    """UTF-8 CSV with a header, user_id first when present. Text cells that a spreadsheet would
+    run as a formula get a leading quote; numbers (a stocked of -2) are written as numbers."""
+    columns = list(frame.columns)
+    if "user_id" in columns:
+        columns.remove("user_id")
+        columns.insert(0, "user_id")
+    # CRLF as in RFC 4180; it also makes the writer quote cells holding a lone "\r".
+    # Only text is neutralised: a numeric column never holds a formula, and its -2 must stay -2.
+    safe = frame[columns].astype(object).map(csv_safe)
+    buffer = io.StringIO()
+    safe.to_csv(buffer, index=False, na_rep="", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    return buffer.getvalue().encode("utf-8")

@@ -1,0 +1,186 @@
+"""Product managers: failed stock reservations across many users (/failures)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from basket_lib import charts, views
+from basket_lib.bulk import DEFAULT_CONCURRENCY, ScanProgress, ScanReport, scan_users_sync
+from basket_lib.errors import BasketError
+from basket_lib.inputs import MAX_SCAN_USERS, ParsedIds, parse_pasted_ids, parse_uploaded_csv
+from basket_lib.presentation import md_escape
+from basket_lib.settings import build_async_client
+from basket_lib.simulator import demo_user_ids
+from pages import _shared as shared
+
+PASTE, UPLOAD, SAMPLE = "Paste ids", "Upload CSV", "Sample demo users"
+
+settings = shared.require_settings()
+st.title("Reservation failures")
+st.caption(
+    "How often do checkout stock reservations fail (stocked < 0), for which products and for "
+    f"whom? Scan up to {MAX_SCAN_USERS:,} user ids."
+)
+
+sources = [PASTE, UPLOAD, SAMPLE] if settings.demo else [PASTE, UPLOAD]
+source = st.radio("User ids", sources, horizontal=True, key="scan_source")
+
+parsed: ParsedIds | None = None
+if source == PASTE:
+    text = st.text_area(
+        "User ids, separated by new lines, commas or spaces",
+        key="scan_text",
+        height=150,
+        placeholder="user-00001\nuser-00002, user-00003",
+    )
+    if text.strip():
+        parsed = parse_pasted_ids(text)
+elif source == UPLOAD:
+    upload = st.file_uploader(
+        "CSV file with a column named user_id", type=["csv", "txt"], key="scan_file"
+    )
+    if upload is not None:
+        try:
+            parsed = parse_uploaded_csv(upload.getvalue(), filename=upload.name)
+        except BasketError as exc:
+            shared.show_error(exc)
+else:
+    count = st.number_input("Demo users", min_value=1, max_value=5000, value=500, step=100)
+    parsed = ParsedIds(ids=demo_user_ids(int(count)))
+
+if parsed is not None:
+    summary = [f"{len(parsed.ids):,} distinct user ids to scan"]
+    if parsed.duplicates:
+        summary.append(f"{parsed.duplicates:,} duplicates counted once")
+    if parsed.invalid:
+        summary.append(f"{len(parsed.invalid):,} invalid ids (listed with the results)")
+    st.caption(md_escape(" · ".join(summary)))
+    for message in parsed.messages:
+        st.warning(md_escape(message))
+
+concurrency = st.slider(
+    "Concurrent requests", min_value=1, max_value=64, value=DEFAULT_CONCURRENCY, key="concurrency"
+)
+can_scan = parsed is not None and bool(parsed.ids or parsed.invalid)
+if st.button("Start scan", type="primary", disabled=not can_scan, key="start_scan"):
+    assert parsed is not None
+    progress_bar = st.progress(0.0, text="Starting…")
+
+    def show_progress(progress: ScanProgress) -> None:
+        progress_bar.progress(
+            progress.done / progress.total if progress.total else 1.0,
+            text=(
+                f"{progress.done:,} / {progress.total:,} users · {progress.errors:,} errors · "
+                f"{progress.failures:,} failed reservations"
+            ),
+        )
+
+    with st.status(f"Scanning {len(parsed.ids):,} users…", expanded=False) as status:
+        report = scan_users_sync(
+            lambda: build_async_client(settings),
+            parsed.ids,
+            concurrency=int(concurrency),
+            on_progress=show_progress,
+        )
+        report.add_invalid_ids(parsed.invalid)
+        status.update(
+            label=f"Scanned {report.total:,} users in {report.elapsed_seconds:.1f} s",
+            state="complete",
+        )
+    st.session_state["scan_report"] = report
+    shared.audit(
+        settings,
+        "scan",
+        user_ids=[*parsed.ids, *(user for user, _ in parsed.invalid)],
+        outcome=report.summary_line(),
+    )
+
+report: ScanReport | None = st.session_state.get("scan_report")
+if report is None:
+    st.stop()
+
+st.divider()
+st.subheader("Results")
+rate = report.reservation_failure_rate
+user_rate = report.user_failure_rate
+cols = st.columns(5)
+cols[0].metric("Users scanned", f"{report.scanned:,}", f"of {report.total:,}", delta_color="off")
+cols[1].metric("Baskets with a checkout", f"{report.baskets_with_checkout:,}")
+cols[2].metric("Failed reservations", f"{report.failed_reservations:,}")
+cols[3].metric(
+    "Failure rate",
+    f"{rate:.1%}" if rate is not None else "—",
+    help="Failed reservations / checkout items.",
+)
+cols[4].metric(
+    "Checkouts with a failure",
+    f"{user_rate:.1%}" if user_rate is not None else "—",
+    help="Users with at least one failed reservation / baskets with a checkout.",
+)
+if report.errors:
+    st.warning(
+        f"{len(report.errors):,} users could not be fetched; they are listed below with the reason."
+    )
+
+details, details_error = shared.fetch_details(
+    settings, sorted({record.product_id for record in report.failures})
+)
+failures = views.failures_frame(report.failures, details)
+failures.insert(1, "basket", [views.deep_link("", user) for user in failures["user_id"]])
+
+st.markdown("#### Failed reservations")
+if failures.empty:
+    st.info("No failed reservations among the scanned baskets.")
+else:
+    st.dataframe(
+        failures,
+        hide_index=True,
+        column_config={
+            "user_id": st.column_config.TextColumn("User id"),
+            "basket": st.column_config.LinkColumn("Basket", display_text="Open basket"),
+            "product_id": st.column_config.TextColumn("Product id"),
+            "name": st.column_config.TextColumn("Name"),
+            "variant": st.column_config.TextColumn("Variant"),
+            "main_product": st.column_config.TextColumn("Main product"),
+            "count": st.column_config.NumberColumn("Count", format="%d"),
+            "stocked": st.column_config.NumberColumn("Stocked", format="%d"),
+        },
+        key="failures_table",
+    )
+    st.download_button(
+        "Download failures (CSV)",
+        data=views.failures_csv(failures.drop(columns=["basket"])),
+        file_name="reservation-failures.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+if details_error is not None:
+    st.caption(f"Product names unavailable ({md_escape(details_error.summary())}).")
+
+left, right = st.columns(2)
+with left:
+    st.markdown("#### Failures by product")
+    st.altair_chart(charts.failures_by_product_chart(views.failures_by_product(failures)))
+with right:
+    st.markdown("#### Time to expiry of scanned baskets")
+    st.altair_chart(charts.expiry_histogram(charts.expiry_histogram_frame(report.expiry_counts())))
+    if report.baskets_without_expiry:
+        st.caption(f"{report.baskets_without_expiry:,} baskets have no expiry date.")
+
+st.markdown("#### Users that could not be fetched")
+if report.errors:
+    st.dataframe(
+        views.errors_frame(report.errors),
+        hide_index=True,
+        key="errors_table",
+        column_config={
+            "user_id": st.column_config.TextColumn("User id"),
+            "kind": st.column_config.TextColumn("Error"),
+            "http_status": st.column_config.NumberColumn("HTTP status", format="%d"),
+            "api_code": st.column_config.NumberColumn("API code", format="%d"),
+            "message": st.column_config.TextColumn("Reason"),
+        },
+    )
+else:
+    st.caption("None: every user was fetched.")

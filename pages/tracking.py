@@ -1,0 +1,52 @@
+"""Everyone: decode an X-JAY-Tracking header or __Secure-jay_tracking cookie value."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import streamlit as st
+
+from basket_lib import views
+from basket_lib.errors import TrackingDecodeError
+from basket_lib.presentation import md_escape
+from basket_lib.tracking import decode_tracking
+from pages import _shared as shared
+
+st.title("Tracking decoder")
+st.caption(
+    "Paste the X-JAY-Tracking header value or the __Secure-jay_tracking cookie "
+    "(base64 of a JSON tracking session; padding and url-safe forms are fine)."
+)
+value = st.text_area("Header or cookie value", key="tracking_input", height=120)
+
+if value.strip():
+    try:
+        session = decode_tracking(value)
+    except TrackingDecodeError as exc:
+        shared.show_error(exc)
+        st.stop()
+    now = datetime.now(UTC)
+    tz_name = st.context.timezone or "UTC"
+    cols = st.columns(3)
+    cols[0].metric("Session", session.session_id or "—")
+    cols[1].metric("Provider", session.provider_name or "not in the session")
+    age = session.age(now)
+    cols[2].metric(
+        "Session age",
+        views.humanize_delta(age) if age is not None else "unknown",
+        help="Time since start_time (a start time without zone is taken as UTC).",
+    )
+    if session.start_time is not None:
+        st.caption(
+            md_escape(
+                f"Started {views.format_time(session.start_time, tz_name)} "
+                f"({views.format_utc(session.start_time)})"
+            )
+        )
+    st.dataframe(
+        [{"field": name, "value": text} for name, text in session.fields()],
+        hide_index=True,
+        key="tracking_fields",
+    )
+    st.markdown("**Decoded JSON** (copy button on the right)")
+    st.code(session.to_json(), language="json")

@@ -1,0 +1,36 @@
+"""Shared fixtures: a clean environment and clean Streamlit caches for every test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+_SETTINGS_VARS = (
+    "BASKET_API_URL",
+    "BASKET_API_KEY",
+    "BASKET_API_TOKEN",
+    "BASKET_API_VERSION",
+    "BASKET_API_TIMEOUT",
+    "BASKET_API_MAX_RETRIES",
+    "BASKET_AUDIT_LOG",
+    "BASKET_ALLOWED_VIEWERS",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A developer's own configuration must not leak into tests: every test starts in demo mode.
+    for name in _SETTINGS_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def clear_streamlit_caches() -> Iterator[None]:
+    import streamlit as st
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield
+    st.cache_data.clear()
+    st.cache_resource.clear()

@@ -1,0 +1,462 @@
+"""The bulk-scan engine: one outcome per user, bounded concurrency, streaming aggregation."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import gc
+import io
+import threading
+import weakref
+from collections import Counter
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from basket_lib import bulk
+from basket_lib.bulk import (
+    EXPIRY_BIN_LABELS,
+    ErrorRecord,
+    FailureRecord,
+    ScanProgress,
+    ScanReport,
+    scan_users,
+    scan_users_sync,
+)
+from basket_lib.errors import NotFoundError, RateLimitError, register_secret
+from basket_lib.models import Basket, BasketResult, CheckoutProduct, Product
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+Outcome = Basket | BaseException
+
+
+def _now() -> datetime:
+    return NOW
+
+
+class FakeClient:
+    """Answers from a table; records calls, requests in flight and tasks alive."""
+
+    def __init__(
+        self,
+        outcomes: Mapping[str, Outcome] | None = None,
+        *,
+        default: Callable[[str], Outcome] = lambda _: Basket(),
+    ) -> None:
+        self.outcomes = outcomes or {}
+        self.default = default
+        self.calls: Counter[str] = Counter()
+        self.provider_ids: set[str | None] = set()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.max_tasks = 0
+        self.results: list[weakref.ref[BasketResult]] = []
+        self.closed = False
+        self.gate: asyncio.Event | None = None  # when set, requests wait for it
+        self.all_started: asyncio.Event | None = None
+        self.started_target = 0
+
+    async def get_basket(
+        self, user_id: str, *, tracking: str | None = None, provider_id: str | None = None
+    ) -> BasketResult:
+        self.calls[user_id] += 1
+        self.provider_ids.add(provider_id)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        self.max_tasks = max(self.max_tasks, len(asyncio.all_tasks()))
+        try:
+            if self.all_started is not None and self.in_flight >= self.started_target:
+                self.all_started.set()
+            if self.gate is not None:
+                await self.gate.wait()
+            await asyncio.sleep(0)  # a yield, so that other workers' requests overlap
+            outcome = self.outcomes.get(user_id) or self.default(user_id)
+            if isinstance(outcome, BaseException):
+                raise outcome
+            result = BasketResult(user_id=user_id, basket=outcome, fetched_at=NOW)
+            self.results.append(weakref.ref(result))
+            return result
+        finally:
+            self.in_flight -= 1
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def _checkout(product_id: str, stocked: int | None, **extra: object) -> CheckoutProduct:
+    return CheckoutProduct(product_id=product_id, stocked=stocked, **extra)
+
+
+HAND_MADE: dict[str, Outcome] = {
+    "u-fail2": Basket(
+        expires=NOW + timedelta(hours=2),
+        checkout=(
+            _checkout("p1", -1, count=2),
+            _checkout("p2", -3, variant="XL", main_product_identifier="p2-main"),
+            _checkout("p3", 5),
+        ),
+    ),
+    "u-fail1": Basket(
+        expires=NOW - timedelta(hours=30),
+        checkout=(_checkout("p1", -2), _checkout("p4", None)),
+    ),
+    "u-ok": Basket(
+        expires=NOW + timedelta(hours=100),
+        cart=(Product(product_id="x"),),
+        checkout=(_checkout("p1", 1),),
+    ),
+    "u-cart": Basket(cart=(Product(product_id="x"),)),
+    "u-empty": Basket(),
+    "u-404": NotFoundError("No such basket.", status=404, api_code=2005),
+    "u-429": RateLimitError("Slow down.", status=429),
+    "u-boom": RuntimeError("boom"),
+}
+
+
+def _scan(client: FakeClient, ids: list[str], **options: object) -> ScanReport:
+    return asyncio.run(scan_users(client, ids, now=_now, **options))  # type: ignore[arg-type]
+
+
+# --- outcomes and aggregates ------------------------------------------------------------------
+
+
+def test_every_user_ends_in_exactly_one_outcome() -> None:
+    client = FakeClient(HAND_MADE)
+    ids = [*HAND_MADE, "u-ok", "u-404", "u-fail1"]
+    report = _scan(client, ids, concurrency=3)
+    assert report.total == len(HAND_MADE)
+    assert report.duplicates == 3
+    assert client.calls == Counter(dict.fromkeys(HAND_MADE, 1))
+    assert report.scanned == 5
+    assert sorted(e.user_id for e in report.errors) == ["u-404", "u-429", "u-boom"]
+    report.check_complete()
+
+
+def test_errors_keep_kind_status_code_and_summary() -> None:
+    report = _scan(FakeClient(HAND_MADE), list(HAND_MADE))
+    errors = {e.user_id: e for e in report.errors}
+    assert errors["u-404"] == ErrorRecord(
+        "u-404", "not found", 404, 2005, "HTTP 404 · code 2005 BASKET_NOT_FOUND · No such basket."
+    )
+    assert errors["u-429"].kind == "rate limited" and errors["u-429"].status == 429
+    assert errors["u-boom"] == ErrorRecord(
+        "u-boom", "unexpected error", None, None, "RuntimeError: boom"
+    )
+    assert report.errors_by_kind() == Counter(
+        {"not found": 1, "rate limited": 1, "unexpected error": 1}
+    )
+
+
+def test_aggregates_on_a_hand_made_set() -> None:
+    report = _scan(FakeClient(HAND_MADE), list(HAND_MADE))
+    assert report.as_of == NOW
+    assert report.baskets_with_checkout == 3
+    assert report.checkout_items == 6
+    assert report.failed_reservations == 3
+    assert report.users_with_failure == 2
+    assert report.reservation_failure_rate == pytest.approx(3 / 6)
+    assert report.user_failure_rate == pytest.approx(2 / 3)
+    assert report.empty_baskets == 1
+    assert report.expired_baskets == 1
+    assert report.baskets_without_expiry == 2
+    assert report.failed_by_product == Counter({"p1": 2, "p2": 1})
+    assert report.users_by_product() == {"p1": 2, "p2": 1}
+    assert report.product_table() == [("p1", 2, 2), ("p2", 1, 1)]
+    assert sorted(report.failures, key=lambda f: (f.user_id, f.product_id)) == [
+        FailureRecord("u-fail1", "p1", None, None, 1, -2),
+        FailureRecord("u-fail2", "p1", None, None, 2, -1),
+        FailureRecord("u-fail2", "p2", "XL", "p2-main", 1, -3),
+    ]
+    with_failure = dict.fromkeys(range(len(EXPIRY_BIN_LABELS)), 0) | {
+        EXPIRY_BIN_LABELS.index("1-6 h"): 1,
+        EXPIRY_BIN_LABELS.index("expired 1-3 days"): 1,
+    }
+    assert report.expiry_with_failure == list(with_failure.values())
+    assert report.expiry_without_failure == [
+        1 if label == "3-7 days" else 0 for label in EXPIRY_BIN_LABELS
+    ]
+    counts = report.expiry_counts()
+    assert counts[(EXPIRY_BIN_LABELS.index("1-6 h"), True)] == 1
+    assert counts[(EXPIRY_BIN_LABELS.index("3-7 days"), False)] == 1
+    assert sum(counts.values()) == 3
+    assert "failed_reservations=3 errors=3" in report.summary_line()
+
+
+def test_rates_are_none_without_a_checkout() -> None:
+    report = _scan(FakeClient(), ["a", "b"])
+    assert report.reservation_failure_rate is None
+    assert report.user_failure_rate is None
+    assert report.empty_baskets == 2
+
+
+def test_product_table_ties_are_ordered_by_users_then_id() -> None:
+    outcomes: dict[str, Outcome] = {
+        "a": Basket(checkout=(_checkout("p-b", -1), _checkout("p-b", -1))),
+        "b": Basket(checkout=(_checkout("p-c", -1),)),
+        "c": Basket(checkout=(_checkout("p-c", -1), _checkout("p-a", -1))),
+        "d": Basket(checkout=(_checkout("p-a", -1),)),
+    }
+    report = _scan(FakeClient(outcomes), list(outcomes))
+    assert report.product_table() == [("p-a", 2, 2), ("p-c", 2, 2), ("p-b", 2, 1)]
+
+
+def test_provider_id_is_passed_to_the_client() -> None:
+    client = FakeClient()
+    _scan(client, ["a", "b"], provider_id="netflix")
+    assert client.provider_ids == {"netflix"}
+
+
+def test_unexpected_error_messages_are_redacted_and_bounded() -> None:
+    secret = "sk-bulk-test-secret-4711"
+    register_secret(secret)
+    outcomes: dict[str, Outcome] = {
+        "a": RuntimeError(f"header was {secret}"),
+        "b": ValueError("x" * 5000),
+    }
+    report = _scan(FakeClient(outcomes), ["a", "b"])
+    messages = {e.user_id: e.message for e in report.errors}
+    assert secret not in messages["a"] and "[redacted]" in messages["a"]
+    assert len(messages["b"]) == bulk.MAX_ERROR_MESSAGE_CHARS
+
+
+def test_invalid_ids_become_outcomes() -> None:
+    report = _scan(FakeClient(), ["a"])
+    report.add_invalid_ids([("..", "The user id cannot be '..'.")])
+    assert report.total == 2
+    assert report.errors == [
+        ErrorRecord("..", "invalid user id", None, None, "The user id cannot be '..'.")
+    ]
+    report.check_complete()
+
+
+def test_check_complete_detects_a_lost_user() -> None:
+    report = ScanReport(total=3, scanned=1)
+    report.add_error("u", RuntimeError("x"))
+    with pytest.raises(RuntimeError, match="1 scanned \\+ 1 errors != 3 users"):
+        report.check_complete()
+
+
+# --- concurrency, progress, memory ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("concurrency", [1, 4, 32])
+def test_concurrency_is_bounded_and_used(concurrency: int) -> None:
+    client = FakeClient()
+    _scan(client, [f"u{i}" for i in range(200)], concurrency=concurrency)
+    assert client.max_in_flight == concurrency
+    # A fixed pool: workers plus the scan's own task, never a task per user.
+    assert client.max_tasks <= concurrency + 1
+
+
+def test_fewer_users_than_workers() -> None:
+    client = FakeClient()
+    report = _scan(client, ["a", "b"], concurrency=50)
+    assert report.scanned == 2 and client.max_tasks <= 3
+
+
+def test_concurrency_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        _scan(FakeClient(), ["a"], concurrency=0)
+
+
+def test_progress_is_throttled_and_ends_at_the_total() -> None:
+    seen: list[ScanProgress] = []
+    outcomes: dict[str, Outcome] = {"u7": RuntimeError("x"), "u9": HAND_MADE["u-fail2"]}
+    _scan(FakeClient(outcomes), [f"u{i}" for i in range(1000)], on_progress=seen.append)
+    assert len(seen) == 200  # every total // 200 completions
+    assert [p.done for p in seen] == list(range(5, 1001, 5))
+    assert seen[-1] == ScanProgress(
+        done=1000, total=1000, errors=1, failures=2, baskets_with_checkout=1
+    )
+
+
+def test_progress_every_and_a_final_call_off_the_step() -> None:
+    seen: list[ScanProgress] = []
+    _scan(FakeClient(), [f"u{i}" for i in range(25)], on_progress=seen.append, progress_every=10)
+    assert [p.done for p in seen] == [10, 20, 25]
+
+
+def test_progress_for_an_empty_list() -> None:
+    seen: list[ScanProgress] = []
+    report = _scan(FakeClient(), [], on_progress=seen.append)
+    assert seen == [ScanProgress(0, 0, 0, 0, 0)]
+    assert report.total == 0
+    report.check_complete()
+
+
+def test_report_keeps_no_baskets() -> None:
+    def fresh_basket(user_id: str) -> Basket:
+        return Basket(
+            expires=NOW + timedelta(days=3),
+            checkout=(_checkout(f"p-{user_id}", 1), _checkout("shared", None)),
+        )
+
+    client = FakeClient(default=fresh_basket)
+    report = _scan(client, [f"user-{i:05d}" for i in range(20_000)], concurrency=16)
+    gc.collect()
+    assert report.scanned == 20_000 and report.checkout_items == 40_000
+    assert len(client.results) == 20_000
+    assert all(ref() is None for ref in client.results)  # no BasketResult is referenced
+    # Without failures or errors, nothing in the report grows with the number of users.
+    assert report.failures == [] and report.errors == [] and not report.failed_by_product
+    assert len(report.expiry_without_failure) == len(EXPIRY_BIN_LABELS)
+    assert client.max_tasks <= 17
+
+
+# --- stopping ---------------------------------------------------------------------------------
+
+
+class StopScript(BaseException):
+    """Stands in for Streamlit's StopException, raised from a progress callback."""
+
+
+def test_exception_from_progress_stops_every_worker_and_propagates_unchanged() -> None:
+    client = FakeClient()
+
+    def stop(progress: ScanProgress) -> None:
+        if progress.done >= 10:
+            raise StopScript
+
+    async def run() -> set[asyncio.Task[object]]:
+        with pytest.raises(StopScript):
+            await scan_users(client, [f"u{i}" for i in range(1000)], on_progress=stop)
+        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+
+    assert asyncio.run(run()) == set()
+    assert client.in_flight == 0
+    assert sum(client.calls.values()) < 1000
+
+
+def test_cancelling_the_scan_cancels_the_workers() -> None:
+    client = FakeClient()
+
+    async def run() -> set[asyncio.Task[object]]:
+        client.gate = asyncio.Event()  # never set: every request hangs
+        client.all_started = asyncio.Event()
+        client.started_target = 8
+        scan = asyncio.create_task(scan_users(client, [f"u{i}" for i in range(100)], concurrency=8))
+        await client.all_started.wait()
+        scan.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await scan
+        return asyncio.all_tasks() - {asyncio.current_task()}  # type: ignore[operator]
+
+    assert asyncio.run(run()) == set()
+    assert client.in_flight == 0
+    assert sum(client.calls.values()) == 8
+
+
+# --- synchronous callers ----------------------------------------------------------------------
+
+
+def test_scan_users_sync_from_a_thread_without_a_loop() -> None:
+    clients: list[FakeClient] = []
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    def factory() -> FakeClient:
+        loops.append(asyncio.get_running_loop())  # built inside the scan's loop
+        clients.append(FakeClient(HAND_MADE))
+        return clients[-1]
+
+    reports: list[ScanReport] = []
+    thread = threading.Thread(target=lambda: reports.append(scan_users_sync(factory, ["u-ok"])))
+    thread.start()
+    thread.join()
+    assert reports[0].scanned == 1
+    assert len(loops) == 1 and clients[0].closed
+
+
+def test_scan_users_sync_inside_a_running_loop() -> None:
+    async def run() -> ScanReport:
+        return scan_users_sync(lambda: FakeClient(HAND_MADE), ["u-fail1"], now=_now)
+
+    report = asyncio.run(run())
+    assert report.failed_reservations == 1
+
+
+def test_scan_users_sync_closes_the_client_when_the_scan_fails() -> None:
+    client = FakeClient()
+
+    def stop(progress: ScanProgress) -> None:
+        raise StopScript
+
+    with pytest.raises(StopScript):
+        scan_users_sync(lambda: client, ["a"], on_progress=stop)
+    assert client.closed
+
+
+# --- expiry bins ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("hours", "label"),
+    [
+        (-1e9, "expired > 3 days"),
+        (-72, "expired > 3 days"),
+        (-71.9, "expired 1-3 days"),
+        (-24, "expired 1-3 days"),
+        (-23.9, "expired 1-24 h"),
+        (-1, "expired 1-24 h"),
+        (-0.5, "expired < 1 h"),
+        (0, "expired < 1 h"),
+        (0.001, "< 1 h"),
+        (1, "1-6 h"),
+        (6, "6-24 h"),
+        (24, "1-3 days"),
+        (72, "3-7 days"),
+        (168, "7-14 days"),
+        (336, "14-30 days"),
+        (719.9, "14-30 days"),
+        (720, "> 30 days"),
+        (1e9, "> 30 days"),
+    ],
+)
+def test_expiry_bins_at_the_edges(hours: float, label: str) -> None:
+    assert EXPIRY_BIN_LABELS[bulk.expiry_bin(hours)] == label
+
+
+def test_expiry_exactly_now_counts_as_expired() -> None:
+    report = _scan(FakeClient({"a": Basket(expires=NOW)}), ["a"])
+    assert report.expired_baskets == 1
+    assert report.expiry_without_failure[EXPIRY_BIN_LABELS.index("expired < 1 h")] == 1
+
+
+# --- CSV export -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=SUM(A1:A2)", "'=SUM(A1:A2)"),
+        ("+49 30 1234", "'+49 30 1234"),
+        ("-cmd|' /C calc'!A0", "'-cmd|' /C calc'!A0"),
+        ("@SUM(1)", "'@SUM(1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("-", "'-"),
+        ("-2", "-2"),
+        ("+3.5", "+3.5"),
+        ("-1e3", "-1e3"),
+        ("user-1", "user-1"),
+        (-2, -2),
+        (None, None),
+    ],
+)
+def test_csv_safe(value: object, expected: object) -> None:
+    assert bulk.csv_safe(value) == expected
+
+
+def test_failures_and_errors_csv() -> None:
+    out = io.StringIO()
+    bulk.write_failures_csv(out, [FailureRecord("=u", "p1", None, "p-main", 2, -1)])
+    assert list(csv.reader(io.StringIO(out.getvalue()))) == [
+        list(bulk.FAILURE_CSV_COLUMNS),
+        ["'=u", "p1", "", "p-main", "2", "-1"],
+    ]
+    out = io.StringIO()
+    bulk.write_errors_csv(out, [ErrorRecord("u1", "not found", 404, 2005, "@boom")])
+    assert list(csv.reader(io.StringIO(out.getvalue()))) == [
+        ["user_id", "kind", "status", "api_code", "message"],
+        ["u1", "not found", "404", "2005", "'@boom"],
+    ]

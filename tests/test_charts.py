@@ -1,0 +1,384 @@
+"""basket_lib.charts: chart structure through ``to_dict()``, and the expiry bin helpers."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import pytest
+
+from basket_lib.bulk import EXPIRY_BIN_EDGES_HOURS, EXPIRY_BIN_LABELS, FailureRecord
+from basket_lib.bulk import expiry_bin as expiry_bin_index
+from basket_lib.charts import (
+    FAILURE_COLOUR,
+    FAILURE_LABELS,
+    SINCE_CHANGE,
+    SINCE_EXPIRY,
+    TIME_LEFT,
+    WITH_FAILURE,
+    WITHOUT_FAILURE,
+    bin_label,
+    expiry_histogram,
+    expiry_histogram_frame,
+    expiry_timeline,
+    failures_by_product_chart,
+)
+from basket_lib.models import ProductDetails
+from basket_lib.views import expiry_status, failures_by_product, failures_frame
+
+NOW = datetime(2025, 6, 29, 6, 0, tzinfo=UTC)
+LAST_CHANGED = datetime(2025, 6, 4, 12, 34, 56, tzinfo=UTC)
+
+
+def _data(spec: dict[str, Any], part: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The rows a (layer of a) chart spec draws."""
+    data = (part or spec)["data"]
+    return spec["datasets"][data["name"]] if "name" in data else data.get("values", [])
+
+
+def _by_mark(spec: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    layers: dict[str, list[dict[str, Any]]] = {}
+    for layer in spec["layer"]:
+        layers.setdefault(layer["mark"]["type"], []).append(layer)
+    return layers
+
+
+def _tooltip_fields(encoding: dict[str, Any]) -> set[str]:
+    return {item["field"] for item in encoding["tooltip"]}
+
+
+# --- expiry timeline --------------------------------------------------------------------------
+
+
+def test_timeline_of_a_live_basket() -> None:
+    expires = NOW + timedelta(hours=2, minutes=12)
+    chart = expiry_timeline(LAST_CHANGED, NOW, expires, "Europe/Berlin")
+    assert isinstance(chart, alt.LayerChart)
+    spec = chart.to_dict()
+    layers = _by_mark(spec)
+    assert sorted(layers) == ["point", "rule", "text"]
+
+    rule = layers["rule"][0]
+    assert rule["encoding"]["x"]["field"] == "start"
+    assert rule["encoding"]["x"]["type"] == "temporal"
+    assert rule["encoding"]["x2"]["field"] == "end"
+    assert rule["encoding"]["color"]["field"] == "segment"
+    segments = {row["segment"]: row for row in _data(spec, rule)}
+    assert set(segments) == {SINCE_CHANGE, TIME_LEFT}
+    # Wall-clock times in the agent's zone (CEST = UTC+2).
+    assert segments[SINCE_CHANGE]["start"] == "2025-06-04T14:34:56"
+    assert segments[SINCE_CHANGE]["end"] == "2025-06-29T08:00:00"
+    assert segments[TIME_LEFT]["end"] == "2025-06-29T10:12:00"
+    assert segments[TIME_LEFT]["length"] == "2 h 12 min"
+    assert segments[TIME_LEFT]["to"] == "2025-06-29 10:12 CEST"
+
+    point = layers["point"][0]
+    events = {row["event"]: row for row in _data(spec, point)}
+    assert list(events) == ["last changed", "now", "expires"]
+    assert events["expires"]["relative"] == "expires in 2 h 12 min"
+    assert events["last changed"]["relative"] == "24 days 17 h ago"
+    assert events["last changed"]["time"] < events["now"]["time"] < events["expires"]["time"]
+    assert point["encoding"]["x"]["field"] == "time"
+
+    labels = [row["event"] for layer in layers["text"] for row in _data(spec, layer)]
+    assert sorted(labels) == ["expires", "last changed", "now"]
+    for layer in layers["text"]:
+        assert layer["encoding"]["text"]["field"] == "event"
+        # Coloured like their points: a fixed text colour vanishes on one of the themes.
+        assert layer["encoding"]["color"]["field"] == "event"
+    # "now" sits a line above the other labels so that close events stay readable.
+    offsets = {
+        row["event"]: layer["mark"]["dy"] for layer in layers["text"] for row in _data(spec, layer)
+    }
+    assert offsets["now"] < offsets["expires"] < 0
+
+
+def test_timeline_of_an_expired_basket_puts_expiry_before_now() -> None:
+    expires = NOW - timedelta(days=2)
+    spec = expiry_timeline(LAST_CHANGED, NOW, expires).to_dict()
+    layers = _by_mark(spec)
+    events = {row["event"]: row for row in _data(spec, layers["point"][0])}
+    assert set(events) == {"last changed", "now", "expired"}
+    assert events["last changed"]["time"] < events["expired"]["time"] < events["now"]["time"]
+    assert events["expired"]["relative"] == "expired 2 days ago"
+    assert events["expired"]["when"] == "2025-06-27 06:00 UTC"
+
+    segments = {row["segment"]: row for row in _data(spec, layers["rule"][0])}
+    assert set(segments) == {SINCE_CHANGE, SINCE_EXPIRY}
+    assert segments[SINCE_CHANGE]["end"] == segments[SINCE_EXPIRY]["start"] == "2025-06-27T06:00:00"
+    assert segments[SINCE_EXPIRY]["end"] == "2025-06-29T06:00:00"
+
+
+def test_timeline_expiring_exactly_now_counts_as_expired() -> None:
+    spec = expiry_timeline(None, NOW, NOW).to_dict()
+    events = [row["event"] for row in _data(spec, _by_mark(spec)["point"][0])]
+    assert events == ["now", "expired"]
+    assert expiry_status(NOW, NOW) == "expired"
+
+
+def test_timeline_colours_past_remaining_and_expired_apart() -> None:
+    spec = expiry_timeline(LAST_CHANGED, NOW, NOW + timedelta(days=1)).to_dict()
+    scale = _by_mark(spec)["rule"][0]["encoding"]["color"]["scale"]
+    colours = dict(zip(scale["domain"], scale["range"], strict=True))
+    assert len(set(colours.values())) == 3
+    assert colours[SINCE_EXPIRY] == FAILURE_COLOUR
+    assert spec["resolve"]["scale"]["color"] == "independent"
+
+
+@pytest.mark.parametrize(
+    ("last_changed", "expires", "events", "segments"),
+    [
+        (None, NOW + timedelta(hours=1), ["now", "expires"], [TIME_LEFT]),
+        (LAST_CHANGED, None, ["last changed", "now"], [SINCE_CHANGE]),
+        (None, None, ["now"], []),
+        (None, NOW - timedelta(hours=1), ["now", "expired"], [SINCE_EXPIRY]),
+    ],
+)
+def test_timeline_skips_missing_points(
+    last_changed: datetime | None,
+    expires: datetime | None,
+    events: list[str],
+    segments: list[str],
+) -> None:
+    spec = expiry_timeline(last_changed, NOW, expires).to_dict()
+    layers = _by_mark(spec)
+    assert [row["event"] for row in _data(spec, layers["point"][0])] == events
+    assert [row["segment"] for row in _data(spec, layers["rule"][0])] == segments
+
+
+def test_timeline_with_nothing_known_is_empty_but_valid() -> None:
+    spec = expiry_timeline(None, None, None).to_dict()
+    assert all(_data(spec, layer) == [] for layer in spec["layer"])
+
+
+def test_timeline_accepts_naive_timestamps_and_unknown_zones() -> None:
+    spec = expiry_timeline(
+        datetime(2025, 6, 1), NOW, datetime(2025, 6, 30, 6, 0), "Nowhere/Land"
+    ).to_dict()
+    events = {row["event"]: row for row in _data(spec, _by_mark(spec)["point"][0])}
+    assert events["expires"]["when"] == "2025-06-30 06:00 UTC"
+    assert events["expires"]["relative"] == "expires in 1 day"
+
+
+def test_every_timeline_mark_has_a_tooltip() -> None:
+    spec = expiry_timeline(LAST_CHANGED, NOW, NOW + timedelta(hours=5)).to_dict()
+    for layer in spec["layer"]:
+        assert layer["encoding"]["tooltip"], layer["mark"]
+    assert "title" not in spec
+
+
+# --- failures by product ----------------------------------------------------------------------
+
+
+def _by_product(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """Rows of (user, product, name, variant, count, stocked) → the by-product frame."""
+    records = [FailureRecord(u, p, v, None, c, s) for u, p, _, v, c, s in rows]
+    details = {p: ProductDetails(product_id=p, name=n) for _, p, n, *_ in rows if n is not None}
+    return failures_by_product(failures_frame(records, details))
+
+
+SCAN = [
+    ("u1", "p1", "Shirt", None, 2, -2),
+    ("u2", "p1", "Shirt", None, 1, -1),
+    ("u3", "p1", "Shirt", None, 1, -1),
+    ("u1", "p2", None, None, 4, -4),
+    ("u2", "p2", None, None, 1, -1),
+    ("u4", "p3", "<img src=x onerror=alert(1)>", None, 1, -1),
+]
+
+
+def test_failures_by_product_chart_structure() -> None:
+    spec = failures_by_product_chart(_by_product(SCAN)).to_dict()
+    assert spec["mark"]["type"] == "bar"
+    encoding = spec["encoding"]
+    assert encoding["y"]["field"] == "label"
+    assert encoding["y"]["type"] == "nominal"
+    assert encoding["y"]["sort"] == "-x"
+    assert encoding["x"]["field"] == "failed_reservations"
+    assert encoding["x"]["type"] == "quantitative"
+    assert _tooltip_fields(encoding) == {
+        "product_id",
+        "name",
+        "failed_reservations",
+        "users",
+        "failed_units",
+    }
+    assert "title" not in spec
+
+
+def test_failures_by_product_chart_labels_by_name_or_id() -> None:
+    rows = _data(failures_by_product_chart(_by_product(SCAN)).to_dict())
+    assert [(r["label"], r["failed_reservations"], r["users"]) for r in rows] == [
+        ("Shirt", 3, 3),
+        ("p2", 2, 2),
+        # API text is kept verbatim as data, never interpreted.
+        ("<img src=x onerror=alert(1)>", 1, 1),
+    ]
+    assert rows[1]["name"] is None
+    assert rows[0]["failed_units"] == 4
+
+
+def test_failures_by_product_chart_tells_products_with_one_name_apart() -> None:
+    rows = _data(
+        failures_by_product_chart(
+            _by_product([("u1", "a", "Mug", None, 1, -1), ("u1", "b", "Mug", None, 1, -1)])
+        ).to_dict()
+    )
+    assert sorted(r["label"] for r in rows) == ["Mug (a)", "Mug (b)"]
+
+
+def test_failures_by_product_chart_keeps_the_top_products() -> None:
+    rows = [(f"u{i}", f"p{n:02d}", None, None, 1, -1) for n in range(30) for i in range(n + 1)]
+    data = _data(failures_by_product_chart(_by_product(rows), top=5).to_dict())
+    assert [r["product_id"] for r in data] == ["p29", "p28", "p27", "p26", "p25"]
+    assert len(_data(failures_by_product_chart(_by_product(rows)).to_dict())) == 20
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [failures_by_product(failures_frame([])), pd.DataFrame()],
+    ids=["no failures", "no columns"],
+)
+def test_failures_by_product_chart_without_data(frame: pd.DataFrame) -> None:
+    spec = failures_by_product_chart(frame).to_dict()
+    assert spec["mark"]["type"] == "bar"
+    assert _data(spec) == []
+
+
+# --- time to expiry histogram -----------------------------------------------------------------
+
+
+def test_bin_edges_and_labels_match() -> None:
+    assert len(EXPIRY_BIN_LABELS) == len(EXPIRY_BIN_EDGES_HOURS) - 1
+    assert list(EXPIRY_BIN_EDGES_HOURS) == sorted(EXPIRY_BIN_EDGES_HOURS)
+    assert EXPIRY_BIN_EDGES_HOURS[0] == -math.inf and EXPIRY_BIN_EDGES_HOURS[-1] == math.inf
+
+
+@pytest.mark.parametrize(
+    ("hours", "label"),
+    [
+        (-math.inf, "expired > 3 days"),
+        (-1000, "expired > 3 days"),
+        (-72, "expired > 3 days"),
+        (-71.9, "expired 1-3 days"),
+        (-24, "expired 1-3 days"),
+        (-23.5, "expired 1-24 h"),
+        (-1, "expired 1-24 h"),
+        (-0.5, "expired < 1 h"),
+        (0, "expired < 1 h"),
+        (0.001, "< 1 h"),
+        (0.999, "< 1 h"),
+        (1, "1-6 h"),
+        (6, "6-24 h"),
+        (24, "1-3 days"),
+        (72, "3-7 days"),
+        (168, "7-14 days"),
+        (336, "14-30 days"),
+        (719.9, "14-30 days"),
+        (720, "> 30 days"),
+        (math.inf, "> 30 days"),
+    ],
+)
+def test_expiry_bin_index_at_the_edges(hours: float, label: str) -> None:
+    assert bin_label(expiry_bin_index(hours)) == label
+
+
+def test_expired_bins_agree_with_expiry_status() -> None:
+    for seconds in (-3600, -1, 0, 1, 3599, 3600):
+        expired = expiry_status(NOW + timedelta(seconds=seconds), NOW) == "expired"
+        label = bin_label(expiry_bin_index(seconds / 3600))
+        assert label.startswith("expired") is expired, seconds
+
+
+def test_expiry_bin_index_rejects_nan() -> None:
+    with pytest.raises(ValueError):
+        expiry_bin_index(math.nan)
+
+
+@pytest.mark.parametrize("index", [-1, len(EXPIRY_BIN_LABELS)])
+def test_bin_label_out_of_range(index: int) -> None:
+    with pytest.raises(IndexError):
+        bin_label(index)
+
+
+def test_expiry_histogram_frame_fills_every_bin() -> None:
+    frame = expiry_histogram_frame({(3, True): 2, (5, False): 4, (5, True): 1})
+    assert list(frame.columns) == ["bin", "baskets", "failures_label"]
+    assert len(frame) == 2 * len(EXPIRY_BIN_LABELS)
+    assert frame["bin"].cat.ordered
+    assert list(frame["bin"].cat.categories) == list(EXPIRY_BIN_LABELS)
+    counts = {(row.bin, row.failures_label): row.baskets for row in frame.itertuples()}
+    assert counts[("expired < 1 h", WITH_FAILURE)] == 2
+    assert counts[("1-6 h", WITHOUT_FAILURE)] == 4
+    assert counts[("1-6 h", WITH_FAILURE)] == 1
+    assert sum(counts.values()) == 7
+
+
+def test_expiry_histogram_structure() -> None:
+    spec = expiry_histogram(expiry_histogram_frame({(0, True): 3, (6, False): 5})).to_dict()
+    assert spec["mark"]["type"] == "bar"
+    encoding = spec["encoding"]
+    assert encoding["x"]["field"] == "bin"
+    assert encoding["x"]["scale"]["domain"] == list(EXPIRY_BIN_LABELS)
+    assert encoding["y"]["field"] == "baskets"
+    assert encoding["y"]["stack"] == "zero"
+    assert encoding["color"]["field"] == "failures_label"
+    assert encoding["color"]["scale"]["domain"] == list(FAILURE_LABELS)
+    assert encoding["color"]["scale"]["range"][0] == FAILURE_COLOUR
+    assert encoding["order"]["field"] == "stack_order"
+    assert _tooltip_fields(encoding) == {"bin", "failures_label", "baskets"}
+    rows = _data(spec)
+    assert {(r["bin"], r["failures_label"], r["baskets"]) for r in rows if r["baskets"]} == {
+        ("expired > 3 days", WITH_FAILURE, 3),
+        ("6-24 h", WITHOUT_FAILURE, 5),
+    }
+    # Failures are stacked first, on the axis.
+    assert {r["failures_label"]: r["stack_order"] for r in rows} == {
+        WITH_FAILURE: 0,
+        WITHOUT_FAILURE: 1,
+    }
+
+
+def test_expiry_histogram_accepts_boolean_failure_flags() -> None:
+    frame = pd.DataFrame(
+        {"bin": ["1-6 h", "1-6 h"], "baskets": [2, 7], "failures_label": [True, False]}
+    )
+    rows = _data(expiry_histogram(frame).to_dict())
+    assert [(r["failures_label"], r["baskets"]) for r in rows] == [
+        (WITH_FAILURE, 2),
+        (WITHOUT_FAILURE, 7),
+    ]
+
+
+def test_expiry_histogram_without_data() -> None:
+    spec = expiry_histogram(pd.DataFrame(columns=["bin", "baskets", "failures_label"])).to_dict()
+    assert spec["mark"]["type"] == "bar"
+    assert _data(spec) == []
+
+
+@pytest.mark.parametrize(
+    "chart",
+    [
+        expiry_timeline(LAST_CHANGED, NOW, NOW + timedelta(days=3), "Europe/Berlin"),
+        expiry_timeline(None, None, None),
+        failures_by_product_chart(_by_product(SCAN)),
+        failures_by_product_chart(pd.DataFrame()),
+        expiry_histogram(expiry_histogram_frame({(1, True): 1})),
+    ],
+    ids=["timeline", "empty timeline", "by product", "empty by product", "histogram"],
+)
+def test_specs_are_strict_json_and_size_their_own_height(chart: alt.TopLevelMixin) -> None:
+    spec = chart.to_dict()
+    # A missing product name must reach Vega as null: NaN is not JSON.
+    json.dumps(spec, allow_nan=False)
+    # Set explicitly, or Streamlit's "fit" squeezes axes and legend into the height.
+    assert spec["autosize"] == {"type": "fit-x", "contains": "padding"}
+    assert spec["width"] == "container"
+
+
+def test_failures_by_product_chart_grows_with_the_bars() -> None:
+    assert failures_by_product_chart(_by_product(SCAN)).to_dict()["height"] == {"step": 24}

@@ -1,0 +1,296 @@
+"""`python -m basket_lib scan`: against the in-process demo API, in-process and as a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from basket_lib import bulk, cli, inputs
+from basket_lib.bulk import ScanProgress
+
+settings_module = pytest.importorskip("basket_lib.settings")
+simulator = pytest.importorskip("basket_lib.simulator")
+
+ROOT = Path(__file__).resolve().parents[1]
+SUMMARY = re.compile(
+    r"users=(\d+) scanned=(\d+) with_checkout=(\d+) failed_reservations=(\d+) errors=(\d+) "
+    r"seconds=\d+\.\d\d"
+)
+SECRET = "sk-cli-test-key-0123456789"
+
+
+def _users_file(tmp_path: Path, lines: list[str], name: str = "users.txt") -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _summary(stdout: str) -> dict[str, int]:
+    match = SUMMARY.fullmatch(stdout.strip())
+    assert match, stdout
+    keys = ("users", "scanned", "with_checkout", "failed_reservations", "errors")
+    return dict(zip(keys, map(int, match.groups()), strict=True))
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _expected_failures(user_ids: list[str]) -> list[tuple[str, str, str]]:
+    """The same users read one by one with the synchronous client: an independent count."""
+    client = settings_module.build_client(settings_module.Settings.from_env())
+    expected = []
+    for user_id in user_ids:
+        for item in client.get_basket(user_id).basket.failed_reservations:
+            expected.append((user_id, item.product_id, str(item.stocked)))
+    client.close()
+    return sorted(expected)
+
+
+# --- a scan ---------------------------------------------------------------------------------
+
+
+def test_scan_writes_summary_and_csvs_and_accounts_for_every_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    demo_ids = simulator.demo_user_ids(150)
+    lines = ["name,user_id", *(f"n{i},{u}" for i, u in enumerate(demo_ids))]
+    lines += ["dup,user-00001", "bad,..", "fault,demo-fault-404"]
+    users = _users_file(tmp_path, lines)
+    failures_csv, errors_csv = tmp_path / "failures.csv", tmp_path / "errors.csv"
+
+    code = cli.main(
+        [
+            "scan",
+            str(users),
+            "--concurrency",
+            "8",
+            "--failures-csv",
+            str(failures_csv),
+            "--errors-csv",
+            str(errors_csv),
+        ]
+    )
+
+    out = capsys.readouterr()
+    assert code == 0
+    summary = _summary(out.out)
+    # 150 demo users + an invalid id + a failing user; the duplicate is one user.
+    assert summary["users"] == 152
+    assert summary["scanned"] + summary["errors"] == summary["users"]
+    assert summary["errors"] == 2
+    assert "1 duplicate id ignored" in out.err
+    assert "invalid user id '..'" in out.err
+
+    failures = _rows(failures_csv)
+    assert list(failures[0]) == list(bulk.FAILURE_CSV_COLUMNS)
+    assert len(failures) == summary["failed_reservations"] > 0
+    assert sorted((r["user_id"], r["product_id"], r["stocked"]) for r in failures) == (
+        _expected_failures(demo_ids)
+    )
+    assert [r["user_id"] for r in failures] == sorted(r["user_id"] for r in failures)
+
+    errors = {r["user_id"]: r for r in _rows(errors_csv)}
+    assert errors[".."]["kind"] == "invalid user id"
+    assert errors["demo-fault-404"]["kind"] == "not found"
+    assert errors["demo-fault-404"]["status"] == "404"
+    assert errors["demo-fault-404"]["api_code"] == "2005"
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_plain_text_file_and_provider_id(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: dict[str, Any] = {}
+    real_scan, real_build = bulk.scan_users_sync, settings_module.build_async_client
+
+    def spy_scan(factory: Any, ids: list[str], **options: Any) -> bulk.ScanReport:
+        calls.update(options, ids=ids)
+        return real_scan(factory, ids, **options)
+
+    def spy_build(settings: Any, **overrides: Any) -> Any:
+        calls["overrides"] = overrides
+        return real_build(settings, **overrides)
+
+    monkeypatch.setattr(bulk, "scan_users_sync", spy_scan)
+    monkeypatch.setattr(settings_module, "build_async_client", spy_build)
+    users = _users_file(tmp_path, ["user-00001", "", "user-00002"], name="users.txt")
+
+    code = cli.main(["scan", str(users), "--provider-id", "netflix", "--concurrency", "3"])
+
+    assert code == 0
+    assert _summary(capsys.readouterr().out)["users"] == 2
+    assert calls["ids"] == ["user-00001", "user-00002"]
+    assert calls["provider_id"] == "netflix" and calls["concurrency"] == 3
+    assert calls["overrides"] == {"max_connections": 3}
+
+
+def test_progress_on_a_log_is_a_line_per_tenth(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = _users_file(tmp_path, ["user_id", *simulator.demo_user_ids(400)])
+    assert cli.main(["scan", str(users)]) == 0
+    progress = [line for line in capsys.readouterr().err.splitlines() if "progress" in line]
+    assert "\r" not in "".join(progress)
+    assert 10 <= len(progress) <= 11
+    assert progress[-1].startswith("progress 400/400 (100%)")
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_rewrites_one_line() -> None:
+    stream = _Terminal()
+    printer = cli.ProgressPrinter(stream)
+    for done in range(0, 101, 5):
+        printer(ScanProgress(done, 100, 1, 2, 3))
+    text = stream.getvalue()
+    assert text.count("\r") == 21
+    assert text.count("\n") == 1 and text.endswith("(100%) failed_reservations=2 errors=1\n")
+
+
+def test_progress_for_an_empty_scan() -> None:
+    stream = io.StringIO()
+    cli.ProgressPrinter(stream)(ScanProgress(0, 0, 0, 0, 0))
+    assert stream.getvalue() == "progress 0/0 (100%) failed_reservations=0 errors=0\n"
+
+
+# --- usage and configuration errors ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ([], "required: command"),
+        (["scan"], "required: USERS_FILE"),
+        (["scan", "{users}", "--concurrency", "0"], "from 1 to 256, got '0'"),
+        (["scan", "{users}", "--concurrency", "many"], "got 'many'"),
+        (["scan", "{users}", "--concurrency", "1000"], "got '1000'"),
+        (["scan", "{users}", "--provider-id", " "], "must not be empty"),
+        (["scan", "{users}", "--colour"], "unrecognized arguments: --colour"),
+        (["scan", "{missing}"], "No such file"),
+        (["scan", "{empty}"], "is empty"),
+        (["scan", "{wrong}"], "no user_id column (found columns: 'id', 'name')"),
+        (["scan", "{users}", "--failures-csv", "{nodir}/f.csv"], "cannot write"),
+        (["scan", "{users}", "--errors-csv", "{tmp}"], "cannot write"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    paths = {
+        "users": _users_file(tmp_path, ["user_id", "user-00001"]),
+        "missing": tmp_path / "missing.csv",
+        "empty": _users_file(tmp_path, [], name="empty.csv"),
+        "wrong": _users_file(tmp_path, ["id,name", "1,Ann"], name="wrong.csv"),
+        "nodir": tmp_path / "no" / "such" / "dir",
+        "tmp": tmp_path,
+    }
+    code = cli.main([arg.format(**paths) for arg in args])
+    out = capsys.readouterr()
+    assert code == 2
+    assert out.out == ""
+    assert message in out.err
+    assert "Traceback" not in out.err
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["scan", "--help"]) == 0
+    assert "--failures-csv" in capsys.readouterr().out
+
+
+def test_more_ids_than_the_cap_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inputs, "MAX_SCAN_USERS", 2)
+    users = _users_file(tmp_path, ["user-00001", "user-00002", "user-00003"])
+    assert cli.main(["scan", str(users)]) == 2
+    assert "3 distinct valid ids; the limit is 2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"BASKET_API_KEY": SECRET},
+        {"BASKET_API_URL": "ftp://api.example.com", "BASKET_API_KEY": SECRET},
+        {
+            "BASKET_API_URL": "https://api.example.com",
+            "BASKET_API_KEY": SECRET,
+            "BASKET_API_TIMEOUT": "x",
+        },
+    ],
+)
+def test_configuration_errors_exit_2_without_the_key(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    env: dict[str, str],
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    users = _users_file(tmp_path, ["user-00001"])
+    assert cli.main(["scan", str(users)]) == 2
+    out = capsys.readouterr()
+    assert "BASKET_API_" in out.err and "Traceback" not in out.err
+    assert SECRET not in out.err + out.out
+
+
+def test_interrupted_scan_keeps_the_previous_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: Any, **kwargs: Any) -> bulk.ScanReport:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bulk, "scan_users_sync", interrupted)
+    failures_csv = tmp_path / "failures.csv"
+    failures_csv.write_text("yesterday\n", encoding="utf-8")
+    users = _users_file(tmp_path, ["user-00001"])
+
+    assert cli.main(["scan", str(users), "--failures-csv", str(failures_csv)]) == 130
+    assert failures_csv.read_text(encoding="utf-8") == "yesterday\n"
+    assert not list(tmp_path.glob("*.partial"))
+    assert "interrupted" in capsys.readouterr().err
+
+
+# --- as a subprocess --------------------------------------------------------------------------
+
+
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
+    return subprocess.run(
+        [sys.executable, "-m", "basket_lib", *args],
+        cwd=ROOT,
+        env=base | (env or {}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_python_m_basket_lib_scan(tmp_path: Path) -> None:
+    users = _users_file(tmp_path, ["user_id", *simulator.demo_user_ids(50), "demo-fault-500"])
+    errors_csv = tmp_path / "errors.csv"
+    proc = _run("scan", str(users), "--errors-csv", str(errors_csv))
+    assert proc.returncode == 0, proc.stderr
+    summary = _summary(proc.stdout)
+    assert summary["users"] == 51 and summary["errors"] == 1
+    assert [r["kind"] for r in _rows(errors_csv)] == ["server error"]
+
+
+def test_python_m_basket_lib_usage_error(tmp_path: Path) -> None:
+    proc = _run("scan", str(tmp_path / "missing.csv"), env={"BASKET_API_KEY": SECRET})
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert "error:" in proc.stderr and "Traceback" not in proc.stderr
+    assert SECRET not in proc.stderr

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from basket_lib.errors import APITimeoutError, error_for_status
+from basket_lib.presentation import describe_error, md_escape
+
+
+@pytest.mark.parametrize(
+    ("raw", "escaped"),
+    [
+        ("plain", "plain"),
+        ("**bold**", r"\*\*bold\*\*"),
+        ("[x](javascript:alert(1))", r"\[x\]\(javascript\:alert\(1\)\)"),
+        ("<script>alert(1)</script>", r"\<script\>alert\(1\)\<\/script\>"),
+        (":red[alarm]", r"\:red\[alarm\]"),
+        ("$x$", r"\$x\$"),
+        ("a\nb\t c", "a b c"),
+        (None, ""),
+        ("Ünïcødé 🧺", "Ünïcødé 🧺"),
+    ],
+)
+def test_md_escape(raw: str | None, escaped: str) -> None:
+    assert md_escape(raw) == escaped
+
+
+def test_describe_status_error_has_every_fact() -> None:
+    shown = describe_error(error_for_status(401, api_code=2002, api_message="Invalid API key"))
+    assert shown.title == "Authentication failed"
+    assert shown.facts == ("HTTP 401", "API code 2002 AUTHORIZATION_HEADER_INVALID")
+    assert shown.message == "Invalid API key"
+    assert shown.meaning == "The authorization header is missing or malformed."
+    assert "BASKET_API_KEY" in shown.hint
+    assert "BASKET\\_API\\_KEY" in shown.markdown()
+
+
+def test_describe_undocumented_code() -> None:
+    shown = describe_error(error_for_status(400, api_code=2017, api_message="nope"))
+    assert shown.facts == ("HTTP 400", "API code 2017")
+    assert shown.meaning is not None and "not documented" in shown.meaning
+
+
+def test_describe_connection_error_without_status() -> None:
+    shown = describe_error(APITimeoutError("No answer from api.example within 10 s."))
+    assert shown.facts == ()
+    assert shown.title == "Timeout"
+    assert "BASKET_API_TIMEOUT" in shown.hint
+
+
+def test_markdown_escapes_hostile_api_message() -> None:
+    shown = describe_error(error_for_status(500, api_message="<img src=x onerror=alert(1)> **x**"))
+    text = shown.markdown()
+    # Every markdown- or HTML-significant character from the API is escaped.
+    assert re.search(r"(?<!\\)[<>*=()]", text.split("\n\n")[2]) is None
+    assert r"\<img" in text

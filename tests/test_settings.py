@@ -1,0 +1,387 @@
+"""Settings.from_env(): demo by default, every variable, a clear error for every mistake."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+
+import pytest
+
+from basket_lib import errors, simulator
+from basket_lib.settings import Settings, build_async_client, build_client, viewer_allowed
+
+KEY = "key-5f3a9c1e7b2d4f60"
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.token-payload.signature"
+URL = "https://api.example.com/v2"
+
+
+def configured(**extra: str) -> dict[str, str]:
+    return {"BASKET_API_URL": URL, "BASKET_API_KEY": KEY, **extra}
+
+
+def config_error(env: dict[str, str]) -> errors.ConfigurationError:
+    with pytest.raises(errors.ConfigurationError) as info:
+        Settings.from_env(env)
+    return info.value
+
+
+def test_demo_by_default() -> None:
+    settings = Settings.from_env({})
+    assert settings == Settings()
+    assert settings.demo
+    assert (settings.api_url, settings.api_key, settings.token) == (None, None, None)
+    assert settings.api_version == "2025-09-15"
+    assert (settings.timeout, settings.max_retries) == (10.0, 2)
+    assert (settings.audit_log, settings.allowed_viewers) == (None, ())
+
+
+def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BASKET_API_URL", URL)
+    monkeypatch.setenv("BASKET_API_KEY", KEY)
+    assert Settings.from_env().api_url == URL
+
+
+def test_every_variable() -> None:
+    settings = Settings.from_env(
+        {
+            "BASKET_API_URL": " https://api.example.com/v2/ ",
+            "BASKET_API_KEY": f" {KEY}\n",
+            "BASKET_API_TOKEN": TOKEN,
+            "BASKET_API_VERSION": "2026-01-31",
+            "BASKET_API_TIMEOUT": "2.5",
+            "BASKET_API_MAX_RETRIES": "0",
+            "BASKET_AUDIT_LOG": "/var/log/basket/audit.jsonl",
+            "BASKET_ALLOWED_VIEWERS": " Alice@Example.com, @Support.Example.com,,alice@example.com",
+        }
+    )
+    assert not settings.demo
+    assert settings.api_url == URL  # trailing slash dropped: the client appends paths
+    assert settings.api_key == KEY
+    assert settings.token == TOKEN
+    assert settings.api_version == "2026-01-31"
+    assert settings.timeout == 2.5
+    assert settings.max_retries == 0
+    assert settings.audit_log == "/var/log/basket/audit.jsonl"
+    assert settings.allowed_viewers == ("alice@example.com", "@support.example.com")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "https://api.example.com",
+        "HTTPS://API.example.com/v2",
+        "http://[::1]:9000/x",
+    ],
+)
+def test_accepted_urls(url: str) -> None:
+    assert Settings.from_env(configured(BASKET_API_URL=url)).api_url == url
+
+
+def test_bearer_prefix_is_dropped_from_the_token() -> None:
+    assert Settings.from_env(configured(BASKET_API_TOKEN=f"Bearer {TOKEN}")).token == TOKEN
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "BASKET_API_URL",
+        "BASKET_API_KEY",
+        "BASKET_API_TOKEN",
+        "BASKET_API_VERSION",
+        "BASKET_API_TIMEOUT",
+        "BASKET_API_MAX_RETRIES",
+        "BASKET_AUDIT_LOG",
+        "BASKET_ALLOWED_VIEWERS",
+    ],
+)
+@pytest.mark.parametrize("blank", ["", "   ", "\n"])
+def test_blank_counts_as_unset(name: str, blank: str) -> None:
+    assert Settings.from_env({name: blank}) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "fragments"),
+    [
+        pytest.param(
+            {"BASKET_API_URL": URL},
+            ["BASKET_API_URL is set but BASKET_API_KEY is not"],
+            id="url-without-key",
+        ),
+        pytest.param(
+            {"BASKET_API_URL": URL, "BASKET_API_KEY": "  "},
+            ["BASKET_API_URL is set but BASKET_API_KEY is not"],
+            id="url-with-blank-key",
+        ),
+        pytest.param(
+            {"BASKET_API_KEY": KEY},
+            ["BASKET_API_KEY is set but BASKET_API_URL is not"],
+            id="key-without-url",
+        ),
+        pytest.param(
+            {"BASKET_API_TOKEN": TOKEN},
+            ["BASKET_API_TOKEN is set but BASKET_API_URL is not"],
+            id="token-without-url",
+        ),
+        pytest.param(configured(BASKET_API_URL="ftp://api.example.com"), ["https://"], id="ftp"),
+        pytest.param(configured(BASKET_API_URL="api.example.com/v2"), ["https://"], id="no-scheme"),
+        pytest.param(configured(BASKET_API_URL="https://"), ["no host name"], id="no-host"),
+        pytest.param(configured(BASKET_API_URL="https:///v2"), ["no host name"], id="empty-host"),
+        pytest.param(
+            configured(BASKET_API_URL="https://api.example.com:99999"),
+            ["not a valid URL"],
+            id="bad-port",
+        ),
+        pytest.param(
+            configured(BASKET_API_URL="https://partner:hunter2pass@api.example.com"),
+            ["user name or password"],
+            id="credentials",
+        ),
+        pytest.param(
+            configured(BASKET_API_URL="https://api.example.com/v2?key=abc"),
+            ["query (?...) or fragment"],
+            id="query",
+        ),
+        pytest.param(
+            configured(BASKET_API_URL="https://api.example.com/v2?"), ["query"], id="empty-query"
+        ),
+        pytest.param(
+            configured(BASKET_API_URL="https://api.example.com/v2#top"),
+            ["fragment"],
+            id="fragment",
+        ),
+        pytest.param(
+            configured(BASKET_API_URL="https://api.example.com/my v2"), ["spaces"], id="space"
+        ),
+        pytest.param(
+            configured(BASKET_API_TIMEOUT="soon"),
+            ["BASKET_API_TIMEOUT", "got 'soon'"],
+            id="timeout-not-a-number",
+        ),
+        pytest.param(configured(BASKET_API_TIMEOUT="0"), ["BASKET_API_TIMEOUT"], id="timeout-0"),
+        pytest.param(configured(BASKET_API_TIMEOUT="-5"), ["BASKET_API_TIMEOUT"], id="negative"),
+        pytest.param(configured(BASKET_API_TIMEOUT="300.5"), ["at most 300"], id="timeout-big"),
+        pytest.param(configured(BASKET_API_TIMEOUT="nan"), ["BASKET_API_TIMEOUT"], id="nan"),
+        pytest.param(configured(BASKET_API_TIMEOUT="inf"), ["BASKET_API_TIMEOUT"], id="inf"),
+        pytest.param(
+            configured(BASKET_API_MAX_RETRIES="2.5"),
+            ["BASKET_API_MAX_RETRIES", "0 to 10", "got '2.5'"],
+            id="retries-fraction",
+        ),
+        pytest.param(configured(BASKET_API_MAX_RETRIES="-1"), ["0 to 10"], id="retries-negative"),
+        pytest.param(configured(BASKET_API_MAX_RETRIES="11"), ["0 to 10"], id="retries-big"),
+        pytest.param(configured(BASKET_API_MAX_RETRIES="many"), ["0 to 10"], id="retries-word"),
+        pytest.param(
+            configured(BASKET_API_VERSION="v2"),
+            ["BASKET_API_VERSION", "YYYY-MM-DD", "got 'v2'"],
+            id="version-word",
+        ),
+        pytest.param(configured(BASKET_API_VERSION="2025-9-15"), ["YYYY-MM-DD"], id="short"),
+        pytest.param(configured(BASKET_API_VERSION="2025-02-30"), ["YYYY-MM-DD"], id="no-date"),
+        pytest.param(
+            configured(BASKET_ALLOWED_VIEWERS="alice@example.com, example.com"),
+            ["BASKET_ALLOWED_VIEWERS", "'example.com'", "@example.com"],
+            id="viewer-bare-domain",
+        ),
+        pytest.param(
+            configured(BASKET_ALLOWED_VIEWERS="a@b@example.com"),
+            ["BASKET_ALLOWED_VIEWERS"],
+            id="viewer-two-ats",
+        ),
+        pytest.param(
+            configured(BASKET_API_KEY="two words"), ["BASKET_API_KEY contains"], id="key-space"
+        ),
+        pytest.param(
+            configured(BASKET_API_KEY="k\u00e9y-value"), ["BASKET_API_KEY contains"], id="key-utf8"
+        ),
+        pytest.param(
+            configured(BASKET_API_TOKEN="tok\x00en"), ["BASKET_API_TOKEN contains"], id="token-ctrl"
+        ),
+    ],
+)
+def test_configuration_errors(env: dict[str, str], fragments: list[str]) -> None:
+    message = str(config_error(env))
+    for fragment in fragments:
+        assert fragment in message
+    assert KEY not in message
+    assert "hunter2pass" not in message  # a password in the URL is never echoed
+
+
+def test_long_values_are_quoted_short() -> None:
+    message = str(config_error(configured(BASKET_API_TIMEOUT="9" * 500)))
+    assert "9" * 41 not in message
+
+
+def test_secrets_are_not_in_repr_and_are_redacted_from_errors() -> None:
+    settings = Settings.from_env(configured(BASKET_API_TOKEN=TOKEN))
+    assert KEY not in repr(settings) and TOKEN not in repr(settings)
+    assert KEY not in str(settings) and TOKEN not in str(settings)
+    # Registered: any later error that happens to echo them is scrubbed.
+    error = errors.ServerError(f"proxy said: bad key {KEY} / {TOKEN}")
+    assert KEY not in str(error) and TOKEN not in str(error)
+
+
+def test_settings_built_in_code_register_their_secrets_too() -> None:
+    secret = "code-built-key-81c2e4"
+    Settings(api_url=URL, api_key=secret)
+    assert secret not in str(errors.ServerError(f"echo {secret}"))
+
+
+def test_invalid_key_is_never_echoed() -> None:
+    bad = "secret-part other-part"
+    message = str(config_error(configured(BASKET_API_KEY=bad)))
+    assert "secret-part" not in message and "other-part" not in message
+
+
+# --- viewer_allowed -----------------------------------------------------------------------------
+
+ALLOWED = ("alice@example.com", "@support.example.com")
+
+
+@pytest.mark.parametrize(
+    ("email", "expected"),
+    [
+        ("alice@example.com", True),
+        ("ALICE@Example.COM", True),
+        ("  alice@example.com ", True),
+        ("bob@support.example.com", True),
+        ("Bob@SUPPORT.example.com", True),
+        ("bob@example.com", False),  # only alice, not her domain
+        ("alice@example.com.evil", False),
+        ("alice@evil-example.com", False),
+        ("bob@evil-support.example.com", False),
+        ("bob@support.example.com.evil", False),
+        ("bob@x.support.example.com", False),  # subdomains are not the domain
+        ("bob@support.example.com.", False),
+        ("alice@example.com@evil.test", False),
+        ("bob@evil.test@support.example.com", False),
+        ("support.example.com", False),
+        ("@support.example.com", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_viewer_allowed(email: str | None, expected: bool) -> None:
+    assert viewer_allowed(email, ALLOWED) is expected
+
+
+def test_empty_allow_list_lets_nobody_in() -> None:
+    assert not viewer_allowed("alice@example.com", ())
+
+
+def test_allow_list_entries_are_compared_case_insensitively() -> None:
+    assert viewer_allowed("bob@support.example.com", ("@Support.Example.COM",))
+
+
+def test_parsed_allow_list_feeds_viewer_allowed() -> None:
+    allowed = Settings.from_env({"BASKET_ALLOWED_VIEWERS": "@Example.com"}).allowed_viewers
+    assert viewer_allowed("carol@example.com", allowed)
+    assert not viewer_allowed("carol@example.com.evil", allowed)
+
+
+# --- client factories ---------------------------------------------------------------------------
+
+
+class _RecordingHandler(BaseHTTPRequestHandler):
+    """Answers every GET with an empty basket and remembers what was asked."""
+
+    seen: ClassVar[list[tuple[str, dict[str, str]]]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+        body = json.dumps({"data": {"cart": [], "saved": [], "checkout": []}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def loopback_api() -> Iterator[str]:
+    _RecordingHandler.seen.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RecordingHandler)
+    # A short poll interval keeps shutdown() from waiting half a second.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v2"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def _real_settings(url: str) -> Settings:
+    return Settings.from_env(
+        configured(
+            BASKET_API_URL=url,
+            BASKET_API_TOKEN=TOKEN,
+            BASKET_API_VERSION="2026-01-31",
+            BASKET_API_TIMEOUT="3",
+            BASKET_API_MAX_RETRIES="4",
+        )
+    )
+
+
+def _assert_configured_request() -> None:
+    [(path, headers)] = _RecordingHandler.seen
+    assert path == "/v2/baskets/users/user-1"
+    assert headers["x-api-key"] == KEY
+    assert headers["authorization"] == f"Bearer {TOKEN}"
+    assert headers["x-jay-api-version"] == "2026-01-31"
+
+
+def test_build_client_talks_to_the_configured_api(loopback_api: str) -> None:
+    with build_client(_real_settings(loopback_api)) as client:
+        assert (client.timeout.read, client.max_retries) == (3.0, 4)
+        assert client.get_basket("user-1").basket.is_empty
+    _assert_configured_request()
+
+
+def test_build_async_client_talks_to_the_configured_api(loopback_api: str) -> None:
+    async def fetch() -> None:
+        async with build_async_client(_real_settings(loopback_api)) as client:
+            assert (client.timeout.read, client.max_retries) == (3.0, 4)
+            assert (await client.get_basket("user-1")).basket.is_empty
+
+    asyncio.run(fetch())
+    _assert_configured_request()
+
+
+def test_build_async_client_overrides_win() -> None:
+    client = build_async_client(Settings.from_env(configured()), max_connections=3, max_retries=0)
+    assert (client.max_connections, client.max_retries) == (3, 0)
+    asyncio.run(client.aclose())
+
+
+def test_no_bearer_token_unless_configured(loopback_api: str) -> None:
+    with build_client(Settings.from_env(configured(BASKET_API_URL=loopback_api))) as client:
+        client.get_basket("user-1")
+    [(_, headers)] = _RecordingHandler.seen
+    assert "authorization" not in headers
+    assert headers["x-jay-api-version"] == "2025-09-15"
+
+
+def test_demo_clients_use_the_in_process_demo_api() -> None:
+    settings = Settings(api_version="2026-01-31", max_retries=0)
+    with build_client(settings) as client:
+        assert client.base_url == simulator.DEMO_BASE_URL
+        assert client.max_retries == 0
+        result = client.get_basket("demo-normal")
+    assert result.api_version == "2026-01-31"  # the demo API echoes the version it was sent
+    assert not result.basket.is_empty
+
+    async def fetch() -> bool:
+        async with build_async_client(settings, max_connections=2) as client:
+            assert client.base_url == simulator.DEMO_BASE_URL
+            return (await client.get_basket("demo-normal")).basket.is_empty
+
+    assert asyncio.run(fetch()) is False

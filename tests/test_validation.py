@@ -1,0 +1,182 @@
+"""User input is checked before any request: user ids, tracking values, provider and product ids."""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+import pytest
+
+from basket_lib import errors
+from basket_lib.validation import (
+    MAX_TRACKING_HEADER_BYTES,
+    MAX_USER_ID_LENGTH,
+    clean_provider_id,
+    clean_tracking_header,
+    distinct_product_ids,
+    user_path_segment,
+    validate_user_id,
+)
+
+# --- validate_user_id ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user_id", "expected"),
+    [
+        (None, "must be text, not NoneType"),
+        (42, "must be text, not int"),
+        (b"user", "must be text, not bytes"),
+        ("", "is empty"),
+        ("   ", "only whitespace"),
+        ("\t\n", "only whitespace"),
+        ("x" * (MAX_USER_ID_LENGTH + 1), f"is {MAX_USER_ID_LENGTH + 1} characters long"),
+        ("x" * 10_000, "is 10000 characters long"),
+        ("ab\x00c", "at position 3 (U+0000 NUL)"),
+        ("abc\r", "at position 4 (U+000D"),
+        ("a\nb", "at position 2 (U+000A"),
+        ("\x7fab", "at position 1 (U+007F DEL)"),
+        ("ab\x1bc", "at position 3 (U+001B"),
+        ("ab\x85", "at position 3 (U+0085"),
+        ("ab\ud800", "at position 3 (U+D800, a lone surrogate)"),
+        (" user-1", "leading or trailing whitespace"),
+        ("user-1 ", "leading or trailing whitespace"),
+        ("user-1\u00a0", "leading or trailing whitespace"),
+        (".", "cannot be '.'"),
+        ("..", "cannot be '..'"),
+    ],
+)
+def test_invalid_user_ids_are_rejected_with_a_specific_message(
+    user_id: object, expected: str
+) -> None:
+    with pytest.raises(errors.InvalidUserIdError) as caught:
+        validate_user_id(user_id)
+    assert expected in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    [
+        "user-1",
+        "x" * MAX_USER_ID_LENGTH,
+        "a b",
+        "a/b",
+        "../x",
+        "...",
+        "%2F",
+        "😀",
+        "\u200fuser",  # RTL mark is a format character (Cf), not a control character
+        "'; DROP TABLE baskets; --",
+    ],
+)
+def test_valid_user_ids_are_returned_unchanged(user_id: str) -> None:
+    assert validate_user_id(user_id) is user_id
+
+
+def test_invalid_user_id_is_an_invalid_input_and_value_error() -> None:
+    with pytest.raises(ValueError):
+        validate_user_id("")
+    with pytest.raises(errors.InvalidInputError):
+        validate_user_id("")
+
+
+# --- user_path_segment --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("user_id", "segment"),
+    [
+        ("user-1", "user-1"),
+        ("a/b", "a%2Fb"),
+        ("../x", "..%2Fx"),
+        ("a?b#c", "a%3Fb%23c"),
+        ("100%", "100%25"),
+        ("%2F", "%252F"),
+        ("a b+c", "a%20b%2Bc"),
+        ("ü😀", "%C3%BC%F0%9F%98%80"),
+        ("\u200f", "%E2%80%8F"),
+        ("a;b&c=d|e`f$(g)'h\"", "a%3Bb%26c%3Dd%7Ce%60f%24%28g%29%27h%22"),
+    ],
+)
+def test_user_path_segment_encodes_to_exactly_one_segment(user_id: str, segment: str) -> None:
+    encoded = user_path_segment(user_id)
+    assert encoded == segment
+    assert not set("/?#") & set(encoded)
+    assert unquote(encoded, errors="strict") == user_id
+
+
+# --- tracking header ----------------------------------------------------------------------------
+
+
+def test_tracking_header_is_stripped_and_blank_means_none() -> None:
+    assert clean_tracking_header("  eyJhIjoxfQ==\n") == "eyJhIjoxfQ=="
+    assert clean_tracking_header("   ") is None
+    assert clean_tracking_header(None) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("abc\x00def", "control character at position 4 (U+0000 NUL)"),
+        ("abc\r\nX-Evil: 1", "at position 4 (U+000D carriage return)"),
+        ("abcé", "non-ASCII"),
+        ("a" * (MAX_TRACKING_HEADER_BYTES + 1), "at most 8192"),
+        (123, "must be text"),
+    ],
+)
+def test_bad_tracking_values_are_rejected(value: object, expected: str) -> None:
+    with pytest.raises(errors.InvalidInputError) as caught:
+        clean_tracking_header(value)
+    assert expected in caught.value.message
+
+
+def test_tracking_value_at_the_size_limit_is_accepted() -> None:
+    value = "a" * MAX_TRACKING_HEADER_BYTES
+    assert clean_tracking_header(value) == value
+
+
+# --- provider id --------------------------------------------------------------------------------
+
+
+def test_provider_id_is_stripped_and_none_stays_none() -> None:
+    assert clean_provider_id(" netflix ") == "netflix"
+    assert clean_provider_id(None) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("", "blank"),
+        ("  ", "blank"),
+        ("net\x00flix", "at position 4 (U+0000 NUL)"),
+        ("net\nflix", "at position 4 (U+000A line feed)"),
+        ("p" * 257, "at most 256"),
+        (7, "must be text"),
+    ],
+)
+def test_bad_provider_ids_are_rejected(value: object, expected: str) -> None:
+    with pytest.raises(errors.InvalidInputError) as caught:
+        clean_provider_id(value)
+    assert expected in caught.value.message
+
+
+# --- product ids --------------------------------------------------------------------------------
+
+
+def test_product_ids_are_distinct_in_first_order() -> None:
+    assert distinct_product_ids(["p2", "p1", "p2", "p3", "p1"]) == ["p2", "p1", "p3"]
+    assert distinct_product_ids(iter(())) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("prod-1", "not a single string"),
+        (["p1", 2], "#2 must be text"),
+        (["p1", " "], "#2 is blank"),
+        (["p\x00"], "#1 contains a control character at position 2 (U+0000"),
+    ],
+)
+def test_bad_product_ids_are_rejected(value: object, expected: str) -> None:
+    with pytest.raises(errors.InvalidInputError) as caught:
+        distinct_product_ids(value)  # type: ignore[arg-type]
+    assert expected in caught.value.message

@@ -1,0 +1,568 @@
+"""basket_lib.views: texts, time zones, basket tables, failure aggregation and CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+
+from basket_lib.bulk import ErrorRecord, FailureRecord
+from basket_lib.errors import error_for_status, register_secret
+from basket_lib.models import Basket, BasketResult, ProductDetails
+from basket_lib.views import (
+    CHECKOUT_COLUMNS,
+    ERROR_COLUMNS,
+    FAILED_ROW_CSS,
+    FAILURE_COLUMNS,
+    PRODUCT_COLUMNS,
+    BasketMetrics,
+    ExpiryStatus,
+    basket_metrics,
+    basket_summary_json,
+    cart_frame,
+    checkout_frame,
+    deep_link,
+    errors_frame,
+    expiry_status,
+    expiry_text,
+    failures_by_product,
+    failures_csv,
+    failures_frame,
+    format_time,
+    format_utc,
+    highlight_failed,
+    humanize_delta,
+    reservation_status,
+    saved_frame,
+    to_local,
+)
+
+NOW = datetime(2025, 6, 29, 6, 0, tzinfo=UTC)
+
+# A basket as the API sends it: a variant without its own details, a failed reservation, an
+# unlimited item and a saved product.
+BASKET_JSON: dict[str, Any] = {
+    "expires": "2025-06-29T08:12:34Z",
+    "lastChanged": "2025-06-04T12:34:56Z",
+    "cart": [
+        {"productId": "shirt", "count": 2},
+        {"productId": "shirt-L", "count": 1, "variant": "L", "mainProductIdentifier": "shirt"},
+        {"productId": "mug", "count": 3, "variant": ""},
+    ],
+    "saved": [{"productId": "poster", "count": 0}],
+    "checkout": [
+        {"productId": "shirt", "count": 2, "stocked": 2},
+        {"productId": "shirt-L", "count": 3, "stocked": -2, "mainProductIdentifier": "shirt"},
+        {"productId": "mug", "count": 1, "stocked": -1},
+        {"productId": "ebook", "count": 1, "stocked": None},
+        {"productId": "cap", "count": 4, "stocked": 0},
+    ],
+}
+BASKET = Basket.model_validate(BASKET_JSON)
+
+DETAILS = {
+    "shirt": ProductDetails(
+        product_id="shirt", name="Shirt", price=Decimal("29.99"), currency="EUR"
+    ),
+    "mug": ProductDetails(product_id="mug", name="Mug <b>bold</b>", price=None, currency=None),
+}
+
+
+def _result(raw: Any) -> BasketResult:
+    return BasketResult(user_id="u-1", basket=BASKET, fetched_at=NOW, raw=raw)
+
+
+# --- durations and expiry ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("delta", "expected"),
+    [
+        (timedelta(0), "under a minute"),
+        (timedelta(seconds=59), "under a minute"),
+        (timedelta(seconds=60), "1 min"),
+        (timedelta(minutes=37, seconds=59), "37 min"),
+        (timedelta(minutes=59, seconds=59), "59 min"),
+        (timedelta(hours=1), "1 h"),
+        (timedelta(hours=3, minutes=12, seconds=40), "3 h 12 min"),
+        (timedelta(hours=23, minutes=59), "23 h 59 min"),
+        (timedelta(days=1), "1 day"),
+        (timedelta(days=1, hours=3), "1 day 3 h"),
+        (timedelta(days=2), "2 days"),
+        (timedelta(days=2, minutes=30), "2 days"),
+        (timedelta(days=2, hours=4, minutes=30), "2 days 4 h"),
+        (-timedelta(hours=3, minutes=12), "3 h 12 min"),
+    ],
+)
+def test_humanize_delta(delta: timedelta, expected: str) -> None:
+    assert humanize_delta(delta) == expected
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [
+        (timedelta(hours=3, minutes=12), "expires in 3 h 12 min"),
+        (timedelta(days=25, hours=2), "expires in 25 days 2 h"),
+        (timedelta(seconds=1), "expires in under a minute"),
+        (timedelta(0), "expired under a minute ago"),
+        (-timedelta(seconds=30), "expired under a minute ago"),
+        (-timedelta(minutes=5), "expired 5 min ago"),
+        (-timedelta(days=2), "expired 2 days ago"),
+    ],
+)
+def test_expiry_text(offset: timedelta, expected: str) -> None:
+    assert expiry_text(NOW + offset, NOW) == expected
+
+
+def test_expiry_text_without_expiry() -> None:
+    assert expiry_text(None, NOW) == "no expiry date"
+
+
+def test_expiry_text_takes_naive_timestamps_as_utc() -> None:
+    assert expiry_text(datetime(2025, 6, 29, 7, 0), NOW) == "expires in 1 h"
+
+
+@pytest.mark.parametrize(
+    ("offset", "expected"),
+    [
+        (None, ExpiryStatus.UNKNOWN),
+        (-timedelta(days=3), ExpiryStatus.EXPIRED),
+        (-timedelta(seconds=1), ExpiryStatus.EXPIRED),
+        (timedelta(0), ExpiryStatus.EXPIRED),
+        (timedelta(seconds=1), ExpiryStatus.EXPIRING),
+        (timedelta(minutes=59, seconds=59), ExpiryStatus.EXPIRING),
+        (timedelta(hours=1), ExpiryStatus.OK),
+        (timedelta(days=2), ExpiryStatus.OK),
+    ],
+)
+def test_expiry_status(offset: timedelta | None, expected: ExpiryStatus) -> None:
+    expires = None if offset is None else NOW + offset
+    assert expiry_status(expires, NOW) is expected
+
+
+def test_expiry_status_is_a_plain_string_and_soon_is_configurable() -> None:
+    assert expiry_status(NOW + timedelta(hours=2), NOW, soon=timedelta(days=1)) == "expiring"
+    assert expiry_status(NOW - timedelta(hours=2), NOW) == "expired"
+
+
+# --- time zones -------------------------------------------------------------------------------
+
+EXPIRES = datetime(2025, 6, 29, 8, 12, 34, tzinfo=UTC)
+
+
+def test_to_local_converts_to_the_named_zone() -> None:
+    local = to_local(EXPIRES, "Europe/Berlin")
+    assert local is not None
+    assert (local.hour, local.minute) == (10, 12)
+    assert local.utcoffset() == timedelta(hours=2)
+    assert local == EXPIRES
+
+
+@pytest.mark.parametrize("tz_name", [None, "", "Mars/Olympus_Mons", "../../etc/passwd", "UTC"])
+def test_to_local_falls_back_to_utc(tz_name: str | None) -> None:
+    local = to_local(EXPIRES, tz_name)
+    assert local is not None
+    assert local.utcoffset() == timedelta(0)
+    assert local.hour == 8
+
+
+def test_to_local_none_and_naive() -> None:
+    assert to_local(None, "Europe/Berlin") is None
+    local = to_local(datetime(2025, 6, 29, 8, 12), "Europe/Berlin")
+    assert local is not None
+    assert local.hour == 10
+
+
+@pytest.mark.parametrize(
+    ("ts", "tz_name", "expected"),
+    [
+        (EXPIRES, "Europe/Berlin", "2025-06-29 10:12 CEST"),
+        (datetime(2025, 1, 15, 8, 12, tzinfo=UTC), "Europe/Berlin", "2025-01-15 09:12 CET"),
+        (EXPIRES, "America/New_York", "2025-06-29 04:12 EDT"),
+        (EXPIRES, "Asia/Kolkata", "2025-06-29 13:42 IST"),
+        (EXPIRES, "Not/AZone", "2025-06-29 08:12 UTC"),
+        (EXPIRES, None, "2025-06-29 08:12 UTC"),
+        # Spring forward in Berlin: 02:00 CET jumps to 03:00 CEST at 01:00 UTC.
+        (datetime(2025, 3, 30, 0, 59, tzinfo=UTC), "Europe/Berlin", "2025-03-30 01:59 CET"),
+        (datetime(2025, 3, 30, 1, 0, tzinfo=UTC), "Europe/Berlin", "2025-03-30 03:00 CEST"),
+        # Fall back: 02:30 local happens twice, told apart by the abbreviation.
+        (datetime(2025, 10, 26, 0, 30, tzinfo=UTC), "Europe/Berlin", "2025-10-26 02:30 CEST"),
+        (datetime(2025, 10, 26, 1, 30, tzinfo=UTC), "Europe/Berlin", "2025-10-26 02:30 CET"),
+    ],
+)
+def test_format_time(ts: datetime, tz_name: str | None, expected: str) -> None:
+    assert format_time(ts, tz_name) == expected
+
+
+def test_format_utc_and_missing_timestamps() -> None:
+    assert format_utc(EXPIRES.astimezone(ZoneInfo("Asia/Tokyo"))) == "2025-06-29 08:12 UTC"
+    assert format_utc(None) == "unknown"
+    assert format_time(None, "Europe/Berlin") == "unknown"
+
+
+# --- reservations and metrics -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stocked", "expected"),
+    [
+        (-3, "failed (-3)"),
+        (-1, "failed (-1)"),
+        (0, "reserved 0"),
+        (2, "reserved 2"),
+        (None, "unlimited"),
+    ],
+)
+def test_reservation_status(stocked: int | None, expected: str) -> None:
+    assert reservation_status(stocked) == expected
+
+
+def test_basket_metrics() -> None:
+    assert basket_metrics(BASKET) == BasketMetrics(
+        cart_products=3,
+        cart_units=6,
+        saved_products=1,
+        checkout_products=5,
+        checkout_units=11,
+        failed_reservations=2,
+        failed_units=4,
+        reserved_units=2,
+        unlimited_products=1,
+    )
+
+
+def test_basket_metrics_of_an_empty_basket() -> None:
+    metrics = basket_metrics(Basket())
+    assert metrics == BasketMetrics(0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+
+# --- basket tables ----------------------------------------------------------------------------
+
+
+def test_cart_frame_with_details_and_variant_fallback() -> None:
+    frame = cart_frame(BASKET, DETAILS)
+    assert list(frame.columns) == list(PRODUCT_COLUMNS)
+    assert frame["product_id"].tolist() == ["shirt", "shirt-L", "mug"]
+    # The variant has no details of its own: its main product's name and price are shown.
+    assert frame["name"].tolist() == ["Shirt", "Shirt", "Mug <b>bold</b>"]
+    assert frame["price"].tolist()[:2] == [29.99, 29.99]
+    assert math.isnan(frame.loc[2, "price"])
+    assert frame["currency"].tolist() == ["EUR", "EUR", None]
+    assert frame["variant"].tolist() == [None, "L", None]
+    assert frame["main_product"].tolist() == [None, "shirt", None]
+    assert frame["count"].tolist() == [2, 1, 3]
+    assert frame["price"].dtype == "float64"
+    assert frame["count"].dtype == "int64"
+
+
+def test_a_variant_with_its_own_details_uses_them() -> None:
+    details = {
+        **DETAILS,
+        "shirt-L": ProductDetails(product_id="shirt-L", name="Shirt, size L", price=Decimal("31")),
+    }
+    frame = cart_frame(BASKET, details)
+    assert frame.loc[1, "name"] == "Shirt, size L"
+    assert frame.loc[1, "price"] == 31.0
+    assert frame.loc[1, "currency"] is None
+
+
+@pytest.mark.parametrize("details", [None, {}])
+def test_frames_without_details_have_no_names(details: dict[str, ProductDetails] | None) -> None:
+    for frame in (cart_frame(BASKET, details), checkout_frame(BASKET, details)):
+        assert frame["name"].map(lambda value: value is None).all()
+        assert frame["price"].isna().all()
+        assert frame["currency"].map(lambda value: value is None).all()
+
+
+def test_saved_frame() -> None:
+    frame = saved_frame(BASKET, DETAILS)
+    assert list(frame.columns) == list(PRODUCT_COLUMNS)
+    assert frame.to_dict("records") == [
+        {
+            "product_id": "poster",
+            "name": None,
+            "price": pytest.approx(math.nan, nan_ok=True),
+            "currency": None,
+            "variant": None,
+            "main_product": None,
+            "count": 0,
+        }
+    ]
+
+
+def test_checkout_frame() -> None:
+    frame = checkout_frame(BASKET, DETAILS)
+    assert list(frame.columns) == list(CHECKOUT_COLUMNS)
+    assert str(frame["stocked"].dtype) == "Int64"
+    assert frame["stocked"].tolist()[:2] == [2, -2]
+    assert frame.loc[3, "stocked"] is pd.NA
+    assert frame["status"].tolist() == [
+        "reserved 2",
+        "failed (-2)",
+        "failed (-1)",
+        "unlimited",
+        "reserved 0",
+    ]
+    assert frame["failed"].dtype == bool
+    assert frame["failed"].tolist() == [False, True, True, False, False]
+    assert frame.loc[1, "name"] == "Shirt"  # main product fallback in checkout too
+
+
+def test_empty_basket_frames_keep_columns_and_types() -> None:
+    empty = Basket()
+    pairs = [
+        (cart_frame(empty), cart_frame(BASKET, DETAILS)),
+        (saved_frame(empty), saved_frame(BASKET, DETAILS)),
+        (checkout_frame(empty), checkout_frame(BASKET, DETAILS)),
+    ]
+    for empty_frame, full_frame in pairs:
+        assert empty_frame.empty
+        assert list(empty_frame.columns) == list(full_frame.columns)
+        assert empty_frame.dtypes.to_dict() == full_frame.dtypes.to_dict()
+
+
+def test_highlight_failed_tints_only_failed_rows() -> None:
+    frame = checkout_frame(BASKET, DETAILS)
+    styles = [highlight_failed(row) for _, row in frame.iterrows()]
+    for style, failed in zip(styles, frame["failed"], strict=True):
+        assert len(style) == len(frame.columns)
+        assert style == ([FAILED_ROW_CSS] * len(frame.columns) if failed else [""] * len(style))
+
+
+def test_highlight_failed_through_a_styler() -> None:
+    html = checkout_frame(BASKET, DETAILS).style.apply(highlight_failed, axis=1).to_html()
+    css = html.split("</style>")[0]
+    assert "row1_col0" in css and "row2_col0" in css
+    assert "row0_col0" not in css and "row3_col0" not in css
+    assert "rgba(220, 38, 38, 0.22)" in css
+
+
+def test_highlight_colour_is_translucent() -> None:
+    alpha = float(FAILED_ROW_CSS.rsplit(",", 1)[1].strip(" )"))
+    assert FAILED_ROW_CSS.startswith("background-color: rgba(")
+    assert 0 < alpha < 1
+
+
+@pytest.mark.parametrize("failed", [None, pd.NA, False])
+def test_highlight_failed_without_a_failure(failed: Any) -> None:
+    assert highlight_failed(pd.Series({"product_id": "x", "failed": failed})) == ["", ""]
+    assert highlight_failed(pd.Series({"product_id": "x"})) == [""]
+
+
+# --- raw JSON and deep links ------------------------------------------------------------------
+
+
+def test_basket_summary_json_pretty_prints_the_raw_response() -> None:
+    raw = {"data": {**BASKET_JSON, "note": "Müller 🛒"}, "nextToken": None}
+    text = basket_summary_json(_result(raw))
+    assert json.loads(text) == raw
+    assert "Müller 🛒" in text
+    assert text.splitlines()[1].startswith('  "data"')
+
+
+def test_basket_summary_json_survives_values_json_cannot_encode() -> None:
+    assert json.loads(basket_summary_json(_result({"price": Decimal("1.50")}))) == {"price": "1.50"}
+
+
+def test_basket_summary_json_without_raw_uses_the_api_field_names() -> None:
+    parsed = json.loads(basket_summary_json(_result(None)))
+    assert parsed["data"]["lastChanged"] == "2025-06-04T12:34:56Z"
+    assert parsed["data"]["checkout"][1]["productId"] == "shirt-L"
+    assert parsed["nextToken"] is None
+
+
+@pytest.mark.parametrize(
+    ("user_id", "encoded"),
+    [
+        ("plain-123", "plain-123"),
+        ("a/b", "a%2Fb"),
+        ("a?b", "a%3Fb"),
+        ("a#b", "a%23b"),
+        ("a b", "a%20b"),
+        ("x&user=evil", "x%26user%3Devil"),
+        ("🛒", "%F0%9F%9B%92"),
+    ],
+)
+def test_deep_link_encodes_the_user_id(user_id: str, encoded: str) -> None:
+    for base in ("https://support.example/app", "https://support.example/app/"):
+        link = deep_link(base, user_id)
+        assert link == f"https://support.example/app/?user={encoded}"
+        assert parse_qs(urlsplit(link).query) == {"user": [user_id]}
+        assert urlsplit(link).fragment == ""
+
+
+# --- failures across many users ---------------------------------------------------------------
+
+
+def _scan_frame() -> pd.DataFrame:
+    details = {
+        "p1": ProductDetails(product_id="p1", name="Shirt"),
+        "p2": ProductDetails(product_id="p2", name="Mug"),
+    }
+    return failures_frame(
+        [
+            FailureRecord("u1", "p1", "L", None, 2, -2),
+            FailureRecord("u2", "p1-M", "M", "p1", 1, -1),
+            FailureRecord("u1", "p1", None, None, 3, -3),
+            FailureRecord("u3", "p2", None, None, 5, -5),
+            FailureRecord("u4", "p3", "", None, 1, -1),
+        ],
+        details,
+    )
+
+
+def test_failures_frame_names_products_from_details() -> None:
+    frame = _scan_frame()
+    assert list(frame.columns) == list(FAILURE_COLUMNS)
+    assert frame["user_id"].tolist() == ["u1", "u2", "u1", "u3", "u4"]
+    # A variant without details of its own is named after its main product.
+    assert frame["name"].tolist() == ["Shirt", "Shirt", "Shirt", "Mug", None]
+    assert frame["variant"].tolist() == ["L", "M", None, None, None]
+    assert frame["main_product"].tolist() == [None, "p1", None, None, None]
+    assert frame["stocked"].tolist() == [-2, -1, -3, -5, -1]
+    assert str(frame["stocked"].dtype) == "Int64"
+    assert frame["count"].dtype == "int64"
+
+
+def test_failures_frame_without_details_keeps_ids() -> None:
+    frame = failures_frame([FailureRecord("u1", "p1", None, None, 1, -1)])
+    assert frame.loc[0, "product_id"] == "p1"
+    assert frame.loc[0, "name"] is None
+
+
+def test_empty_failures_frame_keeps_columns() -> None:
+    frame = failures_frame([])
+    assert frame.empty
+    assert list(frame.columns) == list(FAILURE_COLUMNS)
+    assert str(frame["stocked"].dtype) == "Int64"
+
+
+def test_failures_by_product() -> None:
+    by_product = failures_by_product(_scan_frame())
+    assert list(by_product.columns) == [
+        "product_id",
+        "name",
+        "failed_reservations",
+        "users",
+        "failed_units",
+    ]
+    assert by_product.to_dict("records") == [
+        # u1 failed twice on p1: two reservations, one user.
+        {"product_id": "p1", "name": "Shirt", "failed_reservations": 2, "users": 1,
+         "failed_units": 5},
+        {"product_id": "p2", "name": "Mug", "failed_reservations": 1, "users": 1,
+         "failed_units": 5},
+        # Ties on reservations and units are broken by product id.
+        {"product_id": "p1-M", "name": "Shirt", "failed_reservations": 1, "users": 1,
+         "failed_units": 1},
+        {"product_id": "p3", "name": None, "failed_reservations": 1, "users": 1,
+         "failed_units": 1},
+    ]  # fmt: skip
+
+
+def test_failures_by_product_breaks_ties_by_id() -> None:
+    frame = failures_frame(
+        [FailureRecord("u1", "b", None, None, 1, -1), FailureRecord("u1", "a", None, None, 1, -1)]
+    )
+    assert failures_by_product(frame)["product_id"].tolist() == ["a", "b"]
+
+
+def test_failures_by_product_of_nothing() -> None:
+    by_product = failures_by_product(failures_frame([]))
+    assert by_product.empty
+    assert list(by_product.columns) == [
+        "product_id",
+        "name",
+        "failed_reservations",
+        "users",
+        "failed_units",
+    ]
+    assert by_product["failed_reservations"].dtype == "int64"
+
+
+def test_errors_frame_keeps_kind_status_and_code() -> None:
+    secret = "sk-views-test-9f8e7d6c"
+    register_secret(secret)
+    frame = errors_frame(
+        [
+            ErrorRecord.from_exception(
+                "u1", error_for_status(401, api_code=2002, api_message="bad key")
+            ),
+            ErrorRecord.from_exception("u2", RuntimeError(f"boom with {secret}")),
+            ErrorRecord("u3", "timeout", None, None, "no answer"),
+        ]
+    )
+    assert list(frame.columns) == ["user_id", "kind", "http_status", "api_code", "message"]
+    assert frame["user_id"].tolist() == ["u1", "u2", "u3"]
+    assert frame.loc[0, "kind"] == "authentication failed"
+    assert frame.loc[0, "http_status"] == 401 and frame.loc[0, "api_code"] == 2002
+    assert "bad key" in frame.loc[0, "message"]
+    assert frame.loc[1, "kind"] == "unexpected error"
+    assert secret not in frame.loc[1, "message"]
+    assert pd.isna(frame.loc[2, "http_status"])
+    assert list(errors_frame([]).columns) == list(ERROR_COLUMNS)
+
+
+# --- CSV export -------------------------------------------------------------------------------
+
+
+def _rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"))))
+
+
+HEADER = b"user_id,product_id,name,variant,main_product,count,stocked\r\n"
+
+
+def test_failures_csv_starts_with_the_user_id_header() -> None:
+    data = failures_csv(_scan_frame())
+    assert data.startswith(HEADER)
+    assert len(_rows(data)) == 1 + 5
+
+
+def test_failures_csv_moves_user_id_first() -> None:
+    frame = _scan_frame()[["product_id", "count", "user_id"]]
+    assert failures_csv(frame).startswith(b"user_id,product_id,count\r\n")
+
+
+def test_failures_csv_of_nothing_is_just_the_header() -> None:
+    assert failures_csv(failures_frame([])) == HEADER
+
+
+@pytest.mark.parametrize(
+    "cell", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
+)
+def test_failures_csv_neutralises_formulas_in_text(cell: str) -> None:
+    details = {cell: ProductDetails(product_id=cell, name=cell)}
+    frame = failures_frame([FailureRecord(cell, cell, cell, cell, 1, -2)], details)
+    row = _rows(failures_csv(frame))[1]
+    assert row[:5] == ["'" + cell] * 5
+
+
+def test_failures_csv_keeps_negative_numbers_numeric() -> None:
+    frame = failures_frame([FailureRecord("u1", "p1", None, None, 3, -2)])
+    row = _rows(failures_csv(frame))[1]
+    assert row == ["u1", "p1", "", "", "", "3", "-2"]
+    assert int(row[6]) == -2
+
+
+def test_failures_csv_keeps_unicode_and_quotes_separators() -> None:
+    name = 'Müller, "Größe" 🛒\nzweite Zeile'
+    details = {"p1": ProductDetails(product_id="p1", name=name)}
+    frame = failures_frame([FailureRecord("ユーザー", "p1", None, None, 1, -1)], details)
+    rows = _rows(failures_csv(frame))
+    assert rows[1][:3] == ["ユーザー", "p1", name]
+
+
+def test_failures_csv_leaves_harmless_text_alone() -> None:
+    details = {"p=1": ProductDetails(product_id="p=1", name="a+b")}
+    frame = failures_frame([FailureRecord("user-1", "p=1", None, None, 1, -1)], details)
+    assert _rows(failures_csv(frame))[1][:3] == ["user-1", "p=1", "a+b"]
