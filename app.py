@@ -9,18 +9,21 @@ from pages import _shared as shared
 st.set_page_config(page_title="Basket support", page_icon="🧺", layout="wide")
 
 config = shared.load_config()
-
-# Sign-in gate: nothing below (no customer data, no navigation) runs for a visitor who is not
-# signed in and allowed.
-if not shared.sign_in_gate(config):
-    st.stop()
+allowed = shared.access_allowed(config)
 
 pages = [
     st.Page("pages/basket.py", title="Basket lookup", icon="🧺", default=True),
     st.Page("pages/failures.py", title="Reservation failures", icon="📉", url_path="failures"),
     st.Page("pages/tracking.py", title="Tracking decoder", icon="🔎", url_path="tracking"),
 ]
-current = st.navigation(pages)
+# Called on every run, signed in or not: Streamlit treats pages/ as a legacy multipage directory
+# (where /failures would run that file without this script) until st.navigation is first called.
+current = st.navigation(pages, position="sidebar" if allowed else "hidden")
+
+# Sign-in gate: nothing below (no customer data, no sidebar, no page) runs for a visitor who is not
+# signed in and allowed. Every page checks again (shared.require_access).
+if not shared.sign_in_gate(config):
+    st.stop()
 
 with st.sidebar:
     # Bound to ?user= so ticket links work and the id survives page switches.

@@ -96,6 +96,9 @@ def register_secret(value: str | None) -> None:
 
 
 def redact(text: str) -> str:
+    if not text.isascii():
+        # A lone surrogate (JSON "\ud800") cannot be encoded: no page or log could show the text.
+        text = text.encode("utf-8", "replace").decode("utf-8")
     with _secrets_lock:
         secrets = sorted(_secrets, key=len, reverse=True)
     for secret in secrets:
@@ -104,13 +107,21 @@ def redact(text: str) -> str:
     return text
 
 
-def _redact_any(value: Any) -> Any:
+# Error details nested deeper than this are cut off: JSON can nest far deeper than Python can
+# recurse, and a hostile body must end as an error, not as a RecursionError.
+MAX_DETAILS_DEPTH = 64
+_TOO_DEEP = "[nested too deeply to show]"
+
+
+def _redact_any(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return redact(value)
+    if isinstance(value, (dict, list, tuple)) and depth >= MAX_DETAILS_DEPTH:
+        return _TOO_DEEP
     if isinstance(value, dict):
-        return {redact(str(k)): _redact_any(v) for k, v in value.items()}
+        return {redact(str(k)): _redact_any(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_redact_any(v) for v in value]
+        return [_redact_any(v, depth + 1) for v in value]
     return value
 
 

@@ -11,12 +11,14 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -30,18 +32,90 @@ def _assume_utc(value: Any) -> Any:
                 text.replace("Z", "+00:00") if text.endswith("Z") else text
             )
         except ValueError:
-            return value  # left to pydantic, which reports the field path
+            return text  # left to pydantic, which reports the field path
         value = parsed
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value
 
 
+# Every zone is within a day of UTC, so these bounds keep a timestamp convertible to any zone.
+EARLIEST_TIMESTAMP = datetime(1, 1, 2, tzinfo=UTC)
+LATEST_TIMESTAMP = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def check_displayable(value: datetime) -> datetime:
+    """The timestamp in UTC, unless it lies so close to year 1 or 9999 that converting it to a
+    time zone would overflow (the page shows every time in the agent's zone)."""
+    if not EARLIEST_TIMESTAMP <= value <= LATEST_TIMESTAMP:
+        raise ValueError(
+            "the timestamp is outside the years 0001-9999 that can be shown in every time zone"
+        )
+    return value.astimezone(UTC)
+
+
 def _none_as_empty(value: Any) -> Any:
     return () if value is None else value
 
 
-UtcDatetime = Annotated[AwareDatetime, BeforeValidator(_assume_utc)]
+def _reject_bool(value: Any) -> Any:
+    # Pydantic's lax mode would read true/false as 1/0: a stocked of `false` is not "reserved 0".
+    if isinstance(value, bool):
+        raise ValueError("a boolean is not a number")
+    return value
+
+
+UtcDatetime = Annotated[
+    AwareDatetime, BeforeValidator(_assume_utc), AfterValidator(check_displayable)
+]
+# Counts the tables can hold (int64): a larger value is not a count but a broken response.
+ApiInt = Annotated[int, BeforeValidator(_reject_bool), Field(ge=-(2**63), le=2**63 - 1)]
+
+# The API's JSON is a few levels deep. Deeper values (in fields the models ignore, or in `details`)
+# are refused: results are pickled by st.cache_data and printed for engineers, and both recurse.
+MAX_JSON_DEPTH = 64
+
+
+class JsonTooDeepError(ValueError):
+    pass
+
+
+class JsonNotTextError(ValueError):
+    pass
+
+
+def check_json(payload: Any) -> Any:
+    """The decoded JSON unchanged, unless it nests deeper than MAX_JSON_DEPTH (JsonTooDeepError)
+    or holds a lone surrogate such as ``"\\ud800"`` (JsonNotTextError): valid JSON, but no page,
+    table or file can encode it, so it would fail wherever it is shown."""
+    level = [payload] if isinstance(payload, (dict, list)) else []
+    texts = [payload] if isinstance(payload, str) else []
+    depth = 0
+    # Level by level rather than recursively: the check itself must not recurse.
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise JsonTooDeepError(f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep")
+        next_level = []
+        for value in level:
+            if isinstance(value, dict):
+                texts += [key for key in value if isinstance(key, str)]
+                value = value.values()
+            for child in value:
+                if isinstance(child, str):
+                    texts.append(child)
+                elif isinstance(child, (dict, list)):
+                    next_level.append(child)
+        level = next_level
+    text = "".join(texts)
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise JsonNotTextError(
+                f"the JSON holds U+{ord(text[exc.start]):04X}, a lone surrogate that is not text"
+            ) from None
+    return payload
 
 
 class ApiModel(BaseModel):
@@ -58,7 +132,7 @@ class Product(ApiModel):
 
     product_id: str
     # count > 0 places the product in the cart, 0 in the saved list.
-    count: int = 1
+    count: ApiInt = 1
     variant: str | None = None
     main_product_identifier: str | None = None
 
@@ -67,7 +141,7 @@ class CheckoutProduct(Product):
     """A product in the active checkout session."""
 
     # Units reserved in stock; < 0 means the reservation failed, None means unlimited stock.
-    stocked: int | None = None
+    stocked: ApiInt | None = None
 
     @property
     def reservation_failed(self) -> bool:
@@ -124,6 +198,11 @@ class BasketEnvelope(ApiModel):
     next_token: str | None = None
     error: ErrorInfo | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _displayable_json(cls, payload: Any) -> Any:
+        return check_json(payload)
+
 
 class BasketResult(ApiModel):
     """What the client returns for one user: the basket and how it was served."""
@@ -145,7 +224,7 @@ class ProductDetails(ApiModel):
     price: Decimal | None = None
     currency: str | None = None
     # < 0 no longer available, None unlimited.
-    current_stock_count: int | None = None
+    current_stock_count: ApiInt | None = None
     out_of_stock: bool | None = None
     variant: str | None = None
     main_product_identifier: str | None = None
@@ -166,3 +245,8 @@ class ProductDetailsEnvelope(ApiModel):
     data: ProductDetailsData | None = None
     next_token: str | None = None
     error: ErrorInfo | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _displayable_json(cls, payload: Any) -> Any:
+        return check_json(payload)

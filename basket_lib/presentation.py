@@ -21,6 +21,12 @@ def md_escape(text: object) -> str:
     return flat.translate(_ESCAPE)
 
 
+def plural(count: int, singular: str, plural_form: str | None = None) -> str:
+    """ "1 product", "2 products", "1,234 units": counts in page text read as written English."""
+    word = singular if count == 1 else (plural_form or singular + "s")
+    return f"{count:,} {word}"
+
+
 @dataclass(frozen=True)
 class ErrorDisplay:
     title: str

@@ -30,7 +30,13 @@ from basket_lib.errors import (
     TrackingNotUtf8Error,
     TrackingTooLargeError,
 )
-from basket_lib.models import UtcDatetime
+from basket_lib.models import (
+    JsonNotTextError,
+    JsonTooDeepError,
+    UtcDatetime,
+    check_displayable,
+    check_json,
+)
 
 MAX_TRACKING_BYTES = 8192
 COOKIE_NAME = "__Secure-jay_tracking"
@@ -137,6 +143,14 @@ def decode_tracking(value: str) -> TrackingSession:
             f"at offset {exc.start} ({exc.reason}). Is the value encrypted or compressed?"
         ) from None
     payload = _parse_json(decoded)
+    try:
+        check_json(payload)
+    except JsonTooDeepError as exc:
+        raise TrackingNotJsonError(
+            f"The decoded JSON is not a tracking session: {exc}; a session is a flat object."
+        ) from None
+    except JsonNotTextError as exc:
+        raise TrackingNotUtf8Error(f"The decoded JSON is not valid text: {exc}.") from None
     if not isinstance(payload, dict):
         what = "JSON null" if payload is None else f"a JSON {_json_type(payload)}"
         raise TrackingNotObjectError(f"The tracking value decodes to {what}, not to a JSON object.")
@@ -278,8 +292,9 @@ def _parse_json(text: str) -> Any:
     except json.JSONDecodeError as exc:
         near = f" near {_quote(text[exc.pos : exc.pos + 12])}" if exc.pos < len(text) else ""
         raise TrackingNotJsonError(
-            f"The decoded text is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno} "
-            f"(character {exc.pos + 1}){near}."
+            # Some of json's messages end in " at", ahead of the position it appends itself.
+            f"The decoded text is not JSON: {exc.msg.removesuffix(' at')} at line {exc.lineno} "
+            f"column {exc.colno} (character {exc.pos + 1}){near}."
         ) from None
     except _NonFiniteNumber as exc:
         raise TrackingNotJsonError(
@@ -302,7 +317,13 @@ def _timestamp(key: str, value: Any) -> datetime:
             f"The tracking session's field {key} is not an ISO-8601 timestamp "
             f"(got {_quote(value)})."
         ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    try:
+        return check_displayable(parsed)
+    except ValueError as exc:
+        raise TrackingDecodeError(
+            f"The tracking session's field {key} cannot be used: {exc} (got {_quote(value)})."
+        ) from None
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -28,16 +28,32 @@ class AppConfig:
     auth_enabled: bool
 
 
+_NO_SECRETS_FILE = "no-secrets-found"
+UNREADABLE_SECRETS = (
+    "Streamlit's secrets cannot be read, so whether sign-in is required cannot be checked and "
+    "nothing is shown. Fix .streamlit/secrets.toml (the server log names the problem)."
+)
+
+
 def _secrets_have_auth() -> bool:
+    """Whether secrets.toml has an [auth] section; raises ConfigurationError when it exists but
+    cannot be read, since it may hold that section (fail closed, never open)."""
     # Loading st.secrets also copies its top-level keys into os.environ, where Settings reads them.
     try:
         return "auth" in st.secrets
-    except (StreamlitSecretNotFoundError, FileNotFoundError):
+    except StreamlitSecretNotFoundError as exc:  # a FileNotFoundError, so caught first
+        if getattr(exc, "error_id", None) == _NO_SECRETS_FILE:
+            return False
+        raise ConfigurationError(UNREADABLE_SECRETS) from None
+    except FileNotFoundError:
         return False
 
 
 def load_config() -> AppConfig:
-    auth_enabled = _secrets_have_auth()
+    try:
+        auth_enabled = _secrets_have_auth()
+    except ConfigurationError as exc:
+        return AppConfig(None, exc, auth_enabled=True)
     try:
         return AppConfig(Settings.from_env(), None, auth_enabled)
     except ConfigurationError as exc:
@@ -52,28 +68,52 @@ def viewer() -> str | None:
     return str(email) if email else None
 
 
+def _signed_in() -> bool:
+    # A missing flag (no [auth] section where st.user looks) counts as signed out.
+    return st.user.get("is_logged_in") is True
+
+
+def access_allowed(config: AppConfig) -> bool:
+    """Whether the visitor may see customer data (draws nothing)."""
+    if not config.auth_enabled:
+        return True
+    if config.settings is None or not _signed_in():
+        return False
+    email = st.user.get("email")
+    return viewer_allowed(str(email) if email else None, config.settings.allowed_viewers)
+
+
 def sign_in_gate(config: AppConfig) -> bool:
     """True when the visitor may see customer data; otherwise draws the sign-in page."""
     st.session_state["_auth_enabled"] = config.auth_enabled
-    if not config.auth_enabled:
+    if access_allowed(config):
         return True
-    if not st.user.is_logged_in:
-        st.title("Basket support")
+    st.title("Basket support")
+    if config.error is not None:
+        # Without settings the allowed viewers are unknown: nobody gets in.
+        st.error(md_escape(config.error.message), icon=":material/error:")
+    elif not _signed_in():
         st.write("Sign in to look at customer baskets.")
         st.button("Sign in", type="primary", on_click=st.login)
-        return False
-    allowed = config.settings.allowed_viewers if config.settings else ()
-    email = st.user.get("email")
-    if not viewer_allowed(str(email) if email else None, allowed):
-        st.title("Basket support")
+    else:
+        email = st.user.get("email")
         st.error(
             f"You are signed in as {md_escape(email or 'an account without an e-mail address')}, "
             "which is not on this dashboard's list of allowed viewers. Ask the dashboard's "
             "operator to add you to BASKET\\_ALLOWED\\_VIEWERS."
         )
         st.button("Sign out", on_click=st.logout)
-        return False
-    return True
+    return False
+
+
+def require_access(config: AppConfig | None = None) -> AppConfig:
+    """Every page checks sign-in itself, not only app.py: while Streamlit still treats pages/ as
+    a legacy multipage directory (on a fresh server, until app.py first calls st.navigation), a
+    URL such as /failures runs the page file without app.py."""
+    config = config or load_config()
+    if not sign_in_gate(config):
+        st.stop()
+    return config
 
 
 def sidebar_status(config: AppConfig) -> None:
@@ -113,8 +153,8 @@ def _use_scenario() -> None:
 
 
 def require_settings() -> Settings:
-    """The settings, or a clear error on the page and the run stops."""
-    config = load_config()
+    """The settings of a visitor allowed in, or a clear error on the page and the run stops."""
+    config = require_access()
     if config.error is not None or config.settings is None:
         st.error(md_escape(config.error.message if config.error else "No configuration."))
         st.info(md_escape(ConfigurationError.hint))

@@ -11,7 +11,7 @@ import streamlit as st
 from basket_lib import charts, views
 from basket_lib.errors import BasketError, TrackingDecodeError
 from basket_lib.models import BasketResult, ProductDetails
-from basket_lib.presentation import md_escape
+from basket_lib.presentation import md_escape, plural
 from basket_lib.simulator import SCENARIOS
 from basket_lib.tracking import TrackingSession, decode_tracking
 from basket_lib.validation import validate_user_id
@@ -83,7 +83,7 @@ if tracking_value.strip():
 
 controls = st.columns([1, 1, 1, 3], vertical_alignment="center")
 if controls[0].button(
-    "Refresh", icon=":material/refresh:", help="Fetch again, bypassing the cache"
+    "Refresh", icon=":material/refresh:", help="Fetch again, bypassing the cache", key="refresh"
 ):
     st.session_state["_refresh"] = st.session_state.get("_refresh", 0) + 1
 auto_refresh = controls[1].toggle(
@@ -134,30 +134,31 @@ def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now
     elif status == views.ExpiryStatus.EXPIRING:
         st.warning(md_escape(f"This basket {views.expiry_text(basket.expires, now)}."))
     if result.next_token:
+        # Escaped text, not a code span: backslash escapes do not work inside backticks.
         st.info(
-            "The API returned a next-page token: "
-            f"`{md_escape(result.next_token)}`. This page shows the first page only."
+            f"The API returned a next-page token ({md_escape(result.next_token)}). "
+            "This page shows the first page only."
         )
 
     metrics = views.basket_metrics(basket)
     cols = st.columns(4)
     cols[0].metric(
         "Cart",
-        f"{metrics.cart_products} products",
-        f"{metrics.cart_units} units",
+        plural(metrics.cart_products, "product"),
+        plural(metrics.cart_units, "unit"),
         delta_color="off",
     )
-    cols[1].metric("Saved", f"{metrics.saved_products} products")
+    cols[1].metric("Saved", plural(metrics.saved_products, "product"))
     cols[2].metric(
         "Checkout",
-        f"{metrics.checkout_products} products",
-        f"{metrics.checkout_units} units",
+        plural(metrics.checkout_products, "product"),
+        plural(metrics.checkout_units, "unit"),
         delta_color="off",
     )
     cols[3].metric(
         "Failed reservations",
         metrics.failed_reservations,
-        f"{metrics.failed_units} units" if metrics.failed_reservations else None,
+        plural(metrics.failed_units, "unit") if metrics.failed_reservations else None,
         delta_color="inverse",
     )
 
@@ -173,8 +174,9 @@ def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now
             st.caption("No active checkout.")
         else:
             if metrics.failed_reservations:
+                failed = plural(metrics.failed_reservations, "stock reservation")
                 st.error(
-                    f"{metrics.failed_reservations} stock reservation(s) failed in this checkout.",
+                    f"{failed} failed in this checkout.",
                     icon=":material/inventory:",
                 )
             st.dataframe(

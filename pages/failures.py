@@ -8,7 +8,7 @@ from basket_lib import charts, views
 from basket_lib.bulk import DEFAULT_CONCURRENCY, ScanProgress, ScanReport, scan_users_sync
 from basket_lib.errors import BasketError
 from basket_lib.inputs import MAX_SCAN_USERS, ParsedIds, parse_pasted_ids, parse_uploaded_csv
-from basket_lib.presentation import md_escape
+from basket_lib.presentation import md_escape, plural
 from basket_lib.settings import build_async_client
 from basket_lib.simulator import demo_user_ids
 from pages import _shared as shared
@@ -34,14 +34,14 @@ if source == PASTE:
         placeholder="user-00001\nuser-00002, user-00003",
     )
     if text.strip():
-        parsed = parse_pasted_ids(text)
+        parsed = parse_pasted_ids(text, cap=MAX_SCAN_USERS)
 elif source == UPLOAD:
     upload = st.file_uploader(
         "CSV file with a column named user_id", type=["csv", "txt"], key="scan_file"
     )
     if upload is not None:
         try:
-            parsed = parse_uploaded_csv(upload.getvalue(), filename=upload.name)
+            parsed = parse_uploaded_csv(upload.getvalue(), cap=MAX_SCAN_USERS, filename=upload.name)
         except BasketError as exc:
             shared.show_error(exc)
 else:
@@ -49,11 +49,11 @@ else:
     parsed = ParsedIds(ids=demo_user_ids(int(count)))
 
 if parsed is not None:
-    summary = [f"{len(parsed.ids):,} distinct user ids to scan"]
+    summary = [f"{plural(len(parsed.ids), 'distinct user id')} to scan"]
     if parsed.duplicates:
-        summary.append(f"{parsed.duplicates:,} duplicates counted once")
+        summary.append(f"{plural(parsed.duplicates, 'duplicate')} counted once")
     if parsed.invalid:
-        summary.append(f"{len(parsed.invalid):,} invalid ids (listed with the results)")
+        summary.append(f"{plural(len(parsed.invalid), 'invalid id')} (listed with the results)")
     st.caption(md_escape(" · ".join(summary)))
     for message in parsed.messages:
         st.warning(md_escape(message))
@@ -70,12 +70,13 @@ if st.button("Start scan", type="primary", disabled=not can_scan, key="start_sca
         progress_bar.progress(
             progress.done / progress.total if progress.total else 1.0,
             text=(
-                f"{progress.done:,} / {progress.total:,} users · {progress.errors:,} errors · "
-                f"{progress.failures:,} failed reservations"
+                f"{progress.done:,} / {plural(progress.total, 'user')} · "
+                f"{plural(progress.errors, 'error')} · "
+                f"{plural(progress.failures, 'failed reservation')}"
             ),
         )
 
-    with st.status(f"Scanning {len(parsed.ids):,} users…", expanded=False) as status:
+    with st.status(f"Scanning {plural(len(parsed.ids), 'user')}…", expanded=False) as status:
         report = scan_users_sync(
             lambda: build_async_client(settings),
             parsed.ids,
@@ -84,7 +85,7 @@ if st.button("Start scan", type="primary", disabled=not can_scan, key="start_sca
         )
         report.add_invalid_ids(parsed.invalid)
         status.update(
-            label=f"Scanned {report.total:,} users in {report.elapsed_seconds:.1f} s",
+            label=f"Scanned {plural(report.total, 'user')} in {report.elapsed_seconds:.1f} s",
             state="complete",
         )
     st.session_state["scan_report"] = report
@@ -119,7 +120,8 @@ cols[4].metric(
 )
 if report.errors:
     st.warning(
-        f"{len(report.errors):,} users could not be fetched; they are listed below with the reason."
+        f"{plural(len(report.errors), 'user')} could not be fetched; "
+        f"{'it is' if len(report.errors) == 1 else 'they are'} listed below with the reason."
     )
 
 details, details_error = shared.fetch_details(
@@ -166,7 +168,8 @@ with right:
     st.markdown("#### Time to expiry of scanned baskets")
     st.altair_chart(charts.expiry_histogram(charts.expiry_histogram_frame(report.expiry_counts())))
     if report.baskets_without_expiry:
-        st.caption(f"{report.baskets_without_expiry:,} baskets have no expiry date.")
+        verb = "has" if report.baskets_without_expiry == 1 else "have"
+        st.caption(f"{plural(report.baskets_without_expiry, 'basket')} {verb} no expiry date.")
 
 st.markdown("#### Users that could not be fetched")
 if report.errors:

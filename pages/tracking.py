@@ -12,6 +12,7 @@ from basket_lib.presentation import md_escape
 from basket_lib.tracking import decode_tracking
 from pages import _shared as shared
 
+shared.require_access()
 st.title("Tracking decoder")
 st.caption(
     "Paste the X-JAY-Tracking header value or the __Secure-jay_tracking cookie "
@@ -28,8 +29,12 @@ if value.strip():
     now = datetime.now(UTC)
     tz_name = st.context.timezone or "UTC"
     cols = st.columns(3)
-    cols[0].metric("Session", session.session_id or "—")
-    cols[1].metric("Provider", session.provider_name or "not in the session")
+    # Metric values are markdown; the pasted value is data.
+    cols[0].metric("Session", md_escape(session.session_id) if session.session_id else "—")
+    cols[1].metric(
+        "Provider",
+        md_escape(session.provider_name) if session.provider_name else "not in the session",
+    )
     age = session.age(now)
     cols[2].metric(
         "Session age",

@@ -260,6 +260,7 @@ class DemoServer:
         self._stats = threading.Condition()
         self._request_count = 0
         self._requests_by_user: Counter[str] = Counter()
+        self._faults_injected: Counter[str] = Counter()
         self._connections_accepted = 0
         self._connections: set[_Connection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -365,6 +366,12 @@ class DemoServer:
             return Counter(self._requests_by_user)
 
     @property
+    def faults_injected(self) -> Counter[str]:
+        """Faults injected so far by kind: drop, stall, 503, 429, truncated, html-502 (a copy)."""
+        with self._stats:
+            return Counter(self._faults_injected)
+
+    @property
     def connections_accepted(self) -> int:
         with self._stats:
             return self._connections_accepted
@@ -405,14 +412,21 @@ class DemoServer:
             jitter = (2 * draw() - 1) * faults.jitter_ms
             delay = max(0.0, faults.latency_ms + jitter) / 1000
         version = answer.headers.get("X-API-Version", DEFAULT_API_VERSION)
+        injected: str | None = None
         if faults.drop_rate and draw() < faults.drop_rate:
-            answer = replace(answer, fault="drop")
+            answer, injected = replace(answer, fault="drop"), "drop"
         elif faults.stall_rate and draw() < faults.stall_rate:
-            answer = replace(answer, fault="stall")
+            answer, injected = replace(answer, fault="stall"), "stall"
         elif faults.error_rate and draw() < faults.error_rate:
-            answer = service_unavailable(version)
+            answer, injected = service_unavailable(version), "503"
         elif faults.rate_limit_rate and draw() < faults.rate_limit_rate:
-            answer = rate_limited(version, faults.retry_after)
+            answer, injected = rate_limited(version, faults.retry_after), "429"
         elif faults.malformed_rate and draw() < faults.malformed_rate:
-            answer = truncated(answer) if draw() < 0.5 else bad_gateway_page()
+            if draw() < 0.5:
+                answer, injected = truncated(answer), "truncated"
+            else:
+                answer, injected = bad_gateway_page(), "html-502"
+        if injected is not None:
+            with self._stats:
+                self._faults_injected[injected] += 1
         return answer, delay

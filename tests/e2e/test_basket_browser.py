@@ -1,0 +1,65 @@
+"""Basket lookup in a real browser: a support agent's ticket link, against the demo API."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from e2e_support import (
+    ERROR,
+    RunningApp,
+    cells,
+    expect,
+    expect_cell,
+    go_to_page,
+    heading,
+    metric,
+    open_app,
+    screenshot,
+)
+
+from basket_lib.demo.catalogue import CATALOGUE
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+USER = "demo-checkout-failed"
+FAILED_MESSAGE = re.compile(r"(?<![0-9])2 stock reservation(s|\(s\)) failed in this checkout")
+
+
+def test_ticket_link_shows_the_basket_and_its_failed_reservations(
+    page: Page, demo_app: RunningApp
+) -> None:
+    open_app(page, demo_app.url(f"/?user={USER}"), heading(page, USER))
+
+    expect(page.get_by_text("Demo data").first).to_be_visible()
+    expect(metric(page, "Failed reservations")).to_contain_text("2")
+    expect(page.locator(ERROR)).to_contain_text(FAILED_MESSAGE)
+    # The checkout table comes first; colour is never the only signal, so the status text is
+    # in the cells themselves.
+    checkout = page.locator("[data-testid=stDataFrame]").first
+    expect(checkout).to_be_visible()
+    expect(cells(checkout, re.compile(r"^failed"))).to_have_count(2)
+    expect_cell(checkout, "failed (-2)")
+    expect_cell(checkout, "reserved 1")
+    expect_cell(checkout, "unlimited")
+    # Names come from the product-details endpoint, not just the ids.
+    expect_cell(checkout, CATALOGUE["prod-1017"].name)
+    expect_cell(checkout, "prod-1017")
+
+    shot = screenshot(page, "basket-demo-checkout-failed")
+    assert shot.stat().st_size > 10_000
+
+
+def test_user_id_survives_page_switches(page: Page, demo_app: RunningApp) -> None:
+    open_app(page, demo_app.url(f"/?user={USER}"), heading(page, USER))
+    sidebar_user = page.locator("[data-testid=stSidebar] [data-testid=stTextInput] input")
+
+    go_to_page(page, "Reservation failures")
+    expect(page).to_have_url(re.compile(rf"/failures\?(.+&)?user={USER}(&|$)"))
+    expect(sidebar_user).to_have_value(USER)
+
+    go_to_page(page, "Basket lookup")
+    expect(page).to_have_url(re.compile(rf"/\?(.+&)?user={USER}(&|$)"))
+    expect(heading(page, USER)).to_be_visible()
+    expect(page.locator(ERROR)).to_contain_text(FAILED_MESSAGE)

@@ -1,0 +1,44 @@
+"""Reservation failures in a real browser: one scan with a failing user, against the demo API."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from e2e_support import (
+    RunningApp,
+    dataframe_with,
+    expect,
+    expect_cell,
+    heading,
+    metric,
+    open_app,
+    paste_and_scan,
+    screenshot,
+)
+
+from basket_lib.simulator import demo_user_ids
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
+
+
+def test_scan_reports_kpis_and_lists_the_user_that_failed(page: Page, demo_app: RunningApp) -> None:
+    open_app(page, demo_app.url("/failures"), heading(page, "Reservation failures"))
+    # A duplicate is counted once; the fault user must end up in the errors table.
+    paste_and_scan(page, [*demo_user_ids(50), "demo-fault-500", "user-00001"])
+
+    expect(metric(page, "Users scanned")).to_contain_text("50")
+    expect(metric(page, "Users scanned")).to_contain_text("of 51")
+    expect(metric(page, "Baskets with a checkout")).to_be_visible()
+    expect(metric(page, "Failed reservations")).to_contain_text(re.compile(r"[1-9]"))
+    expect(metric(page, "Failure rate")).to_contain_text("%")
+    expect(page.get_by_text(re.compile(r"(?<![0-9])1 users? could not be fetched"))).to_be_visible()
+
+    errors = dataframe_with(page, "demo-fault-500")
+    expect(errors).to_be_visible()
+    expect_cell(errors, "500")
+    expect_cell(errors, re.compile("Internal server error"))
+    expect(page.get_by_role("button", name="Download failures (CSV)")).to_be_visible()
+
+    screenshot(page, "failures-scan")

@@ -1,0 +1,289 @@
+"""AppTest of the entry point: navigation, the sidebar user id, sign-in and who may see data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import streamlit
+from apptest_support import (
+    AUTH_SECRETS,
+    RecordingApi,
+    all_texts,
+    assert_no_live_markup,
+    audit_lines,
+    new_app,
+    no_exception,
+    plain_texts,
+    record_requests,
+    texts,
+    use_navigation,
+)
+from streamlit.errors import StreamlitSecretNotFoundError
+from streamlit.runtime.pages_manager import PagesManager
+from streamlit.testing.v1 import AppTest
+
+PAGES = {
+    "pages/basket.py": "Basket lookup",
+    "pages/failures.py": "Reservation failures",
+    "pages/tracking.py": "Tracking decoder",
+}
+ALLOWED = "agent@example.com"
+
+
+@pytest.fixture(autouse=True)
+def _environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clear_streamlit_caches: None
+) -> None:
+    monkeypatch.setenv("BASKET_API_MAX_RETRIES", "0")
+    monkeypatch.setenv("BASKET_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
+    return record_requests(monkeypatch)
+
+
+@pytest.fixture
+def navigation(monkeypatch: pytest.MonkeyPatch) -> None:
+    use_navigation(monkeypatch)
+
+
+def titles(at: AppTest) -> list[str]:
+    return texts(at, "title")
+
+
+def signed_in_app(email: str | None, *, user: str = "demo-checkout-failed", **kw: Any) -> AppTest:
+    at = new_app(user=user, **kw)
+    at.secrets["auth"] = dict(AUTH_SECRETS)
+    at.user = {"is_logged_in": True, **({"email": email} if email else {})}
+    return at
+
+
+def shows_no_customer_data(at: AppTest, api: RecordingApi) -> None:
+    no_exception(at)
+    assert not api.sent
+    assert not at.dataframe and not at.metric and not at.code
+    assert not at.sidebar.text_input  # no user id box, no scenario picker
+    assert not at.get("vega_lite_chart")
+
+
+# --- no sign-in configured ----------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("navigation")
+def test_without_auth_every_page_opens(api: RecordingApi) -> None:
+    at = new_app(user="demo-checkout-failed")
+    at.run()
+    no_exception(at)
+    assert titles(at) == ["Basket lookup"]
+    assert not any("Sign" in button.label for button in at.button)
+
+    for page, title in PAGES.items():
+        at.switch_page(page).run()
+        no_exception(at)
+        assert titles(at) == [title]
+        assert at.sidebar.text_input(key="user").value == "demo-checkout-failed"
+
+
+@pytest.mark.usefixtures("navigation")
+def test_page_switching_keeps_the_user() -> None:
+    at = new_app(user="demo-normal")
+    at.run()
+    at.sidebar.text_input(key="user").set_value("demo-variants").run()
+
+    at.switch_page("pages/failures.py").run()
+    no_exception(at)
+    assert titles(at) == ["Reservation failures"]
+    assert at.session_state["user"] == "demo-variants"
+
+    at.switch_page("pages/tracking.py").run()
+    at.switch_page("pages/basket.py").run()
+    no_exception(at)
+    assert at.sidebar.text_input(key="user").value == "demo-variants"
+    assert plain_texts(at, "subheader") == ["demo-variants"]
+
+
+@pytest.mark.usefixtures("navigation")
+def test_configuration_error_is_shown_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BASKET_API_TIMEOUT", "soon")
+    at = new_app(user="demo-normal")
+    at.run()
+
+    no_exception(at)
+    assert any("BASKET_API_TIMEOUT" in text for text in plain_texts(at, "error"))
+    assert not at.metric
+
+
+# --- sign-in: who gets past the sign-in page ----------------------------------------------------
+
+
+def test_auth_section_in_secrets_turns_sign_in_on(api: RecordingApi) -> None:
+    at = new_app(user="demo-checkout-failed")
+    at.secrets["auth"] = dict(AUTH_SECRETS)
+    at.user = {"is_logged_in": False}
+    at.run()
+
+    shows_no_customer_data(at, api)
+    assert titles(at) == ["Basket support"]
+    assert [button.label for button in at.button] == ["Sign in"]
+
+
+def test_sign_in_page_ends_the_legacy_pages_mode(api: RecordingApi) -> None:
+    # app.py calls st.navigation (hidden) before the gate, so a signed-out visit to / is enough
+    # to stop Streamlit from running pages/*.py on their own.
+    at = new_app()
+    at.secrets["auth"] = dict(AUTH_SECRETS)
+    at.user = {"is_logged_in": False}
+    at.run()
+
+    shows_no_customer_data(at, api)
+    assert PagesManager.uses_pages_directory is False
+
+
+def test_a_user_without_a_login_flag_counts_as_signed_out(api: RecordingApi) -> None:
+    # AppTest's default user has an e-mail but no is_logged_in.
+    at = new_app(user="demo-checkout-failed")
+    at.secrets["auth"] = dict(AUTH_SECRETS)
+    at.run()
+
+    shows_no_customer_data(at, api)
+    assert [button.label for button in at.button] == ["Sign in"]
+
+
+@pytest.mark.usefixtures("navigation")
+def test_signed_in_allowed_viewer_sees_the_basket(
+    monkeypatch: pytest.MonkeyPatch, api: RecordingApi, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", "@example.com, boss@other.org")
+    at = signed_in_app(ALLOWED)
+    at.run()
+
+    no_exception(at)
+    assert titles(at) == ["Basket lookup"]
+    assert "failed (-2)" in set(at.dataframe[0].value["status"])
+    assert f"Signed in as {ALLOWED}" in plain_texts(at, "caption")
+    assert "Sign out" in [button.label for button in at.sidebar.button]
+    (line,) = audit_lines(tmp_path / "audit.jsonl")
+    assert line["viewer"] == ALLOWED
+    assert line["user_ids"] == ["demo-checkout-failed"]
+
+    at.switch_page("pages/failures.py").run()
+    assert titles(at) == ["Reservation failures"]
+
+
+@pytest.mark.usefixtures("navigation")
+def test_allowed_by_full_address(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", "boss@other.org")
+    at = signed_in_app("Boss@Other.org")
+    at.run()
+
+    no_exception(at)
+    assert titles(at) == ["Basket lookup"]
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "someone@other.org",
+        "agent@evil-example.com",
+        "agent@example.com.evil.io",
+        "agent@sub.example.com",
+        "example.com@evil.io",
+        None,
+    ],
+)
+def test_signed_in_but_not_allowed_is_refused(
+    email: str | None, monkeypatch: pytest.MonkeyPatch, api: RecordingApi, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", "@example.com")
+    at = signed_in_app(email)
+    at.run()
+
+    shows_no_customer_data(at, api)
+    (error,) = plain_texts(at, "error")
+    assert "not on this dashboard's list of allowed viewers" in error
+    assert "BASKET_ALLOWED_VIEWERS" in error
+    assert [button.label for button in at.button] == ["Sign out"]
+    assert not audit_lines(tmp_path / "audit.jsonl")
+
+
+def test_empty_allowed_viewers_lets_nobody_in(api: RecordingApi) -> None:
+    at = signed_in_app(ALLOWED)
+    at.run()
+
+    shows_no_customer_data(at, api)
+    assert "not on this dashboard's list" in plain_texts(at, "error")[0]
+
+
+def test_hostile_e_mail_is_shown_as_text(api: RecordingApi) -> None:
+    at = signed_in_app("<img src=x onerror=alert(1)>@evil.io")
+    at.run()
+
+    shows_no_customer_data(at, api)
+    assert_no_live_markup(at)
+    assert (
+        "You are signed in as <img src=x onerror=alert(1)>@evil.io" in plain_texts(at, "error")[0]
+    )
+
+
+def test_configuration_error_with_sign_in_lets_nobody_in(
+    monkeypatch: pytest.MonkeyPatch, api: RecordingApi
+) -> None:
+    monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", "@example.com")
+    monkeypatch.setenv("BASKET_API_TIMEOUT", "soon")
+    at = signed_in_app(ALLOWED)
+    at.run()
+
+    shows_no_customer_data(at, api)
+    assert "BASKET_API_TIMEOUT" in plain_texts(at, "error")[0]
+
+
+class _UnreadableSecrets:
+    def __contains__(self, key: object) -> bool:
+        raise StreamlitSecretNotFoundError(
+            "Error parsing secrets file", error_id="failed-parsing-secrets-file"
+        )
+
+
+def test_unreadable_secrets_fail_closed(monkeypatch: pytest.MonkeyPatch, api: RecordingApi) -> None:
+    # A secrets.toml that does not parse may hold [auth]: show nothing rather than everything.
+    monkeypatch.setattr(streamlit, "secrets", _UnreadableSecrets())
+    at = new_app(user="demo-checkout-failed")
+    at.user = {"is_logged_in": True, "email": ALLOWED}
+    at.run()
+
+    shows_no_customer_data(at, api)
+    (error,) = plain_texts(at, "error")
+    assert "secrets cannot be read" in error and "nothing is shown" in error
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_page_run_without_the_entry_point_still_requires_sign_in(
+    page: str, api: RecordingApi
+) -> None:
+    # On a fresh server Streamlit treats pages/ as a legacy multipage directory until app.py first
+    # calls st.navigation: a URL such as /failures then runs the page file alone.
+    at = new_app(page=page, user="demo-checkout-failed")
+    at.secrets["auth"] = dict(AUTH_SECRETS)
+    at.user = {"is_logged_in": False}
+    at.run()
+
+    assert PagesManager.uses_pages_directory  # the legacy path really ran
+    shows_no_customer_data(at, api)
+    assert titles(at) == ["Basket support"]
+    assert PAGES[page] not in titles(at)
+    assert "Sign in" in [button.label for button in at.button]
+
+
+def test_the_api_key_is_never_on_the_sign_in_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = "live-key-0b3c9e"
+    monkeypatch.setenv("BASKET_API_URL", "http://127.0.0.1:9/v2")
+    monkeypatch.setenv("BASKET_API_KEY", key)
+    monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", "@example.com")
+    at = signed_in_app("x@other.org")
+    at.run()
+
+    no_exception(at)
+    assert key not in all_texts(at)

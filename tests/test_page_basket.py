@@ -1,0 +1,443 @@
+"""AppTest of the basket lookup page: deep links, every demo scenario, every fault, hostile data."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from apptest_support import (
+    DEMO_BADGE,
+    RecordingApi,
+    all_texts,
+    assert_no_live_markup,
+    audit_lines,
+    frame_with,
+    new_app,
+    no_exception,
+    plain,
+    plain_texts,
+    record_requests,
+    texts,
+    use_navigation,
+)
+from streamlit.testing.v1 import AppTest
+
+from basket_lib.demo.catalogue import IMG, MD_LINK, SCRIPT
+from basket_lib.demo.server import DemoServer
+from basket_lib.errors import BasketError
+from basket_lib.simulator import SCENARIOS
+from basket_lib.tracking import decode_tracking
+from basket_lib.validation import validate_user_id
+from basket_lib.views import FAILED_ROW_CSS
+
+SEED_TRACKING = (
+    "eyJzZXNzaW9uX2lkIjoiZXhhbXBsZS1zZXNzaW9uLWlkLTEyMzQiLCJzdGFydF90aW1lIjoiMjAyNS0wMS0wMVQxMjow"
+    "MDowMC4wMDAwMDAiLCJzb3VyY2UiOiJqYXkuYXBpLnBsYXlvdXQuZXhhbXBsZSJ9"
+)
+
+
+@pytest.fixture(autouse=True)
+def _environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clear_streamlit_caches: None
+) -> None:
+    use_navigation(monkeypatch)
+    # Fault users fail at once instead of after real back-off sleeps.
+    monkeypatch.setenv("BASKET_API_MAX_RETRIES", "0")
+    monkeypatch.setenv("BASKET_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
+    return record_requests(monkeypatch)
+
+
+@pytest.fixture
+def audit_log(tmp_path: Path) -> Path:
+    return tmp_path / "audit.jsonl"
+
+
+def look_up(user: str, **context: str) -> AppTest:
+    at = new_app(user=user, context=context or None)
+    at.run()
+    no_exception(at)
+    return at
+
+
+@pytest.fixture(scope="module")
+def shared() -> AppTest:
+    """One app for the tests that only look users up: an agent's session, ticket after ticket."""
+    return new_app()
+
+
+def show(at: AppTest, user: str) -> AppTest:
+    if "user" not in at.session_state:  # the shared app's first lookup
+        at.query_params["user"] = user
+        at.run()
+        no_exception(at)
+        return at
+    return set_user(at, user)
+
+
+def set_user(at: AppTest, user: str) -> AppTest:
+    """Types a user id into the sidebar, as an agent does."""
+    at.sidebar.text_input(key="user").set_value(user).run()
+    no_exception(at)
+    return at
+
+
+def styled_rows(at: AppTest, column: str) -> set[int]:
+    """Rows of the table with `column` that carry the failed-row tint."""
+    for element in at.dataframe:
+        if column in element.value.columns:
+            styles = element.proto.arrow_data.styler.styles
+            assert not styles or FAILED_ROW_CSS in styles
+            return {int(row) for row in re.findall(r"_row(\d+)_col", styles)}
+    raise AssertionError(f"no table with {column!r}")
+
+
+def metric(at: AppTest, label: str) -> tuple[str, str]:
+    found = [(m.value, m.delta or "") for m in at.metric if m.label == label]
+    assert len(found) == 1, f"metric {label!r}: {found}"
+    return found[0]
+
+
+def basket_caption(at: AppTest) -> str:
+    return next(text for text in plain_texts(at, "caption") if text.startswith("Last changed"))
+
+
+# --- the deep link of a failed checkout ---------------------------------------------------------
+
+
+def test_deep_link_shows_the_failed_checkout(api: RecordingApi) -> None:
+    at = look_up("demo-checkout-failed")
+
+    assert at.session_state["user"] == "demo-checkout-failed"
+    assert texts(at, "subheader") == ["demo\\-checkout\\-failed"]
+    caption = basket_caption(at)
+    assert "expires in 5 days" in caption
+    assert "API version 2025-09-15" in caption
+    assert DEMO_BADGE in texts(at, "markdown")
+
+    assert len(at.metric) >= 3
+    assert metric(at, "Cart") == ("5 products", "9 units")
+    assert metric(at, "Saved") == ("1 product", "")
+    assert metric(at, "Checkout") == ("5 products", "9 units")
+    assert metric(at, "Failed reservations") == ("2", "3 units")
+    assert "2 stock reservations failed in this checkout." in plain_texts(at, "error")
+
+    # Checkout, cart and saved: three tables.
+    assert len(at.dataframe) == 3
+    checkout = frame_with(at, "status")
+    assert list(checkout["product_id"]) == [
+        "prod-1017",
+        "prod-1018",
+        "prod-1001-m",
+        "prod-1009",
+        "prod-1013",
+    ]
+    assert list(checkout["status"]) == [
+        "failed (-2)",
+        "failed (-1)",
+        "reserved 1",
+        "reserved 2",
+        "unlimited",
+    ]
+    assert list(checkout["failed"]) == [True, True, False, False, False]
+    assert styled_rows(at, "status") == {0, 1}
+    # Names and prices come from the product details endpoint.
+    assert checkout["name"].notna().all()
+    assert [sent.method for sent in api.sent] == ["GET", "POST"]
+
+
+def test_raw_response_and_deep_link_blocks() -> None:
+    at = look_up("demo-checkout-failed")
+
+    raw, link = texts(at, "code")
+    assert json.loads(raw)["data"]["checkout"][0] == {
+        "productId": "prod-1017",
+        "count": 2,
+        "stocked": -2,
+    }
+    assert [e.label for e in at.expander][-1] == "Raw API response"
+    assert link == "/?user=demo-checkout-failed"
+
+
+def test_deep_link_is_absolute_and_percent_encoded() -> None:
+    at = look_up("a+b@c:d", url="http://localhost:8501/?user=a%2Bb%40c%3Ad")
+
+    assert texts(at, "code")[-1] == "http://localhost:8501/?user=a%2Bb%40c%3Ad"
+
+
+def test_no_user_shows_how_to_start() -> None:
+    at = new_app()
+    at.run()
+
+    no_exception(at)
+    assert "/?user=USER_ID" in texts(at, "info")[0]
+    assert set(SCENARIOS) <= set(frame_with(at, "user id")["user id"])
+
+
+def test_sidebar_scenario_picker_looks_the_user_up() -> None:
+    at = new_app()
+    at.run()
+    at.sidebar.selectbox(key="_scenario").set_value("demo-expired").run()
+
+    no_exception(at)
+    assert at.session_state["user"] == "demo-expired"
+    assert plain_texts(at, "subheader") == ["demo-expired"]
+
+
+# --- every data scenario ------------------------------------------------------------------------
+
+
+def test_normal_basket_has_no_checkout(shared: AppTest) -> None:
+    at = show(shared, "demo-normal")
+
+    assert not at.error and not at.warning
+    assert metric(at, "Cart") == ("3 products", "4 units")
+    assert "No active checkout." in texts(at, "caption")
+    assert [len(frame.value) for frame in at.dataframe] == [3, 1]
+
+
+def test_variants_name_their_main_product(shared: AppTest) -> None:
+    at = show(shared, "demo-variants")
+
+    checkout = frame_with(at, "status")
+    assert list(checkout["variant"]) == ["L", "S"]
+    assert list(checkout["main_product"]) == ["prod-1002", "prod-1005"]
+    assert list(checkout["status"]) == ["failed (-1)", "reserved 2"]
+    assert styled_rows(at, "status") == {0}
+    assert metric(at, "Failed reservations") == ("1", "1 unit")
+    assert "1 stock reservation failed in this checkout." in plain_texts(at, "error")
+
+
+def test_empty_basket_is_a_state_not_an_error(shared: AppTest) -> None:
+    at = show(shared, "demo-empty")
+
+    assert not at.error
+    assert "Empty basket" in texts(at, "info")[0]
+    assert not at.dataframe
+    assert metric(at, "Cart") == ("0 products", "0 units")
+
+
+def test_expiring_basket_warns(shared: AppTest) -> None:
+    at = show(shared, "demo-expiring")
+
+    (warning,) = plain_texts(at, "warning")
+    assert re.fullmatch(r"This basket expires in 3\d min\.", warning)
+
+
+def test_expired_basket_warns(shared: AppTest) -> None:
+    at = show(shared, "demo-expired")
+
+    (warning,) = plain_texts(at, "warning")
+    assert warning == "This basket has expired (expired 2 days ago)."
+    assert "expired 2 days ago" in basket_caption(at)
+
+
+def test_full_cart_shows_all_twenty_rows(shared: AppTest) -> None:
+    at = show(shared, "demo-full-cart")
+
+    assert metric(at, "Cart")[0] == "20 products"
+    (cart,) = [frame.value for frame in at.dataframe]
+    assert len(cart) == 20
+
+
+def test_next_token_is_shown(shared: AppTest) -> None:
+    at = show(shared, "demo-next-token")
+
+    (info,) = plain_texts(at, "info")
+    assert "eyJwYWdlIjoyLCJ1c2VyIjoiZGVtby1uZXh0LXRva2VuIn0" in info
+    assert "first page only" in info
+    # Not in a code span, where md_escape's backslashes would show.
+    assert "`" not in info
+
+
+def test_hostile_values_are_shown_as_data(shared: AppTest) -> None:
+    at = show(shared, "demo-hostile")
+
+    raw = json.loads(texts(at, "code")[0])
+    cart = next(frame.value for frame in at.dataframe if "status" not in frame.value.columns)
+    assert list(cart["product_id"]) == [item["productId"] for item in raw["data"]["cart"]]
+    assert any("<script" in product for product in cart["product_id"])
+    # Markdown never carries unescaped markup: HTML and links stay characters.
+    assert_no_live_markup(at, [SCRIPT, IMG, MD_LINK, "**bold**", "_em_", "$x$", "<b>XL</b>"])
+    assert any("<img src=x onerror" in text for text in plain_texts(at, "info"))
+
+
+# --- every fault: a specific error, then the next lookup works ----------------------------------
+
+FAULTS = {
+    "demo-fault-401": ["HTTP 401", "2002", "AUTHORIZATION_HEADER_INVALID", "BASKET_API_KEY"],
+    "demo-fault-403": ["HTTP 403", "Permission denied", "may not read"],
+    "demo-fault-404": ["HTTP 404", "2005", "BASKET_NOT_FOUND"],
+    "demo-fault-422": ["HTTP 422", "3002", "REQUEST_VALIDATION_ERROR"],
+    "demo-fault-429": ["HTTP 429", "Rate limited"],
+    "demo-fault-500": ["HTTP 500", "3001", "INTERNAL_SERVER_ERROR"],
+    "demo-fault-502-html": ["HTTP 502", "text/html", "Bad Gateway"],
+    "demo-fault-503": ["HTTP 503", "temporarily unavailable"],
+    "demo-fault-timeout": ["Timeout", "timed out", "BASKET_API_TIMEOUT"],
+    "demo-fault-drop": ["Connection error", "closed the connection"],
+    "demo-fault-malformed": ["HTTP 200", "not valid JSON", "cut off"],
+    "demo-fault-schema": ["schema", "data.cart.0.productId", "data.checkout.0.stocked"],
+    "demo-fault-undocumented": ["HTTP 400", "2017", "not documented", "locked"],
+    "demo-fault-huge": ["too large", "limit"],
+}
+
+
+def test_every_fault_user_is_covered() -> None:
+    assert {user for user in SCENARIOS if user.startswith("demo-fault-")} == set(FAULTS)
+
+
+@pytest.mark.parametrize("user", list(FAULTS))
+def test_fault_shows_a_specific_error_and_the_page_stays_usable(user: str, shared: AppTest) -> None:
+    at = show(shared, user)
+
+    (error,) = plain_texts(at, "error")
+    for fragment in FAULTS[user]:
+        assert fragment in error, (fragment, error)
+    assert "Traceback" not in error
+    assert not at.dataframe and not at.metric
+
+    set_user(at, "demo-normal")
+    assert not at.error
+    assert plain_texts(at, "subheader") == ["demo-normal"]
+    assert metric(at, "Cart") == ("3 products", "4 units")
+
+
+# --- input checks before any request ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "user", ["bell\x07", "x" * 300, "..", "a\x00b"], ids=["control", "300-chars", "dot-dot", "nul"]
+)
+def test_invalid_user_id_is_refused_without_a_request(
+    user: str, api: RecordingApi, shared: AppTest
+) -> None:
+    at = show(shared, "demo-normal")
+    before = len(api.baskets())
+    set_user(at, user)
+
+    with pytest.raises(BasketError) as expected:
+        validate_user_id(user)
+    (error,) = plain_texts(at, "error")
+    assert " ".join(expected.value.message.split()) in error
+    assert len(api.baskets()) == before
+    assert not at.dataframe
+
+
+def test_provider_id_and_tracking_are_sent(api: RecordingApi) -> None:
+    at = look_up("demo-checkout-failed")
+    at.text_input(key="provider_id").set_value("netflix")
+    at.text_area(key="tracking_header").set_value(f"__Secure-jay_tracking={SEED_TRACKING}")
+    at.run()
+
+    no_exception(at)
+    sent = api.baskets()[-1]
+    assert sent.target.endswith("/baskets/users/demo-checkout-failed?provider_id=netflix")
+    assert sent.headers["x-jay-tracking"] == decode_tracking(SEED_TRACKING).header_value
+    # The decoded session is shown beside the basket.
+    fields = dict(frame_with(at, "field").itertuples(index=False))
+    assert fields["session_id"] == "example-session-id-1234"
+    assert fields["source"] == "jay.api.playout.example"
+    assert frame_with(at, "status") is not None
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("tracking_header", "not base64 at all!", "not base64"),
+        ("tracking_header", "W10=", "not to a JSON object"),
+        ("provider_id", "net\x00flix", "control character"),
+    ],
+)
+def test_malformed_request_option_is_refused_without_a_request(
+    key: str, value: str, message: str, api: RecordingApi
+) -> None:
+    at = look_up("demo-normal")
+    before = len(api.baskets())
+    widget = at.text_area(key=key) if key == "tracking_header" else at.text_input(key=key)
+    widget.set_value(value).run()
+
+    no_exception(at)
+    (error,) = plain_texts(at, "error")
+    assert message in error
+    assert len(api.baskets()) == before
+    assert not at.metric
+
+
+# --- cache, refresh, time zones -----------------------------------------------------------------
+
+
+def test_refresh_bypasses_the_cache(api: RecordingApi) -> None:
+    at = look_up("demo-normal")
+    at.run()
+    assert len(api.baskets()) == 1  # a rerun reads the cache
+
+    at.button(key="refresh").click().run()
+    no_exception(at)
+    assert len(api.baskets()) == 2
+
+
+def test_auto_refresh_toggle_says_when_it_fetched() -> None:
+    at = look_up("demo-normal")
+    at.toggle(key="auto_refresh").set_value(True).run()
+
+    no_exception(at)
+    assert any(text.startswith("Auto-refresh on: fetched") for text in plain_texts(at, "caption"))
+
+
+def test_times_follow_the_viewer_time_zone_and_the_utc_toggle() -> None:
+    at = look_up("demo-normal", timezone="Europe/Berlin")
+    local = basket_caption(at)
+    assert re.search(r"\d{2}:\d{2} CES?T", local), local
+    assert "UTC" not in local
+
+    at.toggle(key="times_utc").set_value(True).run()
+    utc = basket_caption(at)
+    assert re.search(r"\d{2}:\d{2} UTC", utc) and "CET" not in utc
+
+
+# --- audit and secrets --------------------------------------------------------------------------
+
+
+def test_each_lookup_is_audited_once(audit_log: Path) -> None:
+    at = look_up("demo-checkout-failed")
+    at.toggle(key="times_utc").set_value(True).run()  # a rerun is not a new lookup
+
+    (line,) = audit_lines(audit_log)
+    assert line["action"] == "lookup"
+    assert line["user_ids"] == ["demo-checkout-failed"]
+    assert line["outcome"] == "basket"
+    assert line["viewer"] is None
+
+    set_user(at, "demo-fault-500")
+    last = audit_lines(audit_log)[-1]
+    assert last["user_ids"] == ["demo-fault-500"]
+    assert last["outcome"].startswith("error") and "500" in last["outcome"]
+    assert len(audit_lines(audit_log)) == 2
+
+
+def test_real_api_over_loopback_never_shows_the_key(
+    monkeypatch: pytest.MonkeyPatch, audit_log: Path
+) -> None:
+    key = "live-key-5f1e0c9a7b"
+    api = RecordingApi(api_key=key)
+    with DemoServer(api=api) as server:
+        monkeypatch.setenv("BASKET_API_URL", server.base_url)
+        monkeypatch.setenv("BASKET_API_KEY", key)
+        at = look_up("demo-checkout-failed")
+        assert "failed (-2)" in list(frame_with(at, "status")["status"])
+        shown = [all_texts(at)]
+        set_user(at, "demo-fault-401")
+        shown.append(all_texts(at))
+
+    assert api.baskets()[0].headers["x-api-key"] == key
+    assert "HTTP 401" in plain(shown[1])
+    assert "127.0.0.1" in plain(shown[0])  # the sidebar names the API in use
+    assert DEMO_BADGE not in all_texts(at)
+    for text in [*shown, audit_log.read_text(encoding="utf-8")]:
+        assert key not in text
+    assert [line["outcome"][:5] for line in audit_lines(audit_log)] == ["baske", "error"]

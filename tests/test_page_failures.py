@@ -1,0 +1,276 @@
+"""AppTest of the reservation-failures page: a scan where every input user is accounted for."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from apptest_support import (
+    RecordingApi,
+    assert_no_live_markup,
+    audit_lines,
+    download_data,
+    frame_with,
+    keep_media_files,
+    new_app,
+    no_exception,
+    plain_texts,
+    record_requests,
+    use_navigation,
+)
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from basket_lib import inputs
+from basket_lib.bulk import INVALID_USER_ID_KIND
+
+FAILURES = "pages/failures.py"
+SEEDED = [f"user-{number:05d}" for number in range(1, 201)]
+FAULTY = ["demo-fault-500", "demo-fault-401", "demo-fault-timeout", "demo-fault-malformed"]
+INVALID = ["..", "bell\x07", "x" * 300]
+
+
+@pytest.fixture(autouse=True)
+def _environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clear_streamlit_caches: None
+) -> None:
+    use_navigation(monkeypatch)
+    monkeypatch.setenv("BASKET_API_MAX_RETRIES", "0")
+    monkeypatch.setenv("BASKET_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
+    return record_requests(monkeypatch)
+
+
+@pytest.fixture
+def media_files(monkeypatch: pytest.MonkeyPatch) -> list[MemoryMediaFileStorage]:
+    return keep_media_files(monkeypatch)
+
+
+def failures_page() -> AppTest:
+    at = new_app(page=FAILURES)
+    at.run()
+    no_exception(at)
+    assert [title.value for title in at.title] == ["Reservation failures"]
+    return at
+
+
+def paste(at: AppTest, text: str) -> AppTest:
+    at.text_area(key="scan_text").set_value(text).run()
+    no_exception(at)
+    return at
+
+
+def start_scan(at: AppTest) -> AppTest:
+    button = at.button(key="start_scan")
+    assert not button.disabled
+    button.click().run()
+    no_exception(at)
+    return at
+
+
+def metric(at: AppTest, label: str) -> tuple[str, str]:
+    (found,) = [(m.value, m.delta or "") for m in at.metric if m.label == label]
+    return found
+
+
+def mixed_input() -> tuple[str, list[str]]:
+    """Pasted text with duplicates, invalid ids and fault users; and its distinct ids."""
+    ids = [*SEEDED[:100], *FAULTY, "demo-checkout-failed", *INVALID, *SEEDED[100:]]
+    text = "\n".join([*ids[:50], *ids[:20]]) + "\n" + ", ".join(ids[50:]) + ",user-00001"
+    return text, ids
+
+
+def test_scan_accounts_for_every_distinct_user(
+    api: RecordingApi, media_files: list[MemoryMediaFileStorage]
+) -> None:
+    text, distinct = mixed_input()
+    at = paste(failures_page(), text)
+    assert (
+        f"{len(distinct) - len(INVALID)} distinct user ids to scan · 21 duplicates counted once · "
+        f"{len(INVALID)} invalid ids (listed with the results)" in plain_texts(at, "caption")
+    )
+    start_scan(at)
+
+    scanned, total = metric(at, "Users scanned")
+    assert total == f"of {len(distinct)}"
+    errors = frame_with(at, "kind")
+    # Every distinct input ends in exactly one outcome: a basket or a listed error.
+    assert int(scanned) + len(errors) == len(distinct)
+    assert sorted(errors["user_id"]) == sorted([*FAULTY, "..", "bell\x07", "x" * 80])
+    assert errors["message"].str.len().min() > 0
+    reasons = dict(zip(errors["user_id"], errors["message"], strict=True))
+    assert "HTTP 500" in reasons["demo-fault-500"]
+    assert "HTTP 401" in reasons["demo-fault-401"]
+    assert "timed out" in reasons["demo-fault-timeout"]
+    assert set(errors.loc[errors["user_id"].isin(["..", "bell\x07"]), "kind"]) == {
+        INVALID_USER_ID_KIND
+    }
+    # Invalid ids were never sent; every other user exactly once (no retries configured).
+    sent = [request.target.rsplit("/", 1)[-1] for request in api.baskets()]
+    assert len(sent) == len(set(sent)) == len(distinct) - len(INVALID)
+
+    failures = frame_with(at, "stocked")
+    assert metric(at, "Failed reservations")[0] == str(len(failures))
+    assert len(failures) > 0
+    assert "demo-checkout-failed" in set(failures["user_id"])
+    assert set(failures["user_id"]) <= set(distinct) - set(FAULTY)
+    assert (failures["stocked"] < 0).all()
+    assert set(failures["basket"]) == {f"/?user={user}" for user in failures["user_id"]}
+    assert len(at.get("vega_lite_chart")) == 2  # failures by product, time to expiry
+    assert "7 users could not be fetched; they are listed below with the reason." in (
+        plain_texts(at, "warning")
+    )
+
+    (button,) = at.get("download_button")
+    data = download_data(media_files, button.proto.url).decode("utf-8")
+    assert data.startswith("user_id,")
+    rows = list(csv.DictReader(io.StringIO(data)))
+    assert len(rows) == len(failures)
+    assert {row["user_id"] for row in rows} == set(failures["user_id"])
+
+
+def test_a_scan_is_audited_with_every_input_user(tmp_path: Path) -> None:
+    text, distinct = mixed_input()
+    at = start_scan(paste(failures_page(), text))
+    at.run()  # showing the results again is not a new scan
+
+    (line,) = audit_lines(tmp_path / "audit.jsonl")
+    assert line["action"] == "scan"
+    assert sorted(line["user_ids"]) == sorted(
+        [user for user in distinct if user not in INVALID] + ["..", "bell\x07", "x" * 80]
+    )
+    scanned = metric(at, "Users scanned")[0]
+    assert scanned in line["outcome"]
+
+
+def test_start_is_disabled_without_ids() -> None:
+    at = failures_page()
+
+    assert at.button(key="start_scan").disabled
+    assert not at.metric
+    paste(at, " \n ,, ")
+    assert at.button(key="start_scan").disabled
+
+
+def test_only_invalid_ids_still_list_each_one() -> None:
+    at = start_scan(paste(failures_page(), "..\n.\n.."))
+
+    assert metric(at, "Users scanned") == ("0", "of 2")
+    assert sorted(frame_with(at, "kind")["user_id"]) == [".", ".."]
+    assert "No failed reservations among the scanned baskets." in plain_texts(at, "info")
+    assert not at.get("download_button")
+
+
+def test_counts_read_as_english() -> None:
+    at = paste(failures_page(), "demo-fault-500")
+    assert "1 distinct user id to scan" in plain_texts(at, "caption")
+    start_scan(at)
+
+    assert "1 user could not be fetched; it is listed below with the reason." in (
+        plain_texts(at, "warning")
+    )
+
+
+def test_cap_is_announced(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inputs, "MAX_SCAN_USERS", 5)
+    at = paste(failures_page(), "\n".join(SEEDED[:8]))
+
+    assert "Scan up to 5 user ids." in " ".join(plain_texts(at, "caption"))
+    assert "Only the first 5 ids are scanned: 3 more were left out." in plain_texts(at, "warning")
+    start_scan(at)
+    assert metric(at, "Users scanned") == ("5", "of 5")
+
+
+def test_sample_demo_users() -> None:
+    at = failures_page()
+    at.radio(key="scan_source").set_value("Sample demo users").run()
+    at.number_input[0].set_value(40).run()
+    assert "40 distinct user ids to scan" in plain_texts(at, "caption")
+    start_scan(at)
+
+    assert metric(at, "Users scanned") == ("40", "of 40")
+    assert not frame_with(at, "user_id").empty
+    assert "None: every user was fetched." in plain_texts(at, "caption")
+
+
+def test_sample_users_are_offered_in_demo_mode_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BASKET_API_URL", "http://127.0.0.1:9/v2")
+    monkeypatch.setenv("BASKET_API_KEY", "k-123456")
+    at = failures_page()
+
+    assert at.radio(key="scan_source").options == ["Paste ids", "Upload CSV"]
+
+
+# --- uploads ------------------------------------------------------------------------------------
+
+BAD_UPLOADS = [
+    ("wrong-column.csv", b"customer\nuser-00001\n", "has no user_id header"),
+    ("empty.csv", b"", "is empty"),
+    ("binary.csv", bytes(range(256)) * 4, "looks binary"),
+    ("excel.csv", b"PK\x03\x04rest-of-a-zip", "ZIP archive"),
+    ("latin1.csv", "user_id\nJosé\n".encode("latin-1"), "not UTF-8"),
+    ("utf16.csv", "user_id\nu1\n".encode("utf-16"), "UTF-16"),
+    ("no-ids.csv", b"user_id\n\n,\n", "no ids"),
+]
+
+
+@pytest.fixture
+def upload_page() -> AppTest:
+    at = failures_page()
+    at.radio(key="scan_source").set_value("Upload CSV").run()
+    return at
+
+
+def upload(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.file_uploader(key="scan_file").set_value((name, data, "text/csv")).run()
+    no_exception(at)
+    return at
+
+
+@pytest.mark.parametrize(("name", "data", "message"), BAD_UPLOADS, ids=[n for n, *_ in BAD_UPLOADS])
+def test_bad_upload_gets_a_clear_message(
+    upload_page: AppTest, name: str, data: bytes, message: str
+) -> None:
+    at = upload(upload_page, name, data)
+
+    (error,) = plain_texts(at, "error")
+    assert name in error and message in error
+    assert at.button(key="start_scan").disabled
+
+
+def test_huge_upload_is_refused(upload_page: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inputs, "MAX_UPLOAD_BYTES", 1024 * 1024)
+    at = upload(upload_page, "huge.csv", b"user_id\n" + b"user-00001\n" * 200_000)
+
+    (error,) = plain_texts(at, "error")
+    assert "huge.csv" in error and "limit is 1 MiB" in error
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("bom.csv", "\ufeffuser_id\nuser-00001\nuser-00002\nuser-00001\n".encode()),
+        ("semicolons.csv", b"name;user_id\nx;user-00001\ny;user-00002\n"),
+    ],
+)
+def test_good_upload_is_scanned(upload_page: AppTest, name: str, data: bytes) -> None:
+    at = upload(upload_page, name, data)
+
+    assert not at.error
+    assert plain_texts(at, "caption")[1].startswith("2 distinct user ids to scan")
+    start_scan(at)
+    assert metric(at, "Users scanned") == ("2", "of 2")
+
+
+def test_hostile_ids_are_shown_as_data() -> None:
+    hostile = ["<script>alert(1)</script>", "[x](javascript:alert(1))", "**bold**"]
+    at = start_scan(paste(failures_page(), "\n".join(hostile)))
+
+    assert metric(at, "Users scanned")[0] == str(3 - len(frame_with(at, "kind")))
+    assert_no_live_markup(at, hostile)
+    assert set(hostile) <= set(frame_with(at, "kind")["user_id"])
