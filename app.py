@@ -12,9 +12,21 @@ config = shared.load_config()
 allowed = shared.access_allowed(config)
 
 pages = [
-    st.Page("pages/basket.py", title="Basket lookup", icon="🧺", default=True),
-    st.Page("pages/failures.py", title="Reservation failures", icon="📉", url_path="failures"),
-    st.Page("pages/tracking.py", title="Tracking decoder", icon="🔎", url_path="tracking"),
+    st.Page(
+        "pages/basket.py", title="Basket lookup", icon=":material/shopping_basket:", default=True
+    ),
+    st.Page(
+        "pages/failures.py",
+        title="Reservation failures",
+        icon=":material/trending_down:",
+        url_path="failures",
+    ),
+    st.Page(
+        "pages/tracking.py",
+        title="Tracking decoder",
+        icon=":material/manage_search:",
+        url_path="tracking",
+    ),
 ]
 # Called on every run, signed in or not: Streamlit treats pages/ as a legacy multipage directory
 # (where /failures would run that file without this script) until st.navigation is first called.

@@ -147,6 +147,7 @@ def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now
         plural(metrics.cart_products, "product"),
         plural(metrics.cart_units, "unit"),
         delta_color="off",
+        delta_arrow="off",
     )
     cols[1].metric("Saved", plural(metrics.saved_products, "product"))
     cols[2].metric(
@@ -154,12 +155,14 @@ def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now
         plural(metrics.checkout_products, "product"),
         plural(metrics.checkout_units, "unit"),
         delta_color="off",
+        delta_arrow="off",
     )
     cols[3].metric(
         "Failed reservations",
         metrics.failed_reservations,
         plural(metrics.failed_units, "unit") if metrics.failed_reservations else None,
         delta_color="inverse",
+        delta_arrow="off",
     )
 
     if basket.is_empty:

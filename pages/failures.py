@@ -49,14 +49,11 @@ else:
     parsed = ParsedIds(ids=demo_user_ids(int(count)))
 
 if parsed is not None:
-    summary = [f"{plural(len(parsed.ids), 'distinct user id')} to scan"]
-    if parsed.duplicates:
-        summary.append(f"{plural(parsed.duplicates, 'duplicate')} counted once")
-    if parsed.invalid:
-        summary.append(f"{plural(len(parsed.invalid), 'invalid id')} (listed with the results)")
-    st.caption(md_escape(" · ".join(summary)))
-    for message in parsed.messages:
-        st.warning(md_escape(message))
+    st.caption(f"{plural(len(parsed.ids), 'distinct user id')} to scan")
+    if parsed.messages:
+        # Ids left out beyond the cap are a warning; duplicates and invalid ids are information.
+        notice = st.warning if parsed.truncated else st.info
+        notice("  \n".join(md_escape(message) for message in parsed.messages))
 
 concurrency = st.slider(
     "Concurrent requests", min_value=1, max_value=64, value=DEFAULT_CONCURRENCY, key="concurrency"

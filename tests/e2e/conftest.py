@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 HERE = Path(__file__).resolve().parent
+# Whether a test's own steps failed: its page is then saved to test-artifacts/ for CI.
+_CALL_FAILED = pytest.StashKey[bool]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -50,9 +52,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when == "call":
         item.stash[_CALL_FAILED] = report.failed
     return report
-
-
-_CALL_FAILED = pytest.StashKey[bool]()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -87,9 +86,12 @@ def page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
     try:
         yield page
     finally:
+        failure_shot = ARTIFACTS / f"failed-{request.node.name}.png"
         if request.node.stash.get(_CALL_FAILED, False):
             ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / f"failed-{request.node.name}.png"), full_page=True)
+            page.screenshot(path=str(failure_shot), full_page=True)
+        else:
+            failure_shot.unlink(missing_ok=True)  # from an earlier run
         context.close()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import pytest
 from e2e_support import (
@@ -54,7 +55,10 @@ FIND_INJECTED = """
   for (const el of document.querySelectorAll("img[src='x'], [onerror], [onload], [onclick]")) {
     found.push("handler: " + el.outerHTML.slice(0, 120));
   }
-  for (const el of document.querySelectorAll("a[href], iframe[src], object, embed")) {
+  for (const el of document.querySelectorAll("iframe[srcdoc], object, embed")) {
+    found.push("embedded document: " + el.outerHTML.slice(0, 120));
+  }
+  for (const el of document.querySelectorAll("a[href], iframe[src]")) {
     const target = el.getAttribute("href") || el.getAttribute("src") || "";
     if (/^\\s*javascript:/i.test(target)) found.push("javascript url: " + el.outerHTML);
   }
@@ -96,6 +100,22 @@ def watch(page: Page) -> Iterator[Watch]:
     yield watch
     # Also after the test's own steps: a handler could fire late (an image that fails to load).
     watch.assert_nothing_injected()
+
+
+def test_the_watch_sees_a_live_injection(page: Page) -> None:
+    # The control: the checks below find injected markup and a script that ran.
+    watch = Watch(page)
+    live = (
+        '<div data-testid="stMarkdownContainer"><strong>bold</strong></div>'
+        "<img src=x onerror=alert(1)>"
+    )
+    page.goto("data:text/html," + quote(live))
+    page.wait_for_function("window.__xss.length > 0")
+    assert page.evaluate("window.__xss") == ["alert: 1"]
+    assert watch.dialogs == ["alert: 1"]
+    found = page.evaluate(FIND_INJECTED, MARKUP_TEXTS)
+    assert any(item.startswith("handler:") for item in found)
+    assert any(item.startswith("markup:") for item in found)
 
 
 def test_hostile_basket_is_shown_as_text(page: Page, demo_app: RunningApp, watch: Watch) -> None:

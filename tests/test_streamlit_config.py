@@ -1,0 +1,36 @@
+"""The shipped Streamlit configuration: localhost only, no telemetry, no tracebacks, two themes."""
+
+from __future__ import annotations
+
+import subprocess
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+
+
+def test_server_binds_to_localhost_only() -> None:
+    assert CONFIG["server"]["address"] == "localhost"
+
+
+def test_usage_statistics_are_off() -> None:
+    assert CONFIG["browser"]["gatherUsageStats"] is False
+
+
+def test_no_traceback_reaches_a_page() -> None:
+    assert CONFIG["client"]["showErrorDetails"] == "none"
+
+
+def test_light_and_dark_themes() -> None:
+    for name in ("light", "dark"):
+        theme = CONFIG["theme"][name]
+        assert theme["backgroundColor"] != theme["textColor"]
+
+
+def test_secrets_file_is_never_committed() -> None:
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", ".streamlit/secrets.toml"], cwd=ROOT, check=False
+    )
+    assert ignored.returncode == 0
+    assert (ROOT / ".streamlit" / "secrets.toml.example").is_file()
