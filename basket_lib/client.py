@@ -35,7 +35,7 @@ from basket_lib.validation import (
 )
 
 if TYPE_CHECKING:
-    import aiohttp
+    from basket_lib import transport
 
 DEFAULT_API_VERSION = "2025-09-15"
 DEFAULT_TIMEOUT = 10.0
@@ -60,7 +60,7 @@ T = TypeVar("T")
 
 class ResponseHead(Protocol):
     """What decoding reads of a response: httpx.Response has it, and so has the async client's
-    own aiohttp path (basket_lib.transport.ResponseHead)."""
+    own connection pool (basket_lib.transport.ResponseHead)."""
 
     @property
     def status_code(self) -> int: ...
@@ -645,11 +645,12 @@ class BasketClient(_ClientCore):
 class AsyncBasketClient(_ClientCore):
     """Asyncio client. Use with `async with`, or await aclose().
 
-    Without `transport` it sends over aiohttp directly (basket_lib.transport): httpx.AsyncClient
-    costs several times more CPU per request under concurrency, which caps a bulk scan well below
-    what the API's latency allows. An injected httpx transport (a mock, the demo API) is used
-    through httpx.AsyncClient as given. Either way the requests, decoding, error mapping and
-    retries are the same. The aiohttp session is opened on first use, inside the running loop.
+    Without `transport` it sends through its own HTTP/1.1 connection pool (basket_lib.transport):
+    httpx.AsyncClient costs several times more CPU per request under concurrency, which caps a
+    bulk scan far below what the API's latency allows. An injected httpx transport (a mock, the
+    demo API) is used through httpx.AsyncClient as given, and so is httpx's own transport when a
+    proxy variable applies to the API's URL. Either way the requests, decoding, error mapping and
+    retries are the same. The pool is opened on first use, inside the running loop.
     """
 
     def __init__(
@@ -680,14 +681,15 @@ class AsyncBasketClient(_ClientCore):
             max_connections=max_connections,
             jitter=jitter,
         )
+        from basket_lib import transport as lean
+
         self._sleep = sleep
         self._http: httpx.AsyncClient | None = None
-        if transport is not None:
+        if transport is not None or lean.env_proxy(self.base_url) is not None:
             self._http = httpx.AsyncClient(transport=transport, **self._http_options())
-        self._session: aiohttp.ClientSession | None = None
-        self._session_loop: asyncio.AbstractEventLoop | None = None
+        self._pool: lean.Pool | None = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._host = _host_label(httpx.URL(self.base_url))
 
     async def __aenter__(self) -> Self:
         return self
@@ -704,10 +706,10 @@ class AsyncBasketClient(_ClientCore):
         self._closed = True
         if self._http is not None:
             await self._http.aclose()
-        session, self._session = self._session, None
-        # A session of another (ended) loop cannot be closed from this one.
-        if session is not None and self._session_loop is asyncio.get_running_loop():
-            await session.close()
+        pool, self._pool = self._pool, None
+        # A pool of another (ended) loop cannot be closed from this one.
+        if pool is not None and self._pool_loop is asyncio.get_running_loop():
+            await pool.aclose()
 
     async def get_basket(
         self, user_id: str, *, tracking: str | None = None, provider_id: str | None = None
@@ -720,72 +722,86 @@ class AsyncBasketClient(_ClientCore):
         call = self._details_call(product_ids)
         return {} if call is None else await self._request(call)
 
-    def _native_session(self) -> aiohttp.ClientSession:
+    def _lean_pool(self) -> transport.Pool:
         if self._closed:
             # httpx.AsyncClient's words for the same mistake.
             raise RuntimeError("Cannot send a request, as the client has been closed.")
         loop = asyncio.get_running_loop()
-        if self._session is None:
-            from basket_lib import transport
+        if self._pool is None:
+            from basket_lib import transport as lean
 
-            self._session = transport.open_session(
+            self._pool = lean.Pool(
                 self.base_url, timeout=self.timeout, max_connections=self.max_connections
             )
-            self._session_loop = loop
-        elif self._session_loop is not loop:
+            self._pool_loop = loop
+        elif self._pool_loop is not loop:
             # Its connections belong to the first loop (httpx would fail with "Event loop is
             # closed" here); bulk.scan_users_sync builds a client per scan for this reason.
             raise RuntimeError(
                 "This AsyncBasketClient was first used in another event loop; "
                 "create one client per event loop."
             )
-        return self._session
+        return self._pool
 
     async def _request(self, call: _Call[T]) -> T:
-        native = None
         if self._http is None:
-            from basket_lib import transport as native
-
-            session = self._native_session()
-            url = native.url(self.base_url, call.path, call.params)
-            headers: Mapping[str, str] = call.headers
-            data = None
-            if call.json is not None:
-                data = _json_body(call.json)
-                headers = {**headers, "Content-Type": "application/json"}
-        cap = self.max_response_bytes
+            return await self._request_lean(call)
         retry_index = 0
         while True:
             retry_after: str | None = None
             try:
-                self.request_count += 1
-                if native is not None:
-                    try:
-                        async with session.request(
-                            call.method, url, headers=headers, data=data, allow_redirects=False
-                        ) as raw:
-                            head = native.ResponseHead(raw.status, raw.headers, raw.url)
-                            retry_after = raw.headers.get("Retry-After")
-                            if (error := _declared_length_error(head, cap)) is not None:
-                                raise error
-                            body = await native.read_body(
-                                raw, cap, functools.partial(_read_limit_error, head, cap)
-                            )
-                    except native.FAILURES as exc:
-                        raise native.error_for(exc, self._host) from exc
-                    return interpret(head, body, call.parse)
-                assert self._http is not None
                 request = self._build_request(self._http, call)
+                self.request_count += 1
                 try:
                     response = await self._http.send(request, stream=True)
                     try:
                         retry_after = response.headers.get("Retry-After")
-                        body = await _aread_capped(response, response.aiter_bytes(), cap)
+                        body = await _aread_capped(
+                            response, response.aiter_bytes(), self.max_response_bytes
+                        )
                     finally:
                         await response.aclose()
                 except httpx.HTTPError as exc:
                     raise transport_error(exc, request) from exc
                 return interpret(response, body, call.parse)
+            except errors.APIError as error:
+                delay = self._retry_delay(error, retry_after, retry_index)
+                if delay is None:
+                    raise
+            await self._sleep(delay)
+            retry_index += 1
+
+    async def _request_lean(self, call: _Call[T]) -> T:
+        """_request over the client's own pool: the same steps, without httpx objects."""
+        from basket_lib.transport import BodyTooLarge
+
+        pool = self._lean_pool()
+        cap = self.max_response_bytes
+        headers: Mapping[str, str] = call.headers
+        body = None
+        if call.json is not None:
+            body = _json_body(call.json)
+            headers = {**headers, "Content-Type": "application/json"}
+        retry_index = 0
+        while True:
+            retry_after: str | None = None
+            try:
+                self.request_count += 1
+                try:
+                    exchange = await pool.send(
+                        call.method, call.path, call.params, headers, body, cap
+                    )
+                    try:
+                        head = exchange.head
+                        retry_after = head.headers.get("Retry-After")
+                        if (error := _declared_length_error(head, cap)) is not None:
+                            raise error
+                        content = await exchange.read()
+                    finally:
+                        exchange.release()
+                except BodyTooLarge as exc:
+                    raise _read_limit_error(exc.head, cap) from None
+                return interpret(head, content, call.parse)
             except errors.APIError as error:
                 delay = self._retry_delay(error, retry_after, retry_index)
                 if delay is None:

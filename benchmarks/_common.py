@@ -42,9 +42,16 @@ class Server:
 def demo_server(latency_ms: float) -> Iterator[Server]:
     """`python -m basket_lib.simulator` on a free loopback port, as its own process."""
     command = [
-        sys.executable, "-m", "basket_lib.simulator", "--port", "0",
-        "--latency-ms", str(latency_ms), "--api-key", API_KEY,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "basket_lib.simulator",
+        "--port",
+        "0",
+        "--latency-ms",
+        str(latency_ms),
+        "--api-key",
+        API_KEY,
+    ]
     process = subprocess.Popen(
         command, cwd=ROOT, env=child_env(), stdout=subprocess.PIPE, text=True
     )
@@ -69,12 +76,18 @@ class Run:
     stdout: str
 
 
-def run_child(command: Sequence[str], env: dict[str, str] | None = None) -> Run:
+def run_child(
+    command: Sequence[str], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Run:
     """Run `command` to its end; its own rusage comes from wait4, not the children's total."""
     with tempfile.TemporaryFile("w+", encoding="utf-8") as out:
         started = time.perf_counter()
         process = subprocess.Popen(
-            list(command), cwd=ROOT, env=env or child_env(), stdout=out, stderr=subprocess.DEVNULL
+            list(command),
+            cwd=cwd or ROOT,
+            env=env or child_env(),
+            stdout=out,
+            stderr=subprocess.DEVNULL,
         )
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started

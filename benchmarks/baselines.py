@@ -34,7 +34,10 @@ async def _pool(
 
 
 async def raw_aiohttp(base_url: str, key: str, user_ids: list[str], concurrency: int) -> int:
-    import aiohttp
+    try:
+        import aiohttp
+    except ImportError:
+        raise SystemExit("baseline (a) needs aiohttp: pip install aiohttp") from None
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, headers={"X-API-Key": key}) as session:

@@ -44,10 +44,13 @@ SUMMARY = re.compile(r"users=(\d+) scanned=(\d+) .* errors=(\d+)")
 TARGETS = {"aiohttp": 0.85, "httpx": 8.0, "sequential": 30.0}
 
 
-def ours(server: Server, users: Path, concurrency: int) -> Run:
+def ours(server: Server, users: Path, concurrency: int, checkout: Path | None = None) -> Run:
+    """The CLI of this checkout, or of another one (`--also`), as a whole process."""
     env = child_env(BASKET_API_URL=server.base_url, BASKET_API_KEY=API_KEY)
+    if checkout is not None:
+        env["PYTHONPATH"] = str(checkout)
     command = [python(), "-m", "basket_lib", "scan", str(users), "--concurrency", str(concurrency)]
-    run = run_child(command, env)
+    run = run_child(command, env, cwd=checkout)
     match = SUMMARY.search(run.stdout)
     if not match or match[1] != match[2] or match[3] != "0":
         raise RuntimeError(f"the scan did not read every basket: {run.stdout!r}")
@@ -73,17 +76,27 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        metavar="LABEL=DIR",
+        help="also run the CLI of another checkout (e.g. an older commit, for before/after)",
+    )
     args = parser.parse_args()
+    others = {
+        label: Path(path).resolve() for label, _, path in (a.partition("=") for a in args.also)
+    }
+    names = ["ours", *others, "aiohttp", "httpx", "sequential"]
 
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        files = {
-            "ours": users_file(directory, args.users),
-            "aiohttp": users_file(directory, args.users),
-            "httpx": users_file(directory, args.httpx_users),
-            "sequential": users_file(directory, args.sequential_users),
-        }
+        users = users_file(directory, args.users)
+        files = {name: users for name in ("ours", *others, "aiohttp")}
+        files["httpx"] = users_file(directory, args.httpx_users, "httpx-users.txt")
+        files["sequential"] = users_file(directory, args.sequential_users, "sequential-users.txt")
         counts = {
+            **dict.fromkeys(others, args.users),
             "ours": args.users,
             "aiohttp": args.users,
             "httpx": args.httpx_users,
@@ -92,21 +105,27 @@ def main() -> int:
         runs: dict[str, list[Run]] = defaultdict(list)
         server_cpu: dict[str, list[float]] = defaultdict(list)
         with demo_server(args.latency_ms) as server:
-            print(f"server {server.base_url}, latency {args.latency_ms:g} ms, "
-                  f"concurrency {args.concurrency}, {args.repeat} rounds", flush=True)  # fmt: skip
+            print(
+                f"server {server.base_url}, latency {args.latency_ms:g} ms, "
+                f"concurrency {args.concurrency}, {args.repeat} rounds",
+                flush=True,
+            )
             baseline("aiohttp", server, files["aiohttp"], args.concurrency)  # warm-up, not counted
             for round_ in range(1, args.repeat + 1):
-                for name in ("ours", "aiohttp", "httpx", "sequential"):
+                for name in names:
                     before = server.cpu_seconds()
-                    if name == "ours":
-                        run = ours(server, files[name], args.concurrency)
+                    if name == "ours" or name in others:
+                        run = ours(server, files[name], args.concurrency, others.get(name))
                     else:
                         concurrency = 1 if name == "sequential" else args.concurrency
                         run = baseline(name, server, files[name], concurrency)
                     server_cpu[name].append((server.cpu_seconds() - before) / counts[name])
                     runs[name].append(run)
-                    print(f"  round {round_} {name:10s} {counts[name] / run.wall:7.0f}/s "
-                          f"(wall {run.wall:.2f} s)", flush=True)  # fmt: skip
+                    print(
+                        f"  round {round_} {name:14s} {counts[name] / run.wall:7.0f}/s "
+                        f"(wall {run.wall:.2f} s)",
+                        flush=True,
+                    )
 
         with demo_server(0) as server:
             ceiling: list[Run] = []
@@ -122,16 +141,20 @@ def main() -> int:
     rate: dict[str, float] = {}
     rate_in: dict[str, float] = {}
     print()
-    print(f"{'contender':12s} {'users':>6s} {'whole/s':>8s} {'in-proc/s':>9s} "
-          f"{'cpu us/req':>10s} {'server us/req':>13s} {'peak MiB':>8s}")  # fmt: skip
-    for name in ("ours", "aiohttp", "httpx", "sequential"):
+    print(
+        f"{'contender':14s} {'users':>6s} {'whole/s':>8s} {'in-proc/s':>9s} "
+        f"{'cpu us/req':>10s} {'server us/req':>13s} {'peak MiB':>8s}"
+    )
+    for name in names:
         n = counts[name]
         rate[name] = median([n / r.wall for r in runs[name]])
         rate_in[name] = median([n / in_process(r) for r in runs[name]])
         cpu = median([r.cpu / n * 1e6 for r in runs[name]])
-        print(f"{name:12s} {n:6d} {rate[name]:8.0f} {rate_in[name]:9.0f} {cpu:10.0f} "
-              f"{median(server_cpu[name]) * 1e6:13.0f} "
-              f"{median([r.max_rss_mib for r in runs[name]]):8.0f}")  # fmt: skip
+        print(
+            f"{name:14s} {n:6d} {rate[name]:8.0f} {rate_in[name]:9.0f} {cpu:10.0f} "
+            f"{median(server_cpu[name]) * 1e6:13.0f} "
+            f"{median([r.max_rss_mib for r in runs[name]]):8.0f}"
+        )
     limit = args.concurrency / (args.latency_ms / 1000) if args.latency_ms else float("inf")
     ceiling_rate = median([args.users / in_process(r) for r in ceiling])
     server_us = median(ceiling_cpu) * 1e6

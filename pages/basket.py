@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from basket_lib import charts, views
 from basket_lib.errors import BasketError, TrackingDecodeError
 from basket_lib.models import BasketResult, ProductDetails
 from basket_lib.presentation import md_escape, plural
@@ -46,12 +45,16 @@ user_id = (st.session_state.get("user") or "").strip()
 if not user_id:
     st.info("Enter a user id in the sidebar, or open a ticket link such as `/?user=USER_ID`.")
     if settings.demo:
-        st.caption("Demo scenario users (pick one in the sidebar):")
-        st.dataframe(
-            [{"user id": user, "shows": text} for user, text in SCENARIOS.items()],
-            hide_index=True,
+        rows = "\n".join(
+            f"| {md_escape(user)} | {md_escape(text)} |" for user, text in SCENARIOS.items()
         )
+        header = "Demo scenario users (pick one in the sidebar):\n\n| user id | shows |\n|---|---|"
+        st.markdown(f"{header}\n{rows}")
     st.stop()
+
+# Imported only once there is a user to show: pandas and altair take about a second to import on
+# a fresh server, and the landing page needs neither (see benchmarks/startup.py).
+from basket_lib import charts, views  # noqa: E402
 
 try:
     validate_user_id(user_id)

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gzip
 import inspect
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+import threading
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -18,7 +21,8 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 import pytest
 
-from basket_lib import errors
+from basket_lib import errors, transport
+from basket_lib.bulk import scan_users_sync
 from basket_lib.client import (
     DEFAULT_API_VERSION,
     AsyncBasketClient,
@@ -27,7 +31,7 @@ from basket_lib.client import (
     parse_retry_after,
     text_excerpt,
 )
-from basket_lib.demo.api import DemoResponse
+from basket_lib.demo.api import DemoApi, DemoResponse
 from basket_lib.demo.server import DemoServer
 
 BASE = "https://api.example.test/v2"
@@ -81,8 +85,9 @@ class Server:
 
 class WireApi:
     """A Server's replies sent over a loopback socket (the demo server's HTTP/1.1), for the async
-    client's own aiohttp path. Requests reach the Server with the URL the test configured, so the
-    same assertions hold; a raised exception closes the connection unanswered."""
+    client's own connection pool (basket_lib.transport). Requests reach the Server with the URL
+    the test configured, so the same assertions hold; a raised exception closes the connection
+    unanswered."""
 
     stall_seconds = 30.0
 
@@ -98,7 +103,7 @@ class WireApi:
             response = self.server(request)
         except Exception:
             return DemoResponse(502, {}, b"", fault="drop")
-        content = response.read()
+        content = b"".join(response.stream)  # type: ignore[arg-type]  # as sent, still compressed
         # The demo server writes its own framing headers.
         framing = {"content-length", "transfer-encoding", "connection"}
         kept = {k: v for k, v in response.headers.items() if k.lower() not in framing}
@@ -109,7 +114,7 @@ class Api:
     """Builds either client over a Server and runs its calls, awaiting them for the async one.
 
     Modes: "sync" and "async" send through httpx.MockTransport; "wire" is the async client
-    without a transport, i.e. its own aiohttp path, against the Server over 127.0.0.1.
+    without a transport, i.e. its own connection pool, against the Server over 127.0.0.1.
     """
 
     def __init__(self, mode: str) -> None:
@@ -117,7 +122,7 @@ class Api:
         self.sleeps: list[float] = []
         self._clients: list[BasketClient | AsyncBasketClient] = []
         self._wire: DemoServer | None = None
-        # One loop for the whole test: an aiohttp session belongs to the loop it was opened in.
+        # One loop for the whole test: the client's pool belongs to the loop it was opened in.
         self._runner = asyncio.Runner() if mode == "wire" else None
 
     @property
@@ -806,3 +811,463 @@ def test_both_clients_take_the_same_arguments() -> None:
     assert list(sync) == list(asynchronous)
     differing = {name for name in sync if sync[name].default is not asynchronous[name].default}
     assert differing == {"sleep"}
+
+
+# --- the async client's own HTTP path -----------------------------------------------------------
+
+
+def test_a_compressed_body_is_capped_after_decompression(api: Api) -> None:
+    content = gzip.compress(json.dumps({"data": BASKET_DATA, "pad": "x" * 100_000}).encode())
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    server = Server(reply(200, content=content, headers=headers))
+    client = api.client(server, max_response_bytes=len(content) * 2)
+    error = raises(api, lambda: client.get_basket("u"), errors.ResponseTooLargeError)
+    assert "limit; reading was stopped" in error.message
+    small = gzip.compress(json.dumps({"data": BASKET_DATA}).encode())
+    server = Server(reply(200, content=small, headers=headers))
+    assert not api.run(api.client(server).get_basket("u")).basket.is_empty
+
+
+def test_a_body_that_does_not_decompress_is_a_format_error(api: Api) -> None:
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    corrupt = httpx.ByteStream(b"not gzip at all")  # a stream: httpx decodes it only when read
+    server = Server(lambda request: httpx.Response(200, headers=headers, stream=corrupt))
+    error = raises(api, lambda: api.client(server).get_basket("u"), errors.ResponseFormatError)
+    assert "could not be decoded" in error.message
+    assert len(server.requests) == 1  # not retried: sending it again would not help
+
+
+@pytest.fixture
+def demo_server() -> Iterator[DemoServer]:
+    with DemoServer(api=DemoApi(api_key=KEY)) as server:
+        yield server
+
+
+def test_without_a_transport_the_client_opens_its_pool_in_the_loop_and_closes_it(
+    demo_server: DemoServer,
+) -> None:
+    client = AsyncBasketClient(demo_server.base_url, KEY, max_connections=4)  # outside any loop
+    assert client._http is None and client._pool is None
+
+    async def scan() -> Any:
+        results = await asyncio.gather(*(client.get_basket(f"user-{n:05d}") for n in range(1, 9)))
+        pool = client._pool
+        assert pool is not None and not pool.closed
+        await client.aclose()
+        return results, pool
+
+    results, pool = asyncio.run(scan())
+    assert [r.user_id for r in results] == [f"user-{n:05d}" for n in range(1, 9)]
+    assert pool.closed and client._pool is None
+    # Four connections carried the eight requests: kept alive and capped by max_connections.
+    assert demo_server.connections_accepted == 4
+    with pytest.raises(RuntimeError, match="client has been closed"):
+        asyncio.run(client.get_basket("user-00001"))
+
+
+def test_a_proxy_variable_sends_through_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    assert AsyncBasketClient(BASE, KEY)._http is not None
+    assert AsyncBasketClient("http://127.0.0.1:1", KEY)._http is None  # HTTPS_PROXY only
+
+
+def test_a_client_is_bound_to_the_loop_it_first_ran_in(demo_server: DemoServer) -> None:
+    client = AsyncBasketClient(demo_server.base_url, KEY)
+    with asyncio.Runner() as first:
+        first.run(client.get_basket("demo-normal"))
+        with pytest.raises(RuntimeError, match="another event loop"):
+            asyncio.run(client.get_basket("demo-normal"))
+        first.run(client.aclose())
+
+
+def _wire_client(base_url: str, **options: Any) -> AsyncBasketClient:
+    async def no_sleep(seconds: float) -> None:
+        pass
+
+    return AsyncBasketClient(base_url, KEY, sleep=no_sleep, jitter=lambda: 0.0, **options)
+
+
+async def _fetch(client: AsyncBasketClient, user_id: str) -> Any:
+    async with client:
+        return await client.get_basket(user_id)
+
+
+def test_connection_refused_is_retried_then_names_the_host() -> None:
+    with DemoServer() as server:
+        base_url = server.base_url  # a port that was free a moment ago and is closed now
+    client = _wire_client(base_url, max_retries=2)
+    with pytest.raises(errors.APIConnectionError) as caught:
+        asyncio.run(_fetch(client, "u"))
+    assert type(caught.value) is errors.APIConnectionError
+    assert f"Could not connect to the API at 127.0.0.1:{urlsplit(base_url).port}" in str(
+        caught.value
+    )
+    assert client.request_count == 3
+
+
+def test_a_dropped_connection_is_retried(demo_server: DemoServer) -> None:
+    client = _wire_client(demo_server.base_url, max_retries=1)
+    with pytest.raises(errors.APIConnectionError, match="closed the connection"):
+        asyncio.run(_fetch(client, "demo-fault-drop"))
+    assert client.request_count == demo_server.requests_by_user["demo-fault-drop"] == 2
+
+
+def test_an_unanswered_request_times_out_while_waiting_for_the_response(
+    demo_server: DemoServer,
+) -> None:
+    client = _wire_client(demo_server.base_url, max_retries=0, timeout=0.2)
+    with pytest.raises(errors.APITimeoutError, match="timed out while waiting for the response"):
+        asyncio.run(_fetch(client, "demo-fault-timeout"))
+
+
+def test_an_endless_chunked_body_stops_at_the_cap() -> None:
+    sent = 0
+    closed = threading.Event()
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (65536, b"x" * 65536)
+        try:
+            while sent < 256 * 1024 * 1024:
+                writer.write(chunk)
+                await writer.drain()
+                sent += 65536
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+            closed.set()
+
+    async def scenario() -> errors.BasketError:
+        listener = await asyncio.start_server(endless, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        client = _wire_client(f"http://127.0.0.1:{port}", max_response_bytes=100_000)
+        try:
+            with pytest.raises(errors.ResponseTooLargeError) as caught:
+                await _fetch(client, "u")
+            await asyncio.wait_for(asyncio.to_thread(closed.wait), 10)
+        finally:
+            listener.close()
+        return caught.value
+
+    error = asyncio.run(scenario())
+    assert "100,000-byte limit" in error.message
+    assert sent < 32 * 1024 * 1024  # what socket buffers hold, not the 256 MiB on offer
+
+
+def test_cookies_set_by_the_api_are_not_sent_back(api: Api) -> None:
+    server = Server(reply(headers={"Set-Cookie": "session=abc; Path=/"}))
+    client = api.client(server)
+    api.run(client.get_basket("u1"))
+    api.run(client.get_basket("u2"))
+    if api.mode == "wire":
+        assert "cookie" not in server.last.headers
+
+
+def test_proxy_variables_apply_unless_no_proxy_names_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert transport.env_proxy(BASE) is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    assert transport.env_proxy(BASE) == "http://proxy.internal:3128"
+    assert transport.env_proxy("http://api.example.test") is None
+    monkeypatch.setenv("NO_PROXY", "api.example.test")
+    assert transport.env_proxy(BASE) is None
+
+
+def test_a_bulk_scan_over_the_wire_reads_every_basket(demo_server: DemoServer) -> None:
+    user_ids = [f"user-{n:05d}" for n in range(1, 301)] + ["demo-fault-404"]
+    report = scan_users_sync(
+        lambda: AsyncBasketClient(demo_server.base_url, KEY, max_connections=16),
+        user_ids,
+        concurrency=16,
+    )
+    assert report.scanned == 300 and [e.user_id for e in report.errors] == ["demo-fault-404"]
+    assert sum(demo_server.requests_by_user.values()) == 301
+    assert demo_server.connections_accepted == 16
+
+
+# --- the client's own HTTP/1.1 parsing, fed byte by byte ----------------------------------------
+
+
+class _FakeSocket(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.closing = False
+
+    def write(self, data: Any) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+    def abort(self) -> None:
+        self.closing = True
+
+
+def _answer(
+    parts: list[bytes], *, cap: int = 1_000_000, eof: bool = False
+) -> tuple[Any, bytes, bool]:
+    """Feed an answer to a connection in `parts`; its head, body and reusability."""
+
+    async def scenario() -> tuple[Any, bytes, bool]:
+        pool = transport.Pool(
+            "http://api.example.test/v2", timeout=httpx.Timeout(5.0), max_connections=1
+        )
+        connection = transport._Connection(pool)
+        connection.connection_made(_FakeSocket())
+        connection.send(b"GET / HTTP/1.1\r\n\r\n", "http://api.example.test/", cap, None)
+        for part in parts:
+            connection.data_received(part)
+        if eof:
+            connection.connection_lost(None)
+        await connection.wait(for_body=True)
+        return connection.head, bytes(connection.body), connection.reusable_now()
+
+    return asyncio.run(scenario())
+
+
+def _bytewise(data: bytes) -> list[bytes]:
+    return [data[i : i + 1] for i in range(len(data))]
+
+
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-API-Version: v9\r\n\r\n"
+    b"5;name=value\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n"
+)
+
+
+@pytest.mark.parametrize("split", [lambda b: [b], _bytewise], ids=["whole", "bytewise"])
+@pytest.mark.parametrize(
+    ("answer", "body", "reusable"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-API-Version: v9\r\n\r\nhello", b"hello", True),
+        (CHUNKED, b"hello world", True),
+        (
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-API-Version: v9\r\n"
+            b"Content-Length: 2\r\n\r\nok",
+            b"ok",
+            True,
+        ),
+        (b"HTTP/1.1 204 No Content\r\nX-API-Version: v9\r\n\r\n", b"", True),
+        (
+            b"HTTP/1.1 200 OK\r\nX-API-Version: v9\r\nConnection: close\r\n"
+            b"Content-Length: 2\r\n\r\nok",
+            b"ok",
+            False,
+        ),
+        (b"HTTP/1.0 200 OK\r\nX-API-Version: v9\r\nContent-Length: 2\r\n\r\nok", b"ok", False),
+    ],
+)
+def test_answers_are_framed_however_their_bytes_arrive(
+    split: Callable[[bytes], list[bytes]], answer: bytes, body: bytes, reusable: bool
+) -> None:
+    head, received, can_reuse = _answer(split(answer))
+    assert received == body and can_reuse is reusable
+    assert head.headers.get("x-api-version") == head.headers["X-API-Version"] == "v9"
+    assert "X-Api-Version" in head.headers
+
+
+def test_a_body_without_length_ends_with_the_connection() -> None:
+    head, body, reusable = _answer([b"HTTP/1.1 200 OK\r\n\r\nall of ", b"it"], eof=True)
+    assert (head.status_code, body, reusable) == (200, b"all of it", False)
+
+
+def test_bytes_after_the_answer_make_the_connection_unusable() -> None:
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n"
+    assert _answer([answer])[2] is False
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_compressed_bodies_are_decoded(encoding: str) -> None:
+    text = b'{"data": null}' * 100
+    packed = gzip.compress(text) if encoding == "gzip" else zlib.compress(text)
+    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n%s" % (
+        encoding.encode(),
+        len(packed),
+        packed,
+    )
+    assert _answer(_bytewise(answer))[1] == text
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        (b"HTTP/2 200 OK\r\n\r\n", "malformed status line"),
+        (b"HTTP/1.1 2000 OK\r\n\r\n", "malformed status line"),
+        (b"<html>hello</html>\r\n\r\n", "malformed status line"),
+        (b"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", "malformed header line"),
+        (b"HTTP/1.1 200 OK\r\nA: 1\r\n folded\r\n\r\n", "malformed header line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "invalid Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", "invalid Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "invalid chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd", "not followed by"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"y" * 70_000, "head larger than"),
+    ],
+)
+def test_broken_answers_are_protocol_errors(answer: bytes, problem: str) -> None:
+    with pytest.raises(transport._Broken, match=problem):
+        _answer([answer])
+
+
+@pytest.mark.parametrize(
+    ("encoding", "content", "problem"),
+    [
+        (b"br", b"...", "unsupported Content-Encoding"),
+        (b"gzip", b"not gzip", "incorrect header check|invalid"),
+        (b"gzip", gzip.compress(b"x" * 1000)[:20], "ends early"),
+    ],
+)
+def test_bodies_that_do_not_decode_are_decoding_errors(
+    encoding: bytes, content: bytes, problem: str
+) -> None:
+    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n%s" % (
+        encoding,
+        len(content),
+        content,
+    )
+    with pytest.raises(transport.ResponseDecodingError, match=problem):
+        _answer([answer])
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"400\r\n" + b"x" * 1024,
+        b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 2000,
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n" + gzip.compress(b"x" * 100_000),
+    ],
+    ids=["chunked", "until-close", "gzip-bomb"],
+)
+def test_a_body_past_the_cap_stops_the_connection(answer: bytes) -> None:
+    with pytest.raises(transport.BodyTooLarge):
+        _answer([answer], cap=1000)
+
+
+def test_a_declared_length_past_the_cap_is_left_unread() -> None:
+    async def scenario() -> Any:
+        pool = transport.Pool("http://h.test", timeout=httpx.Timeout(5.0), max_connections=1)
+        connection = transport._Connection(pool)
+        socket = _FakeSocket()
+        connection.connection_made(socket)
+        connection.send(b"GET / HTTP/1.1\r\n\r\n", "http://h.test/", 10, None)
+        connection.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nxxxx")
+        await connection.wait(for_body=False)
+        connection.data_received(b"x" * 96)  # the rest is not wanted: the connection is closed
+        return connection, socket
+
+    connection, socket = asyncio.run(scenario())
+    assert connection.head.headers["content-length"] == "100"
+    assert connection.body == b"" and not connection.reusable_now() and socket.closing
+
+
+def test_a_connection_closed_mid_answer_is_a_connection_error() -> None:
+    with pytest.raises(ConnectionError, match="closed the connection"):
+        _answer([b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"], eof=True)
+
+
+# --- the client's own pool against scripted servers ---------------------------------------------
+
+
+def _scripted(answers: list[bytes | None]) -> Callable[..., Any]:
+    """A loopback server answering the n-th request (on any connection) with answers[n];
+    None closes that connection unanswered. Yields (port, connections accepted)."""
+    state = {"requests": 0, "connections": 0}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        state["connections"] += 1
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                answer = answers[min(state["requests"], len(answers) - 1)]
+                state["requests"] += 1
+                if answer is None:
+                    break
+                writer.write(answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def run(scenario: Callable[[str], Awaitable[Any]]) -> tuple[Any, dict[str, int]]:
+        listener = await asyncio.start_server(handle, "127.0.0.1", 0)
+        try:
+            port = listener.sockets[0].getsockname()[1]
+            return await scenario(f"http://127.0.0.1:{port}"), state
+        finally:
+            listener.close()
+
+    return run
+
+
+OK_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n" + (
+    b'{"data": null}'
+)
+
+
+def test_a_kept_alive_connection_closed_unanswered_is_one_failed_attempt() -> None:
+    async def scenario(base_url: str) -> int:
+        async with _wire_client(base_url, max_retries=1) as client:
+            await client.get_basket("a")
+            await client.get_basket("b")  # its connection is closed before it is answered
+            return client.request_count
+
+    count, state = asyncio.run(_scripted([OK_ANSWER, None, OK_ANSWER])(scenario))
+    # The client counts what the server saw: no request is sent again behind its back.
+    assert count == state["requests"] == 3 and state["connections"] == 2
+
+
+def test_a_closing_answer_is_followed_by_a_new_connection() -> None:
+    closing = OK_ANSWER.replace(b"Content-Length", b"Connection: close\r\nContent-Length")
+
+    async def scenario(base_url: str) -> None:
+        async with _wire_client(base_url) as client:
+            for user_id in ("a", "b", "c"):
+                await client.get_basket(user_id)
+
+    _, state = asyncio.run(_scripted([closing])(scenario))
+    assert state == {"requests": 3, "connections": 3}
+
+
+def test_a_cancelled_request_is_cancelled_and_its_connection_closed(
+    demo_server: DemoServer,
+) -> None:
+    async def scenario() -> Any:
+        async with _wire_client(demo_server.base_url, max_connections=1) as client:
+            stalled = asyncio.ensure_future(client.get_basket("demo-fault-timeout"))
+            assert await asyncio.to_thread(demo_server.wait_for_requests, 1)
+            stalled.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await stalled
+            assert client._pool is not None and not client._pool._open
+            # The connection's slot is free again.
+            return await client.get_basket("demo-normal")
+
+    assert not asyncio.run(scenario()).basket.is_empty
+
+
+def test_waiting_for_a_free_connection_times_out(demo_server: DemoServer) -> None:
+    async def scenario() -> None:
+        timeout = httpx.Timeout(2.0, pool=0.05)
+        async with _wire_client(demo_server.base_url, timeout=timeout, max_connections=1) as c:
+            stalled = asyncio.ensure_future(c.get_basket("demo-fault-timeout"))
+            await asyncio.sleep(0)  # it takes the only connection
+            with pytest.raises(errors.APITimeoutError, match="waiting for a free connection"):
+                await c.get_basket("demo-normal")
+            stalled.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await stalled
+
+    asyncio.run(scenario())

@@ -1,8 +1,9 @@
 """Faults (issue 4 §1): bulk.scan_users and the real AsyncBasketClient against the loopback
 DemoServer injecting faults, over real sockets.
 
-The client's default HTTP path (aiohttp, what the pages and the command line use against a real
-API) runs every test; the one-fault table runs the httpx path (an injected transport) as well.
+The client's default HTTP path (its own connection pool, basket_lib.transport, what the pages and
+the command line use against a real API) runs every test; the one-fault table runs the httpx path
+(an injected transport) as well.
 
 Retry sleeps are injected (instant, and recorded), so the tests take no waiting time; stalls cost
 real time, bounded by the client's short timeout. Every scan runs under asyncio.wait_for with a
@@ -328,25 +329,12 @@ ONE_FAULT_CASES: list[tuple[str, Faults, str, set[int | None], bool, str]] = [
     ("truncated-json-and-html-502", Faults(malformed_rate=1), "response not JSON", {200, 502},
      False, "HTTP"),
 ]  # fmt: skip
-# aiohttp (3.10+) sends an idempotent request a second time, on its own, when the connection
-# closes without an answer; the client's retries come on top, so the server gets twice the
-# requests the client counts. Remove the mark once the client's aiohttp path turns that off.
-_AIOHTTP_RESENDS = pytest.mark.xfail(
-    strict=True, reason="aiohttp resends a GET once on a dropped connection"
-)
 
 
 @pytest.mark.parametrize(
     ("faults", "kind", "statuses", "every_attempt_retried", "message", "http"),
     [
-        pytest.param(
-            *case,
-            http,
-            id=f"{case_id}-{http}",
-            marks=[_AIOHTTP_RESENDS]
-            if (case_id, http) == ("dropped-connections", "default")
-            else [],
-        )
+        pytest.param(*case, http, id=f"{case_id}-{http}")
         for case_id, *case in ONE_FAULT_CASES
         for http in ("default", "httpx")
     ],

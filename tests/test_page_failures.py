@@ -90,9 +90,7 @@ def test_scan_accounts_for_every_distinct_user(
 ) -> None:
     text, distinct = mixed_input()
     at = paste(failures_page(), text)
-    assert f"{len(distinct) - len(INVALID)} distinct user ids to scan" in plain_texts(
-        at, "caption"
-    )
+    assert f"{len(distinct) - len(INVALID)} distinct user ids to scan" in plain_texts(at, "caption")
     (notice,) = plain_texts(at, "info")
     assert "21 duplicate ids ignored (each user is scanned once)." in notice
     assert f"{len(INVALID)} invalid ids are listed with the reason and not scanned." in notice

@@ -188,7 +188,7 @@ class DemoApi:
         self.stall_seconds = stall_seconds
         # Seeded baskets are rendered once per user and minute, so serving is a dict lookup; the
         # cache holds all DEFAULT_DEMO_USERS, as a sequential scan through them would thrash it.
-        self._seeded_body = functools.lru_cache(maxsize=8192)(self._render_seeded)
+        self._seeded_body = functools.lru_cache(maxsize=16384)(self._render_seeded)
 
     def __repr__(self) -> str:
         # Never shows the key itself.
