@@ -191,10 +191,9 @@ class ErrorInfo(ApiModel):
         return value
 
 
-class BasketEnvelope(ApiModel):
-    """The body of every response of GET /baskets/users/{userId}."""
+class _Envelope(ApiModel):
+    """The API's envelope around every response: `data`, `nextToken` and `error`."""
 
-    data: Basket | None = None
     next_token: str | None = None
     error: ErrorInfo | None = None
 
@@ -202,6 +201,12 @@ class BasketEnvelope(ApiModel):
     @classmethod
     def _displayable_json(cls, payload: Any) -> Any:
         return check_json(payload)
+
+
+class BasketEnvelope(_Envelope):
+    """The body of every response of GET /baskets/users/{userId}."""
+
+    data: Basket | None = None
 
 
 class BasketResult(ApiModel):
@@ -241,12 +246,7 @@ class ProductDetailsData(ApiModel):
     products: _products(ProductDetails) = ()
 
 
-class ProductDetailsEnvelope(ApiModel):
-    data: ProductDetailsData | None = None
-    next_token: str | None = None
-    error: ErrorInfo | None = None
+class ProductDetailsEnvelope(_Envelope):
+    """The body of POST /baskets/products/details."""
 
-    @model_validator(mode="before")
-    @classmethod
-    def _displayable_json(cls, payload: Any) -> Any:
-        return check_json(payload)
+    data: ProductDetailsData | None = None

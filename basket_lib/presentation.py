@@ -22,7 +22,7 @@ def md_escape(text: object) -> str:
 
 
 def plural(count: int, singular: str, plural_form: str | None = None) -> str:
-    """ "1 product", "2 products", "1,234 units": counts in page text read as written English."""
+    """Counts in page text read as written English: "1 product", "2 products", "1,234 units"."""
     word = singular if count == 1 else (plural_form or singular + "s")
     return f"{count:,} {word}"
 

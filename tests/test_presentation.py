@@ -5,7 +5,7 @@ import re
 import pytest
 
 from basket_lib.errors import APITimeoutError, error_for_status
-from basket_lib.presentation import describe_error, md_escape
+from basket_lib.presentation import describe_error, md_escape, plural
 
 
 @pytest.mark.parametrize(
@@ -55,3 +55,18 @@ def test_markdown_escapes_hostile_api_message() -> None:
     # Every markdown- or HTML-significant character from the API is escaped.
     assert re.search(r"(?<!\\)[<>*=()]", text.split("\n\n")[2]) is None
     assert r"\<img" in text
+
+
+@pytest.mark.parametrize(
+    ("count", "singular", "plural_form", "expected"),
+    [
+        (0, "product", None, "0 products"),
+        (1, "product", None, "1 product"),
+        (2, "unit", None, "2 units"),
+        (1_234, "user", None, "1,234 users"),
+        (1, "query", "queries", "1 query"),
+        (3, "query", "queries", "3 queries"),
+    ],
+)
+def test_plural(count: int, singular: str, plural_form: str | None, expected: str) -> None:
+    assert plural(count, singular, plural_form) == expected
