@@ -8,29 +8,13 @@ from pages import _shared as shared
 
 st.set_page_config(page_title="Basket support", page_icon="🧺", layout="wide")
 
+shared.mark_entry_point()
 config = shared.load_config()
 allowed = shared.access_allowed(config)
 
-pages = [
-    st.Page(
-        "pages/basket.py", title="Basket lookup", icon=":material/shopping_basket:", default=True
-    ),
-    st.Page(
-        "pages/failures.py",
-        title="Reservation failures",
-        icon=":material/trending_down:",
-        url_path="failures",
-    ),
-    st.Page(
-        "pages/tracking.py",
-        title="Tracking decoder",
-        icon=":material/manage_search:",
-        url_path="tracking",
-    ),
-]
 # Called on every run, signed in or not: Streamlit treats pages/ as a legacy multipage directory
 # (where /failures would run that file without this script) until st.navigation is first called.
-current = st.navigation(pages, position="sidebar" if allowed else "hidden")
+current = st.navigation(shared.navigation_pages(), position="sidebar" if allowed else "hidden")
 
 # Sign-in gate: nothing below (no customer data, no sidebar, no page) runs for a visitor who is not
 # signed in and allowed. Every page checks again (shared.require_access).

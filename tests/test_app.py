@@ -264,13 +264,14 @@ def test_page_run_without_the_entry_point_still_requires_sign_in(
     page: str, api: RecordingApi
 ) -> None:
     # On a fresh server Streamlit treats pages/ as a legacy multipage directory until app.py first
-    # calls st.navigation: a URL such as /failures then runs the page file alone.
+    # calls st.navigation: a URL such as /failures then runs the page file alone. The page
+    # registers the app's navigation and runs again through app.py, whose gate applies.
     at = new_app(page=page, user="demo-checkout-failed")
     at.secrets["auth"] = dict(AUTH_SECRETS)
     at.user = {"is_logged_in": False}
     at.run()
 
-    assert PagesManager.uses_pages_directory  # the legacy path really ran
+    assert not PagesManager.uses_pages_directory  # the page ended the legacy mode
     shows_no_customer_data(at, api)
     assert titles(at) == ["Basket support"]
     assert PAGES[page] not in titles(at)

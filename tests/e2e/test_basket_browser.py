@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+import pytest
 from e2e_support import (
     ERROR,
     RunningApp,
+    app_environment,
     cells,
     expect,
     expect_cell,
@@ -15,6 +17,7 @@ from e2e_support import (
     heading,
     metric,
     open_app,
+    run_streamlit,
     screenshot,
 )
 
@@ -66,3 +69,20 @@ def test_user_id_survives_page_switches(page: Page, demo_app: RunningApp) -> Non
     expect(page).to_have_url(re.compile(rf"/\?(.+&)?user={USER}(&|$)"))
     expect(heading(page, USER)).to_be_visible()
     expect(page.locator(ERROR)).to_contain_text(FAILED_MESSAGE)
+
+
+def test_first_request_to_a_subpage_gets_the_whole_app(
+    page: Page, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A fresh server treats pages/ as a legacy multipage folder until st.navigation is first
+    called; a bookmark to /failures must still get the sidebar, its navigation and ?user=."""
+    folder = tmp_path_factory.mktemp("fresh-app")
+    env = app_environment(BASKET_AUDIT_LOG=str(folder / "audit.jsonl"))
+    with run_streamlit(env, folder / "streamlit.log") as fresh:
+        open_app(page, fresh.url(f"/failures?user={USER}"), heading(page, "Reservation failures"))
+        navigation = page.locator("[data-testid=stSidebarNav]")
+        expect(navigation).to_contain_text("Basket lookup")
+        expect(navigation).to_contain_text("Tracking decoder")
+        sidebar_user = page.locator("[data-testid=stSidebar] [data-testid=stTextInput] input")
+        expect(sidebar_user).to_have_value(USER)
+        expect(page).to_have_url(re.compile(rf"/failures\?user={USER}$"))
