@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from apptest_support import RecordingApi
 
 _SETTINGS_VARS = (
     "BASKET_API_URL",
@@ -34,3 +39,21 @@ def clear_streamlit_caches() -> Iterator[None]:
     yield
     st.cache_data.clear()
     st.cache_resource.clear()
+
+
+@pytest.fixture
+def app_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clear_streamlit_caches: None
+) -> None:
+    """For AppTest runs of the dashboard: fault users fail at once instead of after real back-off
+    sleeps, and the audit log goes to a temporary file."""
+    monkeypatch.setenv("BASKET_API_MAX_RETRIES", "0")
+    monkeypatch.setenv("BASKET_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
+    """Every request the demo API receives, recorded."""
+    from apptest_support import record_requests
+
+    return record_requests(monkeypatch)

@@ -16,7 +16,6 @@ from apptest_support import (
     new_app,
     no_exception,
     plain_texts,
-    record_requests,
     texts,
     use_navigation,
 )
@@ -32,17 +31,7 @@ PAGES = {
 ALLOWED = "agent@example.com"
 
 
-@pytest.fixture(autouse=True)
-def _environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clear_streamlit_caches: None
-) -> None:
-    monkeypatch.setenv("BASKET_API_MAX_RETRIES", "0")
-    monkeypatch.setenv("BASKET_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
-    return record_requests(monkeypatch)
+pytestmark = pytest.mark.usefixtures("app_environment")
 
 
 @pytest.fixture

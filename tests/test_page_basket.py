@@ -18,7 +18,6 @@ from apptest_support import (
     no_exception,
     plain,
     plain_texts,
-    record_requests,
     texts,
     use_navigation,
 )
@@ -40,18 +39,8 @@ SEED_TRACKING = (
 
 
 @pytest.fixture(autouse=True)
-def _environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clear_streamlit_caches: None
-) -> None:
+def _environment(monkeypatch: pytest.MonkeyPatch, app_environment: None) -> None:
     use_navigation(monkeypatch)
-    # Fault users fail at once instead of after real back-off sleeps.
-    monkeypatch.setenv("BASKET_API_MAX_RETRIES", "0")
-    monkeypatch.setenv("BASKET_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
-    return record_requests(monkeypatch)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from apptest_support import (
     new_app,
     no_exception,
     plain_texts,
-    record_requests,
     use_navigation,
 )
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
@@ -33,17 +32,8 @@ INVALID = ["..", "bell\x07", "x" * 300]
 
 
 @pytest.fixture(autouse=True)
-def _environment(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clear_streamlit_caches: None
-) -> None:
+def _environment(monkeypatch: pytest.MonkeyPatch, app_environment: None) -> None:
     use_navigation(monkeypatch)
-    monkeypatch.setenv("BASKET_API_MAX_RETRIES", "0")
-    monkeypatch.setenv("BASKET_AUDIT_LOG", str(tmp_path / "audit.jsonl"))
-
-
-@pytest.fixture
-def api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
-    return record_requests(monkeypatch)
 
 
 @pytest.fixture
