@@ -24,6 +24,17 @@ if TYPE_CHECKING:
 DEFAULT_API_VERSION = "2025-09-15"
 MAX_TIMEOUT = 300.0
 MAX_RETRIES = 10
+# Every variable Settings.from_env reads.
+ENVIRONMENT_VARIABLES: tuple[str, ...] = (
+    "BASKET_API_URL",
+    "BASKET_API_KEY",
+    "BASKET_API_TOKEN",
+    "BASKET_API_VERSION",
+    "BASKET_API_TIMEOUT",
+    "BASKET_API_MAX_RETRIES",
+    "BASKET_AUDIT_LOG",
+    "BASKET_ALLOWED_VIEWERS",
+)
 
 _VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")

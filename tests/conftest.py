@@ -8,25 +8,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from basket_lib.settings import ENVIRONMENT_VARIABLES
+
 if TYPE_CHECKING:
     from apptest_support import RecordingApi
-
-_SETTINGS_VARS = (
-    "BASKET_API_URL",
-    "BASKET_API_KEY",
-    "BASKET_API_TOKEN",
-    "BASKET_API_VERSION",
-    "BASKET_API_TIMEOUT",
-    "BASKET_API_MAX_RETRIES",
-    "BASKET_AUDIT_LOG",
-    "BASKET_ALLOWED_VIEWERS",
-)
 
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's own configuration must not leak into tests: every test starts in demo mode.
-    for name in _SETTINGS_VARS:
+    for name in ENVIRONMENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 

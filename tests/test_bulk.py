@@ -6,6 +6,7 @@ import asyncio
 import csv
 import gc
 import io
+import math
 import threading
 import weakref
 from collections import Counter
@@ -392,15 +393,18 @@ def test_scan_users_sync_closes_the_client_when_the_scan_fails() -> None:
 @pytest.mark.parametrize(
     ("hours", "label"),
     [
+        (-math.inf, "expired > 3 days"),
         (-1e9, "expired > 3 days"),
+        (-1000, "expired > 3 days"),
         (-72, "expired > 3 days"),
         (-71.9, "expired 1-3 days"),
         (-24, "expired 1-3 days"),
-        (-23.9, "expired 1-24 h"),
+        (-23.5, "expired 1-24 h"),
         (-1, "expired 1-24 h"),
         (-0.5, "expired < 1 h"),
         (0, "expired < 1 h"),
         (0.001, "< 1 h"),
+        (0.999, "< 1 h"),
         (1, "1-6 h"),
         (6, "6-24 h"),
         (24, "1-3 days"),
@@ -410,10 +414,16 @@ def test_scan_users_sync_closes_the_client_when_the_scan_fails() -> None:
         (719.9, "14-30 days"),
         (720, "> 30 days"),
         (1e9, "> 30 days"),
+        (math.inf, "> 30 days"),
     ],
 )
 def test_expiry_bins_at_the_edges(hours: float, label: str) -> None:
     assert EXPIRY_BIN_LABELS[bulk.expiry_bin(hours)] == label
+
+
+def test_expiry_bin_rejects_nan() -> None:
+    with pytest.raises(ValueError):
+        bulk.expiry_bin(math.nan)
 
 
 def test_expiry_exactly_now_counts_as_expired() -> None:

@@ -12,7 +12,13 @@ from typing import Any, ClassVar
 import pytest
 
 from basket_lib import errors, simulator
-from basket_lib.settings import Settings, build_async_client, build_client, viewer_allowed
+from basket_lib.settings import (
+    ENVIRONMENT_VARIABLES,
+    Settings,
+    build_async_client,
+    build_client,
+    viewer_allowed,
+)
 
 KEY = "key-5f3a9c1e7b2d4f60"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.token-payload.signature"
@@ -86,19 +92,7 @@ def test_bearer_prefix_is_dropped_from_the_token() -> None:
     assert Settings.from_env(configured(BASKET_API_TOKEN=f"Bearer {TOKEN}")).token == TOKEN
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "BASKET_API_URL",
-        "BASKET_API_KEY",
-        "BASKET_API_TOKEN",
-        "BASKET_API_VERSION",
-        "BASKET_API_TIMEOUT",
-        "BASKET_API_MAX_RETRIES",
-        "BASKET_AUDIT_LOG",
-        "BASKET_ALLOWED_VIEWERS",
-    ],
-)
+@pytest.mark.parametrize("name", ENVIRONMENT_VARIABLES)
 @pytest.mark.parametrize("blank", ["", "   ", "\n"])
 def test_blank_counts_as_unset(name: str, blank: str) -> None:
     assert Settings.from_env({name: blank}) == Settings()
@@ -385,3 +379,26 @@ def test_demo_clients_use_the_in_process_demo_api() -> None:
             return (await client.get_basket("demo-normal")).basket.is_empty
 
     assert asyncio.run(fetch()) is False
+
+
+def test_environment_variables_lists_exactly_what_is_read() -> None:
+    class Recording(dict[str, str]):
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked: set[str] = set()
+
+        def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+            self.asked.add(key)
+            return super().get(key, default)
+
+        def __getitem__(self, key: str) -> str:
+            self.asked.add(key)
+            return super().__getitem__(key)
+
+        def __contains__(self, key: object) -> bool:
+            self.asked.add(str(key))
+            return super().__contains__(key)
+
+    env = Recording()
+    Settings.from_env(env)
+    assert env.asked == set(ENVIRONMENT_VARIABLES)
