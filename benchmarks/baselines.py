@@ -2,10 +2,17 @@
 
     python benchmarks/baselines.py KIND BASE_URL API_KEY USERS_FILE [CONCURRENCY]
 
-KIND is `aiohttp` (raw aiohttp GET + json.loads), `httpx` (plain httpx.AsyncClient) or
-`sequential` (one httpx.Client request after the other). Each reads every user's basket once,
-the way a hand-written script would, and prints one line: `users=N ok=N seconds=S` (the time of
-the requests alone, without interpreter start-up).
+KIND is one of:
+
+- `aiohttp`: raw aiohttp GET + json.loads, the connector limited to CONCURRENCY connections;
+- `httpx`: plain httpx.AsyncClient, its pool sized the same way as aiohttp's connector
+  (CONCURRENCY connections, all kept alive): baseline (b) of the targets;
+- `httpx-default`: plain httpx.AsyncClient with httpx's default pool limits (100 connections,
+  20 kept alive), shown for reference;
+- `sequential`: one httpx.Client request after the other.
+
+Each reads every user's basket once, the way a hand-written script would, and prints one line:
+`users=N ok=N seconds=S` (the time of the requests alone, without interpreter start-up).
 """
 
 from __future__ import annotations
@@ -50,10 +57,18 @@ async def raw_aiohttp(base_url: str, key: str, user_ids: list[str], concurrency:
         return await _pool(user_ids, concurrency, fetch)
 
 
-async def plain_httpx(base_url: str, key: str, user_ids: list[str], concurrency: int) -> int:
+async def plain_httpx(
+    base_url: str, key: str, user_ids: list[str], concurrency: int, *, sized: bool
+) -> int:
     import httpx
 
-    async with httpx.AsyncClient(headers={"X-API-Key": key}) as client:
+    # `sized` mirrors aiohttp's TCPConnector(limit=concurrency); otherwise httpx's defaults.
+    limits = (
+        httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        if sized
+        else httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    )
+    async with httpx.AsyncClient(headers={"X-API-Key": key}, limits=limits) as client:
 
         async def fetch(user_id: str) -> int:
             response = await client.get(f"{base_url}/baskets/users/{user_id}")
@@ -83,8 +98,9 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     if kind == "aiohttp":
         ok = asyncio.run(raw_aiohttp(base_url, key, user_ids, concurrency))
-    elif kind == "httpx":
-        ok = asyncio.run(plain_httpx(base_url, key, user_ids, concurrency))
+    elif kind in {"httpx", "httpx-default"}:
+        sized = kind == "httpx"
+        ok = asyncio.run(plain_httpx(base_url, key, user_ids, concurrency, sized=sized))
     elif kind == "sequential":
         ok = sequential(base_url, key, user_ids)
     else:

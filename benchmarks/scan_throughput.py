@@ -7,7 +7,8 @@ process, then runs, each as a whole process and interleaved round by round:
 
 - ours:       python -m basket_lib scan USERS --concurrency 64 (BASKET_API_URL/KEY set)
 - aiohttp:    raw aiohttp GET + json.loads, 64 at a time           (baseline a)
-- httpx:      plain httpx.AsyncClient, 64 at a time                (baseline b)
+- httpx:      plain httpx.AsyncClient, pool of 64 like aiohttp's, 64 at a time (baseline b)
+- httpx-default: the same with httpx's default pool limits (for reference, no target)
 - sequential: one httpx.Client request after the other, fewer users (baseline c)
 
 Throughput is users / wall time of the whole process (interpreter start, imports and input file
@@ -42,6 +43,7 @@ from _common import (
 SECONDS = re.compile(r"seconds=([\d.]+)")
 SUMMARY = re.compile(r"users=(\d+) scanned=(\d+) .* errors=(\d+)")
 TARGETS = {"aiohttp": 0.85, "httpx": 8.0, "sequential": 30.0}
+REFERENCES = ("httpx-default",)
 
 
 def ours(server: Server, users: Path, concurrency: int, checkout: Path | None = None) -> Run:
@@ -87,19 +89,22 @@ def main() -> int:
     others = {
         label: Path(path).resolve() for label, _, path in (a.partition("=") for a in args.also)
     }
-    names = ["ours", *others, "aiohttp", "httpx", "sequential"]
+    names = ["ours", *others, "aiohttp", "httpx", "httpx-default", "sequential"]
 
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         users = users_file(directory, args.users)
         files = {name: users for name in ("ours", *others, "aiohttp")}
-        files["httpx"] = users_file(directory, args.httpx_users, "httpx-users.txt")
+        files["httpx"] = files["httpx-default"] = users_file(
+            directory, args.httpx_users, "httpx-users.txt"
+        )
         files["sequential"] = users_file(directory, args.sequential_users, "sequential-users.txt")
         counts = {
             **dict.fromkeys(others, args.users),
             "ours": args.users,
             "aiohttp": args.users,
             "httpx": args.httpx_users,
+            "httpx-default": args.httpx_users,
             "sequential": args.sequential_users,
         }
         runs: dict[str, list[Run]] = defaultdict(list)
@@ -172,6 +177,10 @@ def main() -> int:
         parts.append(
             f"ours/{name}={ratio:.2f} (in-process {ratio_in:.2f}; >= {target:g} {verdict})"
         )
+    for name in REFERENCES:
+        ratio = rate["ours"] / rate[name]
+        ratio_in = rate_in["ours"] / rate_in[name]
+        parts.append(f"ours/{name}={ratio:.2f} (in-process {ratio_in:.2f}; reference)")
     print("ratios: " + ", ".join(parts))
     return 0
 
