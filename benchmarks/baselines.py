@@ -5,8 +5,8 @@
 KIND is one of:
 
 - `aiohttp`: raw aiohttp GET + json.loads, the connector limited to CONCURRENCY connections;
-- `httpx`: plain httpx.AsyncClient, its pool sized the same way as aiohttp's connector
-  (CONCURRENCY connections, all kept alive): baseline (b) of the targets;
+- `httpx`: plain httpx.AsyncClient, its pool sized like aiohttp's connector
+  (`Limits(max_connections=CONCURRENCY)`: that many connections, all kept alive): baseline (b);
 - `httpx-default`: plain httpx.AsyncClient with httpx's default pool limits (100 connections,
   20 kept alive), shown for reference;
 - `sequential`: one httpx.Client request after the other.
@@ -62,13 +62,12 @@ async def plain_httpx(
 ) -> int:
     import httpx
 
-    # `sized` mirrors aiohttp's TCPConnector(limit=concurrency); otherwise httpx's defaults.
-    limits = (
-        httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        if sized
-        else httpx.Limits(max_connections=100, max_keepalive_connections=20)
-    )
-    async with httpx.AsyncClient(headers={"X-API-Key": key}, limits=limits) as client:
+    # `sized` mirrors aiohttp's TCPConnector(limit=concurrency): at most `concurrency`
+    # connections, every one kept alive (httpx leaves keep-alive unbounded when only
+    # max_connections is given). Otherwise the client's defaults: 100 connections, 20 kept
+    # alive (httpx.Limits() itself would mean no limits at all).
+    options = {"limits": httpx.Limits(max_connections=concurrency)} if sized else {}
+    async with httpx.AsyncClient(headers={"X-API-Key": key}, **options) as client:
 
         async def fetch(user_id: str) -> int:
             response = await client.get(f"{base_url}/baskets/users/{user_id}")
