@@ -1,7 +1,8 @@
 """Every benchmark still runs from a checkout with one command, at toy sizes.
 
 Nothing here looks at a time or a ratio's value (the figures are in benchmarks/README.md); it
-checks that each script finishes, reads every user and ends with its line of ratios.
+checks that each script finishes, reads every user and ends with its line of ratios, and that
+the two httpx baselines are configured as benchmarks/README.md says.
 """
 
 from __future__ import annotations
@@ -72,3 +73,38 @@ def test_startup_times_the_dashboard_against_hello_world() -> None:
         pytest.skip("Chromium is not installed (Debian: apt-get install -y chromium)")
     line = ratios_line(run_benchmark("startup.py", "--repeat", "1"))
     assert "dashboard/hello rendered=" in line
+
+
+class _Recorded(Exception):
+    pass
+
+
+@pytest.mark.parametrize("sized", [True, False])
+def test_httpx_baselines_configure_the_pool_as_documented(
+    monkeypatch: pytest.MonkeyPatch, sized: bool
+) -> None:
+    import asyncio
+    import importlib.util
+
+    import httpx
+
+    spec = importlib.util.spec_from_file_location("baselines", BENCHMARKS / "baselines.py")
+    assert spec is not None and spec.loader is not None
+    baselines = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(baselines)
+    calls: list[dict[str, object]] = []
+
+    def recording_client(**kwargs: object) -> httpx.AsyncClient:
+        calls.append(kwargs)
+        raise _Recorded
+
+    monkeypatch.setattr(httpx, "AsyncClient", recording_client)
+    with pytest.raises(_Recorded):
+        asyncio.run(baselines.plain_httpx("http://127.0.0.1:9", "k", ["u"], 8, sized=sized))
+    if sized:
+        # Baseline (b): sized like aiohttp's connector; keep-alive unbounded, as in aiohttp.
+        assert calls[0]["limits"] == httpx.Limits(max_connections=8)
+    else:
+        # Reference (b'): the client's own defaults (100 connections, 20 kept alive), which an
+        # explicit httpx.Limits() would not be: that means no limits at all.
+        assert "limits" not in calls[0]
