@@ -2,42 +2,16 @@
 
 Nothing here looks at a time or a ratio's value (the figures are in benchmarks/README.md); it
 checks that each script finishes, reads every user and ends with its line of ratios, and that
-the two httpx baselines are configured as benchmarks/README.md says.
+the two httpx baselines are configured as benchmarks/README.md says. The start-up benchmark
+drives Chromium, so its check is with the browser tests (tests/e2e/test_startup_benchmark.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-BENCHMARKS = ROOT / "benchmarks"
-
-
-def run_benchmark(script: str, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
-    completed = subprocess.run(
-        [sys.executable, str(BENCHMARKS / script), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-4000:]
-    return completed.stdout
-
-
-def ratios_line(output: str) -> str:
-    lines = [line for line in output.splitlines() if line.startswith("ratios: ")]
-    assert len(lines) == 1, output
-    return lines[0]
+from benchmark_support import BENCHMARKS, ratios_line, run_benchmark
 
 
 def test_scan_throughput_runs_every_contender_against_its_baselines() -> None:
@@ -64,15 +38,6 @@ def test_page_cost_times_both_pages_against_their_baselines() -> None:
     line = ratios_line(run_benchmark("page_cost.py", "--repeat", "1", "--scan-users", "30"))
     assert "basket page/baseline=" in line
     assert "failures page/aiohttp=" in line
-
-
-def test_startup_times_the_dashboard_against_hello_world() -> None:
-    if not Path("/usr/bin/chromium").exists() and shutil.which("chromium") is None:
-        if os.environ.get("CI", "").strip().lower() in {"true", "1"}:
-            pytest.fail("Chromium is missing; .ci/run installs it")
-        pytest.skip("Chromium is not installed (Debian: apt-get install -y chromium)")
-    line = ratios_line(run_benchmark("startup.py", "--repeat", "1"))
-    assert "dashboard/hello rendered=" in line
 
 
 class _Recorded(Exception):
