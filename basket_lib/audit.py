@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from basket_lib.errors import ConfigurationError, redact
+from basket_lib.api.errors import ConfigurationError, redact
 
 DEFAULT_AUDIT_LOG = "audit.jsonl"
 

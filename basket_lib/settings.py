@@ -13,17 +13,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from basket_lib.errors import ConfigurationError, register_secret
+from basket_lib.api.defaults import (
+    DEFAULT_API_VERSION,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    MAX_RETRIES,
+    MAX_TIMEOUT,
+)
+from basket_lib.api.errors import ConfigurationError, register_secret
 
-if TYPE_CHECKING:
-    from basket_lib.client import AsyncBasketClient, BasketClient
-
-DEFAULT_API_VERSION = "2025-09-15"
-MAX_TIMEOUT = 300.0
-MAX_RETRIES = 10
 # Every variable Settings.from_env reads.
 ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "BASKET_API_URL",
@@ -49,8 +49,8 @@ class Settings:
     api_key: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
     api_version: str = DEFAULT_API_VERSION
-    timeout: float = 10.0
-    max_retries: int = 2
+    timeout: float = DEFAULT_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
     audit_log: str | None = None
     # Lower-cased full addresses and `@domain` entries; empty lets nobody in.
     allowed_viewers: tuple[str, ...] = ()
@@ -102,61 +102,6 @@ class Settings:
             audit_log=read("BASKET_AUDIT_LOG"),
             allowed_viewers=_viewers(read("BASKET_ALLOWED_VIEWERS")),
         )
-
-
-def viewer_allowed(email: str | None, allowed: tuple[str, ...]) -> bool:
-    """Whether `email` is listed, by address or by its exact domain (`@example.com`)."""
-    if not email or not allowed:
-        return False
-    address = email.strip().lower()
-    if not _EMAIL.match(address):
-        return False
-    domain = address.rpartition("@")[2]
-    for entry in allowed:
-        entry = entry.strip().lower()
-        # Exact comparison only: `@example.com` must not admit evil-example.com,
-        # example.com.evil or sub.example.com.
-        if entry == address or (entry.startswith("@") and entry[1:] == domain):
-            return True
-    return False
-
-
-def build_client(settings: Settings) -> BasketClient:
-    """The synchronous client for the configured API, or for the demo API."""
-    from basket_lib.client import BasketClient
-
-    return BasketClient(**_client_arguments(settings))
-
-
-def build_async_client(settings: Settings, **overrides: Any) -> AsyncBasketClient:
-    """The asynchronous client (bulk scans); `overrides` go to AsyncBasketClient as given."""
-    from basket_lib.client import AsyncBasketClient
-
-    return AsyncBasketClient(**(_client_arguments(settings) | overrides))
-
-
-def _client_arguments(settings: Settings) -> dict[str, Any]:
-    common: dict[str, Any] = {
-        "api_version": settings.api_version,
-        "timeout": settings.timeout,
-        "max_retries": settings.max_retries,
-    }
-    if not settings.demo:
-        return {
-            "base_url": settings.api_url,
-            "api_key": settings.api_key,
-            "token": settings.token,
-            **common,
-        }
-    # Imported here: settings must load even where the simulator is not wanted.
-    from basket_lib import simulator
-
-    return {
-        "base_url": simulator.DEMO_BASE_URL,
-        "api_key": simulator.DEMO_API_KEY,
-        "transport": simulator.DemoTransport(),
-        **common,
-    }
 
 
 # --- parsing ------------------------------------------------------------------------------------

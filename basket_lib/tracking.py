@@ -22,7 +22,7 @@ from urllib.parse import unquote
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from basket_lib.errors import (
+from basket_lib.api.errors import (
     TrackingDecodeError,
     TrackingNotBase64Error,
     TrackingNotJsonError,
@@ -30,7 +30,7 @@ from basket_lib.errors import (
     TrackingNotUtf8Error,
     TrackingTooLargeError,
 )
-from basket_lib.models import (
+from basket_lib.api.models import (
     JsonNotTextError,
     JsonTooDeepError,
     UtcDatetime,

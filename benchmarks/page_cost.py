@@ -42,7 +42,8 @@ SCAN_TARGET = 1.5
 
 BASELINE_BASKET = """
 import streamlit as st
-from basket_lib.settings import Settings, build_client
+from basket_lib.connect import build_client
+from basket_lib.settings import Settings
 
 with build_client(Settings.from_env()) as client:
     basket = client.get_basket("demo-full-cart").basket

@@ -8,13 +8,13 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from basket_lib.errors import BasketError, TrackingDecodeError
-from basket_lib.models import BasketResult, ProductDetails
-from basket_lib.presentation import md_escape, plural
-from basket_lib.simulator import SCENARIOS
+from basket_lib.api.errors import BasketError, TrackingDecodeError
+from basket_lib.api.models import BasketResult, ProductDetails
+from basket_lib.api.validation import validate_user_id
+from basket_lib.demo.api import SCENARIOS
 from basket_lib.tracking import TrackingSession, decode_tracking
-from basket_lib.validation import validate_user_id
-from pages import _shared as shared
+from basket_lib.views.text import md_escape, plural
+from dashboard import data, gate
 
 AUTO_REFRESH_SECONDS = 10
 
@@ -38,7 +38,7 @@ CHECKOUT_COLUMNS = {
     "failed": None,
 }
 
-settings = shared.require_settings()
+settings = gate.require_settings()
 st.title("Basket lookup")
 
 user_id = (st.session_state.get("user") or "").strip()
@@ -54,12 +54,12 @@ if not user_id:
 
 # Imported only once there is a user to show: pandas and altair take about a second to import on
 # a fresh server, and the landing page needs neither (see benchmarks/startup.py).
-from basket_lib import charts, views  # noqa: E402
+from basket_lib.views import charts, tables, times  # noqa: E402
 
 try:
     validate_user_id(user_id)
 except BasketError as exc:
-    shared.show_error(exc)
+    data.show_error(exc)
     st.stop()
 
 with st.expander("Request options: provider id and tracking header"):
@@ -81,7 +81,7 @@ if tracking_value.strip():
     try:
         session = decode_tracking(tracking_value)
     except TrackingDecodeError as exc:
-        shared.show_error(exc)
+        data.show_error(exc)
         st.stop()
 
 controls = st.columns([1, 1, 1, 3], vertical_alignment="center")
@@ -112,15 +112,15 @@ def _render_tracking(found: TrackingSession, now: datetime) -> None:
     )
     age = found.age(now)
     if age is not None:
-        st.caption(f"Session started {md_escape(views.humanize_delta(age))} ago.")
+        st.caption(f"Session started {md_escape(times.humanize_delta(age))} ago.")
 
 
 def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now: datetime) -> None:
     basket = result.basket
     st.subheader(md_escape(result.user_id))
     facts = [
-        f"Last changed {views.format_time(basket.last_changed, tz_name)}",
-        f"{views.format_time(basket.expires, tz_name)} — {views.expiry_text(basket.expires, now)}"
+        f"Last changed {times.format_time(basket.last_changed, tz_name)}",
+        f"{times.format_time(basket.expires, tz_name)} — {times.expiry_text(basket.expires, now)}"
         if basket.expires
         else "No expiry date",
         f"API version {result.api_version or 'not reported'}",
@@ -129,13 +129,13 @@ def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now
     if settings.demo:
         st.badge("Demo data", icon=":material/science:", color="orange")
 
-    status = views.expiry_status(basket.expires, now)
-    if status == views.ExpiryStatus.EXPIRED:
+    status = times.expiry_status(basket.expires, now)
+    if status == times.ExpiryStatus.EXPIRED:
         st.warning(
-            md_escape(f"This basket has expired ({views.expiry_text(basket.expires, now)}).")
+            md_escape(f"This basket has expired ({times.expiry_text(basket.expires, now)}).")
         )
-    elif status == views.ExpiryStatus.EXPIRING:
-        st.warning(md_escape(f"This basket {views.expiry_text(basket.expires, now)}."))
+    elif status == times.ExpiryStatus.EXPIRING:
+        st.warning(md_escape(f"This basket {times.expiry_text(basket.expires, now)}."))
     if result.next_token:
         # Escaped text, not a code span: backslash escapes do not work inside backticks.
         st.info(
@@ -143,7 +143,7 @@ def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now
             "This page shows the first page only."
         )
 
-    metrics = views.basket_metrics(basket)
+    metrics = tables.basket_metrics(basket)
     cols = st.columns(4)
     cols[0].metric(
         "Cart",
@@ -175,7 +175,7 @@ def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now
         )
     else:
         st.markdown("#### Checkout")
-        checkout = views.checkout_frame(basket, details)
+        checkout = tables.checkout_frame(basket, details)
         if checkout.empty:
             st.caption("No active checkout.")
         else:
@@ -186,14 +186,14 @@ def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now
                     icon=":material/inventory:",
                 )
             st.dataframe(
-                checkout.style.apply(views.highlight_failed, axis=1),
+                checkout.style.apply(tables.highlight_failed, axis=1),
                 column_config=CHECKOUT_COLUMNS,
                 hide_index=True,
                 key="checkout_table",
             )
         for title, frame, key in (
-            ("Cart", views.cart_frame(basket, details), "cart_table"),
-            ("Saved for later", views.saved_frame(basket, details), "saved_table"),
+            ("Cart", tables.cart_frame(basket, details), "cart_table"),
+            ("Saved for later", tables.saved_frame(basket, details), "saved_table"),
         ):
             st.markdown(f"#### {title}")
             if frame.empty:
@@ -206,9 +206,9 @@ def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now
         st.altair_chart(charts.expiry_timeline(basket.last_changed, now, basket.expires, tz_name))
 
     with st.expander("Raw API response"):
-        st.code(views.basket_summary_json(result), language="json")
+        st.code(tables.basket_summary_json(result), language="json")
     st.caption("Link to this basket (copy button on the right):")
-    st.code(views.deep_link(_app_base_url(), result.user_id), language=None)
+    st.code(tables.deep_link(_app_base_url(), result.user_id), language=None)
 
 
 @st.fragment(run_every=AUTO_REFRESH_SECONDS if auto_refresh else None)
@@ -219,7 +219,7 @@ def basket_view() -> None:
     lookup = (user_id, refresh, tick, session.header_value if session else None, provider_id)
     try:
         with st.spinner("Fetching basket…"):
-            result = shared.fetch_basket(
+            result = data.fetch_basket(
                 settings,
                 user_id,
                 tracking=session.header_value if session else None,
@@ -229,14 +229,14 @@ def basket_view() -> None:
     except BasketError as exc:
         if st.session_state.get("_last_lookup") != lookup:
             st.session_state["_last_lookup"] = lookup
-            shared.audit(settings, "lookup", user_ids=[user_id], outcome=f"error: {exc.summary()}")
-        shared.show_error(exc)
+            data.audit(settings, "lookup", user_ids=[user_id], outcome=f"error: {exc.summary()}")
+        data.show_error(exc)
         return
     if st.session_state.get("_last_lookup") != lookup:
         st.session_state["_last_lookup"] = lookup
-        shared.audit(settings, "lookup", user_ids=[user_id], outcome="basket")
+        data.audit(settings, "lookup", user_ids=[user_id], outcome="basket")
 
-    details, details_error = shared.fetch_details(settings, result.basket.product_ids())
+    details, details_error = data.fetch_details(settings, result.basket.product_ids())
     now = datetime.now(UTC)
     if session is not None:
         main, side = st.columns([3, 1])
@@ -252,7 +252,7 @@ def basket_view() -> None:
             f"({md_escape(details_error.summary())}); ids are shown instead."
         )
     if auto_refresh:
-        st.caption(f"Auto-refresh on: fetched {views.format_time(result.fetched_at, tz_name)}.")
+        st.caption(f"Auto-refresh on: fetched {times.format_time(result.fetched_at, tz_name)}.")
 
 
 basket_view()

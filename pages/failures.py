@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from basket_lib import charts, views
-from basket_lib.bulk import DEFAULT_CONCURRENCY, ScanProgress, ScanReport, scan_users_sync
-from basket_lib.errors import BasketError
-from basket_lib.inputs import MAX_SCAN_USERS, ParsedIds, parse_pasted_ids, parse_uploaded_csv
-from basket_lib.presentation import md_escape, plural
-from basket_lib.settings import build_async_client
-from basket_lib.simulator import demo_user_ids
-from pages import _shared as shared
+from basket_lib.api.errors import BasketError
+from basket_lib.connect import build_async_client
+from basket_lib.demo.baskets import demo_user_ids
+from basket_lib.scan.engine import DEFAULT_CONCURRENCY, ScanProgress, ScanReport, scan_users_sync
+from basket_lib.scan.inputs import MAX_SCAN_USERS, ParsedIds, parse_pasted_ids, parse_uploaded_csv
+from basket_lib.views import charts, tables
+from basket_lib.views.text import md_escape, plural
+from dashboard import data, gate
 
 PASTE, UPLOAD, SAMPLE = "Paste ids", "Upload CSV", "Sample demo users"
 
-settings = shared.require_settings()
+settings = gate.require_settings()
 st.title("Reservation failures")
 st.caption(
     "How often do checkout stock reservations fail (stocked < 0), for which products and for "
@@ -43,7 +43,7 @@ elif source == UPLOAD:
         try:
             parsed = parse_uploaded_csv(upload.getvalue(), cap=MAX_SCAN_USERS, filename=upload.name)
         except BasketError as exc:
-            shared.show_error(exc)
+            data.show_error(exc)
 else:
     count = st.number_input("Demo users", min_value=1, max_value=5000, value=500, step=100)
     parsed = ParsedIds(ids=demo_user_ids(int(count)))
@@ -86,7 +86,7 @@ if st.button("Start scan", type="primary", disabled=not can_scan, key="start_sca
             state="complete",
         )
     st.session_state["scan_report"] = report
-    shared.audit(
+    data.audit(
         settings,
         "scan",
         user_ids=[*parsed.ids, *(user for user, _ in parsed.invalid)],
@@ -121,11 +121,11 @@ if report.errors:
         f"{'it is' if len(report.errors) == 1 else 'they are'} listed below with the reason."
     )
 
-details, details_error = shared.fetch_details(
+details, details_error = data.fetch_details(
     settings, sorted({record.product_id for record in report.failures})
 )
-failures = views.failures_frame(report.failures, details)
-failures.insert(1, "basket", [views.deep_link("", user) for user in failures["user_id"]])
+failures = tables.failures_frame(report.failures, details)
+failures.insert(1, "basket", [tables.deep_link("", user) for user in failures["user_id"]])
 
 st.markdown("#### Failed reservations")
 if failures.empty:
@@ -148,7 +148,7 @@ else:
     )
     st.download_button(
         "Download failures (CSV)",
-        data=views.failures_csv(failures.drop(columns=["basket"])),
+        data=tables.failures_csv(failures.drop(columns=["basket"])),
         file_name="reservation-failures.csv",
         mime="text/csv",
         on_click="ignore",
@@ -160,7 +160,7 @@ if details_error is not None:
 left, right = st.columns(2)
 with left:
     st.markdown("#### Failures by product")
-    st.altair_chart(charts.failures_by_product_chart(views.failures_by_product(failures)))
+    st.altair_chart(charts.failures_by_product_chart(tables.failures_by_product(failures)))
 with right:
     st.markdown("#### Time to expiry of scanned baskets")
     st.altair_chart(charts.expiry_histogram(charts.expiry_histogram_frame(report.expiry_counts())))
@@ -171,7 +171,7 @@ with right:
 st.markdown("#### Users that could not be fetched")
 if report.errors:
     st.dataframe(
-        views.errors_frame(report.errors),
+        tables.errors_frame(report.errors),
         hide_index=True,
         key="errors_table",
         column_config={

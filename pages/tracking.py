@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from basket_lib import views
-from basket_lib.errors import TrackingDecodeError
-from basket_lib.presentation import md_escape
+from basket_lib.api.errors import TrackingDecodeError
 from basket_lib.tracking import decode_tracking
-from pages import _shared as shared
+from basket_lib.views import times
+from basket_lib.views.text import md_escape
+from dashboard import data, gate
 
-shared.require_access()
+gate.require_access()
 st.title("Tracking decoder")
 st.caption(
     "Paste the X-JAY-Tracking header value or the __Secure-jay_tracking cookie "
@@ -24,7 +24,7 @@ if value.strip():
     try:
         session = decode_tracking(value)
     except TrackingDecodeError as exc:
-        shared.show_error(exc)
+        data.show_error(exc)
         st.stop()
     now = datetime.now(UTC)
     tz_name = st.context.timezone or "UTC"
@@ -38,14 +38,14 @@ if value.strip():
     age = session.age(now)
     cols[2].metric(
         "Session age",
-        views.humanize_delta(age) if age is not None else "unknown",
+        times.humanize_delta(age) if age is not None else "unknown",
         help="Time since start_time (a start time without zone is taken as UTC).",
     )
     if session.start_time is not None:
         st.caption(
             md_escape(
-                f"Started {views.format_time(session.start_time, tz_name)} "
-                f"({views.format_utc(session.start_time)})"
+                f"Started {times.format_time(session.start_time, tz_name)} "
+                f"({times.format_utc(session.start_time)})"
             )
         )
     st.dataframe(

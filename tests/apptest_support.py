@@ -16,7 +16,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest, app_test
 
-from basket_lib import simulator
+from basket_lib.demo import transport as demo_transport
 from basket_lib.demo.api import DemoApi, DemoResponse
 from basket_lib.demo.transport import DemoTransport
 
@@ -166,7 +166,7 @@ class RecordingApi(DemoApi):
 def record_requests(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
     """Every client the app builds in demo mode (cached or for a scan) talks to one recorder."""
     api = RecordingApi()
-    monkeypatch.setattr(simulator, "DemoTransport", lambda: DemoTransport(api))
+    monkeypatch.setattr(demo_transport, "DemoTransport", lambda: DemoTransport(api))
     return api
 
 

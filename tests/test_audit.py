@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from basket_lib.api.errors import ConfigurationError, register_secret
 from basket_lib.audit import AuditLog
-from basket_lib.errors import ConfigurationError, register_secret
 
 
 def _clock() -> datetime:

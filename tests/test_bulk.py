@@ -15,8 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from basket_lib import bulk
-from basket_lib.bulk import (
+from basket_lib.api.errors import NotFoundError, RateLimitError, register_secret
+from basket_lib.api.models import Basket, BasketResult, CheckoutProduct, Product
+from basket_lib.scan import engine
+from basket_lib.scan.engine import (
     EXPIRY_BIN_LABELS,
     ErrorRecord,
     FailureRecord,
@@ -25,8 +27,6 @@ from basket_lib.bulk import (
     scan_users,
     scan_users_sync,
 )
-from basket_lib.errors import NotFoundError, RateLimitError, register_secret
-from basket_lib.models import Basket, BasketResult, CheckoutProduct, Product
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 Outcome = Basket | BaseException
@@ -218,7 +218,7 @@ def test_unexpected_error_messages_are_redacted_and_bounded() -> None:
     report = _scan(FakeClient(outcomes), ["a", "b"])
     messages = {e.user_id: e.message for e in report.errors}
     assert secret not in messages["a"] and "[redacted]" in messages["a"]
-    assert len(messages["b"]) == bulk.MAX_ERROR_MESSAGE_CHARS
+    assert len(messages["b"]) == engine.MAX_ERROR_MESSAGE_CHARS
 
 
 def test_invalid_ids_become_outcomes() -> None:
@@ -418,12 +418,12 @@ def test_scan_users_sync_closes_the_client_when_the_scan_fails() -> None:
     ],
 )
 def test_expiry_bins_at_the_edges(hours: float, label: str) -> None:
-    assert EXPIRY_BIN_LABELS[bulk.expiry_bin(hours)] == label
+    assert EXPIRY_BIN_LABELS[engine.expiry_bin(hours)] == label
 
 
 def test_expiry_bin_rejects_nan() -> None:
     with pytest.raises(ValueError):
-        bulk.expiry_bin(math.nan)
+        engine.expiry_bin(math.nan)
 
 
 def test_expiry_exactly_now_counts_as_expired() -> None:
@@ -454,18 +454,18 @@ def test_expiry_exactly_now_counts_as_expired() -> None:
     ],
 )
 def test_csv_safe(value: object, expected: object) -> None:
-    assert bulk.csv_safe(value) == expected
+    assert engine.csv_safe(value) == expected
 
 
 def test_failures_and_errors_csv() -> None:
     out = io.StringIO()
-    bulk.write_failures_csv(out, [FailureRecord("=u", "p1", None, "p-main", 2, -1)])
+    engine.write_failures_csv(out, [FailureRecord("=u", "p1", None, "p-main", 2, -1)])
     assert list(csv.reader(io.StringIO(out.getvalue()))) == [
-        list(bulk.FAILURE_CSV_COLUMNS),
+        list(engine.FAILURE_CSV_COLUMNS),
         ["'=u", "p1", "", "p-main", "2", "-1"],
     ]
     out = io.StringIO()
-    bulk.write_errors_csv(out, [ErrorRecord("u1", "not found", 404, 2005, "@boom")])
+    engine.write_errors_csv(out, [ErrorRecord("u1", "not found", 404, 2005, "@boom")])
     assert list(csv.reader(io.StringIO(out.getvalue()))) == [
         ["user_id", "kind", "status", "api_code", "message"],
         ["u1", "not found", "404", "2005", "'@boom"],

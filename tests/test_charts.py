@@ -1,4 +1,4 @@
-"""basket_lib.charts: chart structure through ``to_dict()``, and the expiry bin helpers."""
+"""basket_lib.views.charts: chart structure through ``to_dict()``, and the expiry bin helpers."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from basket_lib.bulk import EXPIRY_BIN_EDGES_HOURS, EXPIRY_BIN_LABELS, FailureRecord
-from basket_lib.bulk import expiry_bin as expiry_bin_index
-from basket_lib.charts import (
+from basket_lib.api.models import ProductDetails
+from basket_lib.scan.engine import EXPIRY_BIN_EDGES_HOURS, EXPIRY_BIN_LABELS, FailureRecord
+from basket_lib.scan.engine import expiry_bin as expiry_bin_index
+from basket_lib.views.charts import (
     FAILURE_COLOUR,
     FAILURE_LABELS,
     SINCE_CHANGE,
@@ -27,8 +28,8 @@ from basket_lib.charts import (
     expiry_timeline,
     failures_by_product_chart,
 )
-from basket_lib.models import ProductDetails
-from basket_lib.views import expiry_status, failures_by_product, failures_frame
+from basket_lib.views.tables import failures_by_product, failures_frame
+from basket_lib.views.times import expiry_status
 
 NOW = datetime(2025, 6, 29, 6, 0, tzinfo=UTC)
 LAST_CHANGED = datetime(2025, 6, 4, 12, 34, 56, tzinfo=UTC)

@@ -13,11 +13,10 @@ from typing import Any
 
 import pytest
 
-from basket_lib import bulk, cli, inputs
-from basket_lib.bulk import ScanProgress
-
-settings_module = pytest.importorskip("basket_lib.settings")
-simulator = pytest.importorskip("basket_lib.simulator")
+from basket_lib import connect, simulator
+from basket_lib.scan import cli, engine, inputs
+from basket_lib.scan.engine import ScanProgress
+from basket_lib.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SUMMARY = re.compile(
@@ -47,7 +46,7 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 def _expected_failures(user_ids: list[str]) -> list[tuple[str, str, str]]:
     """The same users read one by one with the synchronous client: an independent count."""
-    client = settings_module.build_client(settings_module.Settings.from_env())
+    client = connect.build_client(Settings.from_env())
     expected = []
     for user_id in user_ids:
         for item in client.get_basket(user_id).basket.failed_reservations:
@@ -92,7 +91,7 @@ def test_scan_writes_summary_and_csvs_and_accounts_for_every_line(
     assert "invalid user id '..'" in out.err
 
     failures = _rows(failures_csv)
-    assert list(failures[0]) == list(bulk.FAILURE_CSV_COLUMNS)
+    assert list(failures[0]) == list(engine.FAILURE_CSV_COLUMNS)
     assert len(failures) == summary["failed_reservations"] > 0
     assert sorted((r["user_id"], r["product_id"], r["stocked"]) for r in failures) == (
         _expected_failures(demo_ids)
@@ -111,9 +110,9 @@ def test_plain_text_file_and_provider_id(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: dict[str, Any] = {}
-    real_scan, real_build = bulk.scan_users_sync, settings_module.build_async_client
+    real_scan, real_build = engine.scan_users_sync, connect.build_async_client
 
-    def spy_scan(factory: Any, ids: list[str], **options: Any) -> bulk.ScanReport:
+    def spy_scan(factory: Any, ids: list[str], **options: Any) -> engine.ScanReport:
         calls.update(options, ids=ids)
         return real_scan(factory, ids, **options)
 
@@ -121,8 +120,8 @@ def test_plain_text_file_and_provider_id(
         calls["overrides"] = overrides
         return real_build(settings, **overrides)
 
-    monkeypatch.setattr(bulk, "scan_users_sync", spy_scan)
-    monkeypatch.setattr(settings_module, "build_async_client", spy_build)
+    monkeypatch.setattr(engine, "scan_users_sync", spy_scan)
+    monkeypatch.setattr(connect, "build_async_client", spy_build)
     users = _users_file(tmp_path, ["user-00001", "", "user-00002"], name="users.txt")
 
     code = cli.main(["scan", str(users), "--provider-id", "netflix", "--concurrency", "3"])
@@ -249,10 +248,10 @@ def test_configuration_errors_exit_2_without_the_key(
 def test_interrupted_scan_keeps_the_previous_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(*args: Any, **kwargs: Any) -> bulk.ScanReport:
+    def interrupted(*args: Any, **kwargs: Any) -> engine.ScanReport:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bulk, "scan_users_sync", interrupted)
+    monkeypatch.setattr(engine, "scan_users_sync", interrupted)
     failures_csv = tmp_path / "failures.csv"
     failures_csv.write_text("yesterday\n", encoding="utf-8")
     users = _users_file(tmp_path, ["user-00001"])

@@ -21,18 +21,14 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 import pytest
 
-from basket_lib import errors, transport
-from basket_lib.bulk import scan_users_sync
-from basket_lib.client import (
-    DEFAULT_API_VERSION,
-    AsyncBasketClient,
-    BasketClient,
-    backoff_delay,
-    parse_retry_after,
-    text_excerpt,
-)
+from basket_lib.api import errors, transport
+from basket_lib.api.client import AsyncBasketClient, BasketClient
+from basket_lib.api.defaults import DEFAULT_API_VERSION
+from basket_lib.api.responses import text_excerpt
+from basket_lib.api.retry import backoff_delay, parse_retry_after
 from basket_lib.demo.api import DemoApi, DemoResponse
 from basket_lib.demo.server import DemoServer
+from basket_lib.scan.engine import scan_users_sync
 
 BASE = "https://api.example.test/v2"
 KEY = "key-SECRET-0123456789"
@@ -85,7 +81,7 @@ class Server:
 
 class WireApi:
     """A Server's replies sent over a loopback socket (the demo server's HTTP/1.1), for the async
-    client's own connection pool (basket_lib.transport). Requests reach the Server with the URL
+    client's own connection pool (basket_lib.api.transport). Requests reach the Server with the URL
     the test configured, so the same assertions hold; a raised exception closes the connection
     unanswered."""
 

@@ -1,7 +1,7 @@
 """Faults (issue 4 §1): bulk.scan_users and the real AsyncBasketClient against the loopback
 DemoServer injecting faults, over real sockets.
 
-The client's default HTTP path (its own connection pool, basket_lib.transport, what the pages and
+The client's default HTTP path (its own pool, basket_lib.api.transport, what the pages and
 the command line use against a real API) runs every test; the one-fault table runs the httpx path
 (an injected transport) as well.
 
@@ -25,9 +25,9 @@ import httpx
 import pytest
 
 from basket_lib import simulator
-from basket_lib.bulk import ScanProgress, ScanReport, scan_users
-from basket_lib.client import AsyncBasketClient
-from basket_lib.models import BasketResult
+from basket_lib.api.client import AsyncBasketClient
+from basket_lib.api.models import BasketResult
+from basket_lib.scan.engine import ScanProgress, ScanReport, scan_users
 from basket_lib.simulator import DemoApi, DemoServer, Faults
 
 KEY = "faults-key-SECRET-0815"

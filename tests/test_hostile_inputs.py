@@ -24,9 +24,9 @@ import httpx
 import pyarrow as pa
 import pytest
 
-from basket_lib import charts, errors, views
-from basket_lib.client import AsyncBasketClient, BasketClient
-from basket_lib.errors import (
+from basket_lib.api import errors
+from basket_lib.api.client import AsyncBasketClient, BasketClient
+from basket_lib.api.errors import (
     BasketError,
     InvalidInputError,
     InvalidUserIdError,
@@ -43,11 +43,12 @@ from basket_lib.errors import (
     TrackingTooLargeError,
     UnexpectedStatusError,
 )
-from basket_lib.inputs import MAX_SCAN_USERS, MAX_UPLOAD_BYTES, parse_uploaded_csv
-from basket_lib.models import MAX_JSON_DEPTH, BasketResult
-from basket_lib.presentation import describe_error
+from basket_lib.api.models import MAX_JSON_DEPTH, BasketResult
+from basket_lib.scan.inputs import MAX_SCAN_USERS, MAX_UPLOAD_BYTES, parse_uploaded_csv
 from basket_lib.simulator import DemoApi, DemoServer
 from basket_lib.tracking import decode_tracking
+from basket_lib.views import charts, tables, times
+from basket_lib.views.text import describe_error
 
 BASE = "http://api.hostile.test/v2"
 KEY = "hostile-key-SECRET-4711"
@@ -339,7 +340,7 @@ def test_odd_but_valid_tracking_payloads_decode_faithfully_and_display(text: str
     if session.start_time is not None:
         assert session.start_time == datetime(2025, 1, 1, 12, tzinfo=UTC)
         assert session.start_time.utcoffset() == timedelta(0)
-        assert views.format_time(session.start_time, "Pacific/Kiritimati")
+        assert times.format_time(session.start_time, "Pacific/Kiritimati")
 
 
 # --- API responses --------------------------------------------------------------------------------
@@ -396,7 +397,7 @@ def _stocked(value: int | None) -> Check:
 
 
 def _no_expiry(result: BasketResult) -> None:
-    assert views.expiry_text(result.basket.expires, NOW) == "no expiry date"
+    assert times.expiry_text(result.basket.expires, NOW) == "no expiry date"
 
 
 def _empty_basket(result: BasketResult) -> None:
@@ -412,29 +413,29 @@ def _unchanged(result: BasketResult) -> None:
 def _many_items(count: int) -> Check:
     def check(result: BasketResult) -> None:
         assert len(result.basket.cart) == count
-        assert len(views.cart_frame(result.basket)) == count
-        assert views.basket_metrics(result.basket).cart_products == count
+        assert len(tables.cart_frame(result.basket)) == count
+        assert tables.basket_metrics(result.basket).cart_products == count
 
     return check
 
 
 def _duplicates(result: BasketResult) -> None:
-    assert len(views.cart_frame(result.basket)) == 2
+    assert len(tables.cart_frame(result.basket)) == 2
     assert result.basket.product_ids() == ["prod-1", "prod-789", "prod-123"]
-    assert views.basket_metrics(result.basket).cart_units == 3
+    assert tables.basket_metrics(result.basket).cart_units == 3
 
 
 def _negative(result: BasketResult) -> None:
-    assert views.cart_frame(result.basket)["count"].tolist() == [-3]
-    assert views.basket_metrics(result.basket).cart_units == -3
+    assert tables.cart_frame(result.basket)["count"].tolist() == [-3]
+    assert tables.basket_metrics(result.basket).cart_units == -3
 
 
 def _stocked_string(result: BasketResult) -> None:
-    assert views.checkout_frame(result.basket)["status"].tolist() == ["failed (-1)"]
+    assert tables.checkout_frame(result.basket)["status"].tolist() == ["failed (-1)"]
 
 
 def _extra_kept_raw(result: BasketResult) -> None:
-    assert "__proto__" in views.basket_summary_json(result)
+    assert "__proto__" in tables.basket_summary_json(result)
     assert result.basket.cart[0].product_id == "prod-123"
 
 
@@ -600,17 +601,17 @@ def _display(result: BasketResult) -> None:
     """Everything the basket page derives from a result, as the page does it."""
     basket = result.basket
     for frame in (
-        views.cart_frame(basket),
-        views.saved_frame(basket),
-        views.checkout_frame(basket),
+        tables.cart_frame(basket),
+        tables.saved_frame(basket),
+        tables.checkout_frame(basket),
     ):
         pa.Table.from_pandas(frame)  # st.dataframe's conversion
-    views.basket_metrics(basket)
-    _assert_displayable(views.expiry_text(basket.expires, NOW))
-    _assert_displayable(views.basket_summary_json(result))
+    tables.basket_metrics(basket)
+    _assert_displayable(times.expiry_text(basket.expires, NOW))
+    _assert_displayable(tables.basket_summary_json(result))
     for zone in ZONES:
-        _assert_displayable(views.format_time(basket.expires, zone))
-        _assert_displayable(views.format_time(basket.last_changed, zone))
+        _assert_displayable(times.format_time(basket.expires, zone))
+        _assert_displayable(times.format_time(basket.last_changed, zone))
     for zone in CHART_ZONES:
         charts.expiry_timeline(basket.last_changed, NOW, basket.expires, zone).to_dict()
     pickle.loads(pickle.dumps(result))  # st.cache_data keeps results pickled
@@ -687,8 +688,8 @@ def test_product_details_responses_end_in_a_clear_error_or_a_table(
             return
         details = client.get_product_details(["p1"])
     assert set(details) == {"p1"}
-    pa.Table.from_pandas(views.cart_frame(basket, details))
-    pa.Table.from_pandas(views.checkout_frame(basket, details))
+    pa.Table.from_pandas(tables.cart_frame(basket, details))
+    pa.Table.from_pandas(tables.checkout_frame(basket, details))
 
 
 # --- uploaded CSV ---------------------------------------------------------------------------------

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from basket_lib import inputs
-from basket_lib.errors import InvalidInputError
-from basket_lib.inputs import (
+from basket_lib.api.errors import InvalidInputError
+from basket_lib.scan import inputs
+from basket_lib.scan.inputs import (
     MAX_UPLOAD_BYTES,
     parse_pasted_ids,
     parse_uploaded_csv,

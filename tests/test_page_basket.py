@@ -23,14 +23,14 @@ from apptest_support import (
 )
 from streamlit.testing.v1 import AppTest
 
+from basket_lib.api.errors import BasketError
+from basket_lib.api.validation import validate_user_id
 from basket_lib.demo.catalogue import IMG, MD_LINK, SCRIPT
 from basket_lib.demo.server import DemoServer
-from basket_lib.errors import BasketError
-from basket_lib.presentation import md_escape
 from basket_lib.simulator import SCENARIOS
 from basket_lib.tracking import decode_tracking
-from basket_lib.validation import validate_user_id
-from basket_lib.views import FAILED_ROW_CSS
+from basket_lib.views.tables import FAILED_ROW_CSS
+from basket_lib.views.text import md_escape
 
 SEED_TRACKING = (
     "eyJzZXNzaW9uX2lkIjoiZXhhbXBsZS1zZXNzaW9uLWlkLTEyMzQiLCJzdGFydF90aW1lIjoiMjAyNS0wMS0wMVQxMjow"

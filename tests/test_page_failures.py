@@ -22,8 +22,8 @@ from apptest_support import (
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
-from basket_lib import inputs
-from basket_lib.bulk import INVALID_USER_ID_KIND
+from basket_lib.scan import inputs
+from basket_lib.scan.engine import INVALID_USER_ID_KIND
 
 FAILURES = "pages/failures.py"
 SEEDED = [f"user-{number:05d}" for number in range(1, 201)]

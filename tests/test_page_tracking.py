@@ -18,7 +18,7 @@ from apptest_support import (
 )
 from streamlit.testing.v1 import AppTest
 
-from basket_lib.errors import TrackingDecodeError
+from basket_lib.api.errors import TrackingDecodeError
 from basket_lib.tracking import MAX_TRACKING_BYTES, decode_tracking
 
 SEED = (

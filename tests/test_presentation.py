@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from basket_lib.errors import APITimeoutError, error_for_status
-from basket_lib.presentation import describe_error, md_escape, plural
+from basket_lib.api.errors import APITimeoutError, error_for_status
+from basket_lib.views.text import describe_error, md_escape, plural
 
 
 @pytest.mark.parametrize(

@@ -11,14 +11,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-from basket_lib import errors, simulator
-from basket_lib.settings import (
-    ENVIRONMENT_VARIABLES,
-    Settings,
-    build_async_client,
-    build_client,
-    viewer_allowed,
-)
+from basket_lib import simulator
+from basket_lib.access import viewer_allowed
+from basket_lib.api import errors
+from basket_lib.connect import build_async_client, build_client
+from basket_lib.settings import ENVIRONMENT_VARIABLES, Settings
 
 KEY = "key-5f3a9c1e7b2d4f60"
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.token-payload.signature"

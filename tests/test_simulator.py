@@ -21,9 +21,9 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from basket_lib.api.models import BasketEnvelope, ProductDetailsEnvelope
 from basket_lib.demo.catalogue import HOSTILE_PRODUCTS, PURCHASABLE
 from basket_lib.demo.server import MAX_HEAD_BYTES
-from basket_lib.models import BasketEnvelope, ProductDetailsEnvelope
 from basket_lib.simulator import (
     CATALOGUE,
     DEFAULT_DEMO_USERS,

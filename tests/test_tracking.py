@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from basket_lib import errors
+from basket_lib.api import errors
 from basket_lib.tracking import (
     COOKIE_NAME,
     MAX_TRACKING_BYTES,

@@ -6,8 +6,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from basket_lib import errors
-from basket_lib.validation import (
+from basket_lib.api import errors
+from basket_lib.api.validation import (
     MAX_TRACKING_HEADER_BYTES,
     MAX_USER_ID_LENGTH,
     clean_provider_id,

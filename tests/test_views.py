@@ -1,4 +1,4 @@
-"""basket_lib.views: texts, time zones, basket tables, failure aggregation and CSV export."""
+"""basket_lib.views.tables: texts, time zones, basket tables, failure aggregation and CSV export."""
 
 from __future__ import annotations
 
@@ -15,34 +15,36 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from basket_lib.bulk import ErrorRecord, FailureRecord
-from basket_lib.errors import error_for_status, register_secret
-from basket_lib.models import Basket, BasketResult, ProductDetails
-from basket_lib.views import (
+from basket_lib.api.errors import error_for_status, register_secret
+from basket_lib.api.models import Basket, BasketResult, ProductDetails
+from basket_lib.scan.engine import ErrorRecord, FailureRecord
+from basket_lib.views.tables import (
     CHECKOUT_COLUMNS,
     ERROR_COLUMNS,
     FAILED_ROW_CSS,
     FAILURE_COLUMNS,
     PRODUCT_COLUMNS,
     BasketMetrics,
-    ExpiryStatus,
     basket_metrics,
     basket_summary_json,
     cart_frame,
     checkout_frame,
     deep_link,
     errors_frame,
-    expiry_status,
-    expiry_text,
     failures_by_product,
     failures_csv,
     failures_frame,
-    format_time,
-    format_utc,
     highlight_failed,
-    humanize_delta,
     reservation_status,
     saved_frame,
+)
+from basket_lib.views.times import (
+    ExpiryStatus,
+    expiry_status,
+    expiry_text,
+    format_time,
+    format_utc,
+    humanize_delta,
     to_local,
 )
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from basket_lib.api.defaults import DEFAULT_API_VERSION
 from basket_lib.demo.baskets import (
     MAX_USER_NUMBER,
     SCENARIO_BASKETS,
@@ -31,7 +32,6 @@ from basket_lib.demo.catalogue import product_details
 
 DEMO_BASE_URL = "http://demo.jay-basket.invalid/v2"
 DEMO_API_KEY = "demo-key"
-DEFAULT_API_VERSION = "2025-09-15"
 MAX_USER_ID_LENGTH = 256
 
 Fault = Literal["stall", "drop"]

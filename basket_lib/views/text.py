@@ -10,7 +10,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
-from basket_lib.errors import BasketError
+from basket_lib.api.errors import BasketError
 
 _ESCAPE = {ord(ch): "\\" + ch for ch in string.punctuation}
 

@@ -20,8 +20,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import IO, NoReturn
 
-from basket_lib import bulk, inputs
-from basket_lib.errors import BasketError
+from basket_lib.api.errors import BasketError
+from basket_lib.scan import engine, inputs
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -78,9 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--concurrency",
         type=_concurrency,
-        default=bulk.DEFAULT_CONCURRENCY,
+        default=engine.DEFAULT_CONCURRENCY,
         metavar="N",
-        help=f"requests in flight at once (default {bulk.DEFAULT_CONCURRENCY})",
+        help=f"requests in flight at once (default {engine.DEFAULT_CONCURRENCY})",
     )
     scan.add_argument("--failures-csv", type=Path, metavar="PATH", help="write failures here")
     scan.add_argument(
@@ -101,7 +101,7 @@ class ProgressPrinter:
         self.tty = stream.isatty()
         self._last_decile = -1
 
-    def __call__(self, progress: bulk.ScanProgress) -> None:
+    def __call__(self, progress: engine.ScanProgress) -> None:
         total = progress.total
         percent = progress.done * 100 // total if total else 100
         text = (
@@ -159,7 +159,8 @@ def _report_input(parsed: inputs.ParsedIds, errors_csv: Path | None) -> None:
 
 
 def _run_scan(args: argparse.Namespace) -> int:
-    from basket_lib.settings import Settings, build_async_client
+    from basket_lib.connect import build_async_client
+    from basket_lib.settings import Settings
 
     try:
         parsed = inputs.read_ids_file(args.users_file, cap=inputs.MAX_SCAN_USERS)
@@ -177,7 +178,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         with ExitStack() as stack:
             failures_out = stack.enter_context(_output(args.failures_csv))
             errors_out = stack.enter_context(_output(args.errors_csv))
-            report = bulk.scan_users_sync(
+            report = engine.scan_users_sync(
                 # httpx's pool would otherwise cap the requests in flight at its default of 100.
                 lambda: build_async_client(settings, max_connections=args.concurrency),
                 parsed.ids,
@@ -189,9 +190,9 @@ def _run_scan(args: argparse.Namespace) -> int:
             report.check_complete()
             # Sorted, so that nightly files compare line by line.
             if failures_out is not None:
-                bulk.write_failures_csv(failures_out, sorted(report.failures, key=_by_user))
+                engine.write_failures_csv(failures_out, sorted(report.failures, key=_by_user))
             if errors_out is not None:
-                bulk.write_errors_csv(errors_out, sorted(report.errors, key=_by_user))
+                engine.write_errors_csv(errors_out, sorted(report.errors, key=_by_user))
     except BasketError as exc:  # building the client: a configuration error
         return _error(str(exc))
     except OSError as exc:
@@ -208,7 +209,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _by_user(record: bulk.FailureRecord | bulk.ErrorRecord) -> str:
+def _by_user(record: engine.FailureRecord | engine.ErrorRecord) -> str:
     return record.user_id
 
 

@@ -1,32 +1,47 @@
-"""HTTP clients of the Jay Basket API (sync and async) over httpx.
+"""HTTP clients of the Jay Basket API (sync and async).
 
-Everything that is not I/O (headers, URLs, response decoding, error mapping, retry decisions and
-delays) lives in plain functions and `_ClientCore`, so `BasketClient` and `AsyncBasketClient`
-differ only in how they send, read and sleep.
+Everything that is not I/O lives in `_ClientCore` (configuration, headers, calls), in
+basket_lib.api.responses (decoding, limits, error mapping) and basket_lib.api.retry (the retry
+policy), so `BasketClient` and `AsyncBasketClient` differ only in how they send, read and sleep.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import functools
-import html
 import json
-import math
 import random
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Protocol, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import httpx
-import pydantic
 
-from basket_lib import errors, models
-from basket_lib.validation import (
+from basket_lib.api import errors, models
+from basket_lib.api.defaults import (
+    DEFAULT_API_VERSION,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    RETRY_AFTER_CAP,
+)
+from basket_lib.api.responses import (
+    ResponseHead,
+    aread_capped,
+    declared_length_error,
+    interpret,
+    parse_basket,
+    parse_product_details,
+    read_capped,
+    read_limit_error,
+    transport_error,
+)
+from basket_lib.api.retry import is_retryable, retry_delay
+from basket_lib.api.validation import (
     clean_provider_id,
     clean_tracking_header,
     distinct_product_ids,
@@ -35,341 +50,9 @@ from basket_lib.validation import (
 )
 
 if TYPE_CHECKING:
-    from basket_lib import transport
-
-DEFAULT_API_VERSION = "2025-09-15"
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_MAX_RETRIES = 2
-DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
-RETRY_AFTER_CAP = 30.0
-
-# The API publishes no retry guidance: retry only what is transient by nature.
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-BACKOFF_BASE = 0.5
-BACKOFF_FACTOR = 2.0
-BACKOFF_MAX = 8.0
-
-EXCERPT_CHARS = 200
-# Only the start of a non-JSON body is inspected for the excerpt, keeping the tag stripping cheap.
-_EXCERPT_SCAN_BYTES = 16 * 1024
-_MAX_LISTED_PROBLEMS = 5
+    from basket_lib.api import transport
 
 T = TypeVar("T")
-
-
-class ResponseHead(Protocol):
-    """What decoding reads of a response: httpx.Response has it, and so has the async client's
-    own connection pool (basket_lib.transport.ResponseHead)."""
-
-    @property
-    def status_code(self) -> int: ...
-
-    @property
-    def headers(self) -> Mapping[str, str]: ...  # case-insensitive
-
-    @property
-    def url(self) -> httpx.URL: ...
-
-
-# --- retry timing -------------------------------------------------------------------------------
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait according to a Retry-After header (delta-seconds or HTTP date).
-
-    None when the header is absent or unreadable, so the caller falls back to its backoff.
-    """
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    if re.fullmatch(r"\d+(\.\d+)?", text):
-        seconds = float(text)
-        return seconds if math.isfinite(seconds) else None
-    try:
-        when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-def backoff_delay(retry_index: int, jitter: Callable[[], float]) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(max, base * factor**n))."""
-    ceiling = min(BACKOFF_MAX, BACKOFF_BASE * BACKOFF_FACTOR ** min(retry_index, 32))
-    return ceiling * min(1.0, max(0.0, jitter()))
-
-
-def retry_delay(
-    retry_index: int,
-    retry_after: str | None,
-    *,
-    cap: float,
-    jitter: Callable[[], float],
-    now: datetime | None = None,
-) -> float:
-    asked = parse_retry_after(retry_after, now=now)
-    if asked is not None:
-        return min(asked, cap)
-    return backoff_delay(retry_index, jitter)
-
-
-def is_retryable(error: errors.APIError) -> bool:
-    return isinstance(error, errors.APIConnectionError) or error.status in RETRY_STATUSES
-
-
-# --- response decoding --------------------------------------------------------------------------
-
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_SCRIPT_STYLE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.S | re.I)
-# `[^<>]` keeps this linear on bodies full of unmatched "<".
-_TAG = re.compile(r"<[^<>]*>")
-
-
-def text_excerpt(body: bytes, limit: int = EXCERPT_CHARS) -> str:
-    """A short plain-text rendering of a body: tags stripped, whitespace collapsed."""
-    text = body[:_EXCERPT_SCAN_BYTES].decode("utf-8", errors="replace")
-    text = _TAG.sub(" ", _SCRIPT_STYLE.sub(" ", _COMMENT.sub(" ", text)))
-    text = html.unescape(text)
-    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def _content_type(response: ResponseHead) -> str:
-    value = response.headers.get("Content-Type", "").strip()
-    return value[:100] if value else "no content type"
-
-
-def decode_json(response: ResponseHead, body: bytes) -> Any:
-    """The decoded JSON body, or ResponseFormatError quoting status, content type and excerpt."""
-    status = response.status_code
-    content_type = _content_type(response)
-    try:
-        return json.loads(body)
-    except RecursionError:
-        reason = "it is nested too deeply"
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        reason = str(exc)
-    excerpt = text_excerpt(body)
-    quoted = f'"{excerpt}"' if excerpt else "an empty body"
-    if "json" in content_type.lower():
-        message = (
-            f"The API answered HTTP {status} with {content_type}, but the body is not valid JSON "
-            f"({reason}; it may have been cut off): {quoted}"
-        )
-    else:
-        message = f"The API answered HTTP {status} with {content_type} instead of JSON: {quoted}"
-    raise errors.ResponseFormatError(
-        message,
-        status=status,
-        details={"content_type": content_type, "excerpt": excerpt},
-    )
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(body)"
-
-
-def validate_payload(model: type[T], payload: Any, status: int) -> T:
-    """The payload as `model`, or ResponseValidationError naming each bad field's path."""
-    if not isinstance(payload, dict):
-        raise errors.ResponseValidationError(
-            f"The API answered HTTP {status} with JSON {type(payload).__name__}, "
-            "expected an object.",
-            status=status,
-        )
-    try:
-        return model.model_validate(payload)  # type: ignore[attr-defined,no-any-return]
-    except pydantic.ValidationError as exc:
-        # include_input=False: the offending values may be large or carry personal data.
-        problems = [
-            {"field": _field_path(err["loc"]), "problem": err["msg"], "type": err["type"]}
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        listed = "; ".join(f"{p['field']}: {p['problem']}" for p in problems[:_MAX_LISTED_PROBLEMS])
-        more = len(problems) - _MAX_LISTED_PROBLEMS
-        if more > 0:
-            listed += f"; and {more} more"
-        raise errors.ResponseValidationError(
-            f"The API's response does not match the documented schema: {listed}",
-            status=status,
-            details=problems,
-        ) from None
-
-
-def _lenient_error_fields(payload: Any) -> tuple[int | None, str | None, Any]:
-    """API code, message and details of an error body, taking whatever is readable.
-
-    Used for error statuses, where the status already decides the class and a malformed envelope
-    must not hide it.
-    """
-    if not isinstance(payload, dict):
-        return None, None, payload
-    error = payload.get("error")
-    if isinstance(error, dict):
-        code = error.get("code")
-        if isinstance(code, str) and code.strip().lstrip("-").isdigit():
-            code = int(code.strip())
-        message = error.get("message")
-        return (
-            code if isinstance(code, int) and not isinstance(code, bool) else None,
-            message if isinstance(message, str) else None,
-            error.get("details"),
-        )
-    detail = payload.get("detail")  # FastAPI's own error body
-    if isinstance(detail, str):
-        return None, detail, None
-    return None, None, detail
-
-
-def _host_label(url: httpx.URL) -> str:
-    return f"{url.host}:{url.port}" if url.port else url.host
-
-
-def redirect_error(response: ResponseHead) -> errors.APIStatusError:
-    """A 3xx is never followed: the key would travel to wherever the Location points."""
-    status = response.status_code
-    source = response.url
-    location = response.headers.get("Location")
-    target: str
-    try:
-        target_host = source.join(location).host if location else None
-    except httpx.InvalidURL:
-        target_host = None
-    if target_host is None:
-        target = "an invalid location"
-    elif target_host == source.host:
-        target = f"another URL on the same host {target_host}"
-    else:
-        target = f"host {target_host}"
-    return errors.status_error_class(status)(
-        f"The API redirected the request (HTTP {status}) to {target}; redirects are not followed "
-        "so the API key only goes to the configured host. Check BASKET_API_URL.",
-        status=status,
-    )
-
-
-def transport_error(exc: httpx.HTTPError, request: httpx.Request) -> errors.APIError:
-    """Map an httpx exception to ours: what happened and the host, never the headers."""
-    host = _host_label(request.url)
-    if isinstance(exc, httpx.TimeoutException):
-        phase = {
-            httpx.ConnectTimeout: "connecting",
-            httpx.ReadTimeout: "waiting for the response",
-            httpx.WriteTimeout: "sending the request",
-            httpx.PoolTimeout: "waiting for a free connection",
-        }.get(type(exc), "talking to it")
-        return errors.APITimeoutError(f"The API at {host} timed out while {phase}.")
-    if isinstance(exc, httpx.RemoteProtocolError) and str(exc).startswith(
-        "Invalid URL in location header"
-    ):
-        # httpx parses Location even when not following; this is a redirect, not a network fault.
-        return errors.UnexpectedStatusError(
-            f"The API at {host} redirected the request to an invalid location; redirects are not "
-            "followed. Check BASKET_API_URL."
-        )
-    reason = f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__
-    if isinstance(exc, httpx.DecodingError):
-        return errors.ResponseFormatError(
-            f"The API at {host} sent a body that could not be decoded ({reason})."
-        )
-    if isinstance(exc, httpx.ConnectError):
-        what = f"Could not connect to the API at {host}"
-    elif isinstance(exc, httpx.ProxyError):
-        what = f"The proxy in front of the API at {host} failed"
-    elif isinstance(exc, httpx.RemoteProtocolError):
-        what = f"The API at {host} closed the connection or broke the HTTP protocol"
-    else:
-        what = f"The connection to the API at {host} failed"
-    return errors.APIConnectionError(f"{what} ({reason}).")
-
-
-def _declared_length_error(response: ResponseHead, cap: int) -> errors.ResponseTooLargeError | None:
-    declared = response.headers.get("Content-Length", "")
-    if declared.strip().isdigit() and int(declared) > cap:
-        return errors.ResponseTooLargeError(
-            f"The API's response (HTTP {response.status_code}) declares {int(declared):,} bytes, "
-            f"more than the {cap:,}-byte limit; it was not read.",
-            status=response.status_code,
-        )
-    return None
-
-
-def _read_limit_error(response: ResponseHead, cap: int) -> errors.ResponseTooLargeError:
-    return errors.ResponseTooLargeError(
-        f"The API's response (HTTP {response.status_code}) exceeded the {cap:,}-byte limit; "
-        "reading was stopped.",
-        status=response.status_code,
-    )
-
-
-def _read_capped(response: httpx.Response, cap: int) -> bytes:
-    if (error := _declared_length_error(response, cap)) is not None:
-        raise error
-    body = bytearray()
-    for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) > cap:
-            raise _read_limit_error(response, cap)
-    return bytes(body)
-
-
-async def _aread_capped(response: ResponseHead, chunks: AsyncIterator[bytes], cap: int) -> bytes:
-    if (error := _declared_length_error(response, cap)) is not None:
-        raise error
-    body = bytearray()
-    async for chunk in chunks:
-        body += chunk
-        if len(body) > cap:
-            raise _read_limit_error(response, cap)
-    return bytes(body)
-
-
-# --- per-endpoint parsing -----------------------------------------------------------------------
-
-
-def _raise_envelope_error(status: int, error: models.ErrorInfo | None) -> None:
-    if error is not None:
-        raise errors.error_for_status(
-            status, api_code=error.code, api_message=error.message, details=error.details
-        )
-
-
-def parse_basket(user_id: str, response: ResponseHead, payload: Any) -> models.BasketResult:
-    envelope = validate_payload(models.BasketEnvelope, payload, response.status_code)
-    _raise_envelope_error(response.status_code, envelope.error)
-    return models.BasketResult(
-        user_id=user_id,
-        # A user without a basket gets an empty one; some servers send `data: null` for it.
-        basket=envelope.data or models.Basket(),
-        next_token=envelope.next_token,
-        api_version=response.headers.get("X-API-Version"),
-        fetched_at=datetime.now(UTC),
-        raw=payload,
-    )
-
-
-def parse_product_details(response: ResponseHead, payload: Any) -> dict[str, models.ProductDetails]:
-    envelope = validate_payload(models.ProductDetailsEnvelope, payload, response.status_code)
-    _raise_envelope_error(response.status_code, envelope.error)
-    products = envelope.data.products if envelope.data else ()
-    return {product.product_id: product for product in products}
-
-
-def interpret(response: ResponseHead, body: bytes, parse: Callable[[ResponseHead, Any], T]) -> T:
-    """The parsed result of a fully read response, or the mapped error."""
-    status = response.status_code
-    if 300 <= status < 400:
-        raise redirect_error(response)
-    is_success = 200 <= status < 300
-    if not is_success and not body.strip():
-        raise errors.error_for_status(status)
-    payload = decode_json(response, body)
-    if not is_success:
-        code, message, details = _lenient_error_fields(payload)
-        raise errors.error_for_status(status, api_code=code, api_message=message, details=details)
-    return parse(response, payload)
 
 
 # --- configuration ------------------------------------------------------------------------------
@@ -628,7 +311,7 @@ class BasketClient(_ClientCore):
                     response = self._http.send(request, stream=True)
                     try:
                         retry_after = response.headers.get("Retry-After")
-                        body = _read_capped(response, self.max_response_bytes)
+                        body = read_capped(response, self.max_response_bytes)
                     finally:
                         response.close()
                 except httpx.HTTPError as exc:
@@ -645,7 +328,7 @@ class BasketClient(_ClientCore):
 class AsyncBasketClient(_ClientCore):
     """Asyncio client. Use with `async with`, or await aclose().
 
-    Without `transport` it sends through its own HTTP/1.1 connection pool (basket_lib.transport):
+    Without `transport` it sends through its own HTTP/1.1 pool (basket_lib.api.transport):
     httpx.AsyncClient costs several times more CPU per request under concurrency, which caps a
     bulk scan far below what the API's latency allows. An injected httpx transport (a mock, the
     demo API) is used through httpx.AsyncClient as given, and so is httpx's own transport when a
@@ -681,7 +364,7 @@ class AsyncBasketClient(_ClientCore):
             max_connections=max_connections,
             jitter=jitter,
         )
-        from basket_lib import transport as lean
+        from basket_lib.api import transport as lean
 
         self._sleep = sleep
         self._http: httpx.AsyncClient | None = None
@@ -728,7 +411,7 @@ class AsyncBasketClient(_ClientCore):
             raise RuntimeError("Cannot send a request, as the client has been closed.")
         loop = asyncio.get_running_loop()
         if self._pool is None:
-            from basket_lib import transport as lean
+            from basket_lib.api import transport as lean
 
             self._pool = lean.Pool(
                 self.base_url, timeout=self.timeout, max_connections=self.max_connections
@@ -756,7 +439,7 @@ class AsyncBasketClient(_ClientCore):
                     response = await self._http.send(request, stream=True)
                     try:
                         retry_after = response.headers.get("Retry-After")
-                        body = await _aread_capped(
+                        body = await aread_capped(
                             response, response.aiter_bytes(), self.max_response_bytes
                         )
                     finally:
@@ -773,7 +456,7 @@ class AsyncBasketClient(_ClientCore):
 
     async def _request_lean(self, call: _Call[T]) -> T:
         """_request over the client's own pool: the same steps, without httpx objects."""
-        from basket_lib.transport import BodyTooLarge
+        from basket_lib.api.transport import BodyTooLarge
 
         pool = self._lean_pool()
         cap = self.max_response_bytes
@@ -794,13 +477,13 @@ class AsyncBasketClient(_ClientCore):
                     try:
                         head = exchange.head
                         retry_after = head.headers.get("Retry-After")
-                        if (error := _declared_length_error(head, cap)) is not None:
+                        if (error := declared_length_error(head, cap)) is not None:
                             raise error
                         content = await exchange.read()
                     finally:
                         exchange.release()
                 except BodyTooLarge as exc:
-                    raise _read_limit_error(exc.head, cap) from None
+                    raise read_limit_error(exc.head, cap) from None
                 return interpret(head, content, call.parse)
             except errors.APIError as error:
                 delay = self._retry_delay(error, retry_after, retry_index)

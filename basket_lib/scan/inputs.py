@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from basket_lib import errors
+from basket_lib.api import errors
+from basket_lib.views.text import plural
 
 MAX_SCAN_USERS = 100_000
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -43,12 +44,8 @@ class ParsedIds:
         return self.messages
 
 
-def _plural(count: int, singular: str, plural: str | None = None) -> str:
-    return f"{count:,} {singular if count == 1 else (plural or singular + 's')}"
-
-
 def _collect(tokens: Iterable[str], cap: int) -> ParsedIds:
-    from basket_lib.validation import validate_user_id
+    from basket_lib.api.validation import validate_user_id
 
     parsed = ParsedIds()
     seen: set[str] = set()
@@ -68,12 +65,12 @@ def _collect(tokens: Iterable[str], cap: int) -> ParsedIds:
             parsed.truncated += 1
     if parsed.duplicates:
         parsed.messages.append(
-            f"{_plural(parsed.duplicates, 'duplicate id')} ignored (each user is scanned once)."
+            f"{plural(parsed.duplicates, 'duplicate id')} ignored (each user is scanned once)."
         )
     if parsed.invalid:
         verb = "is" if len(parsed.invalid) == 1 else "are"
         parsed.messages.append(
-            f"{_plural(len(parsed.invalid), 'invalid id')} {verb} listed with the reason "
+            f"{plural(len(parsed.invalid), 'invalid id')} {verb} listed with the reason "
             "and not scanned."
         )
     if parsed.truncated:
@@ -203,14 +200,14 @@ def _parse_csv_text(text: str, cap: int, filename: str) -> ParsedIds:
             f"{_named(filename)} is not a readable CSV (line {reader.line_num}: {exc})."
         ) from None
     if not tokens:
-        detail = f" ({_plural(empty_cells, 'row')} with an empty {HEADER})" if empty_cells else ""
+        detail = f" ({plural(empty_cells, 'row')} with an empty {HEADER})" if empty_cells else ""
         raise errors.InvalidInputError(
             f"{_named(filename)} has a {HEADER} column but no ids{detail}."
         )
     parsed = _collect(tokens, cap)
     if empty_cells:
         parsed.messages.insert(
-            0, f"{_plural(empty_cells, 'row')} had an empty {HEADER} (skipped, nothing to scan)."
+            0, f"{plural(empty_cells, 'row')} had an empty {HEADER} (skipped, nothing to scan)."
         )
     return parsed
 

@@ -6,7 +6,7 @@ import unicodedata
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from basket_lib import errors
+from basket_lib.api import errors
 
 MAX_USER_ID_LENGTH = 256
 MAX_PROVIDER_ID_LENGTH = 256

@@ -25,7 +25,7 @@ from urllib.request import getproxies, proxy_bypass
 
 import httpx
 
-from basket_lib import errors
+from basket_lib.api import errors
 
 # httpx's default keep-alive expiry.
 KEEPALIVE_SECONDS = 5.0

@@ -18,8 +18,8 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from basket_lib.bulk import EXPIRY_BIN_LABELS
-from basket_lib.views import expiry_text, format_time, humanize_delta, to_local
+from basket_lib.scan.engine import EXPIRY_BIN_LABELS
+from basket_lib.views.times import expiry_text, format_time, humanize_delta, to_local
 
 FAILURE_COLOUR = "#ef4444"
 NEUTRAL_COLOUR = "#7f8ea3"

@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any, Protocol
 
-from basket_lib.errors import BasketError, redact
-from basket_lib.models import Basket, BasketResult
+from basket_lib.api.errors import BasketError, redact
+from basket_lib.api.models import Basket, BasketResult
 
 # Hours from the scan's start until a basket expires; negative = already expired. The same edges,
-# labels and binning rule as basket_lib.charts (this module avoids importing pandas and altair).
+# labels and binning rule as views.charts (this module avoids importing pandas and altair).
 EXPIRY_BIN_EDGES_HOURS: tuple[float, ...] = (
     -math.inf, -72, -24, -1, 0, 1, 6, 24, 72, 168, 336, 720, math.inf,
 )  # fmt: skip

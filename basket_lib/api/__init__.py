@@ -1,0 +1,1 @@
+"""The typed client of the Jay Basket API: models, errors, validation, HTTP."""

@@ -1,0 +1,1 @@
+"""Bulk scans for failed reservations: engine, id input, CSV export, command line."""

@@ -1,0 +1,1 @@
+"""Pure presentation for the pages: tables, text, time formatting and charts."""

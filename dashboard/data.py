@@ -1,0 +1,95 @@
+"""The cached client and fetches, error display and the audit trail of the pages."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import streamlit as st
+
+from basket_lib.api.client import BasketClient
+from basket_lib.api.errors import BasketError, ConfigurationError
+from basket_lib.api.models import BasketResult, ProductDetails
+from basket_lib.audit import DEFAULT_AUDIT_LOG, AuditLog
+from basket_lib.connect import build_client
+from basket_lib.settings import Settings
+from basket_lib.views.text import describe_error, md_escape
+from dashboard.gate import viewer
+
+BASKET_TTL_SECONDS = 30
+DETAILS_TTL_SECONDS = 300
+
+
+def fingerprint(settings: Settings) -> str:
+    # Keys the caches on the whole configuration without putting the key itself in a cache key.
+    text = repr((settings.api_url, settings.api_key, settings.token, settings.api_version))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@st.cache_resource(show_spinner=False)
+def _client(_settings: Settings, settings_fingerprint: str) -> BasketClient:
+    return build_client(_settings)
+
+
+def client(settings: Settings) -> BasketClient:
+    return _client(settings, fingerprint(settings))
+
+
+@st.cache_data(ttl=BASKET_TTL_SECONDS, max_entries=256, show_spinner=False)
+def _fetch_basket(
+    _client: BasketClient,
+    settings_fingerprint: str,
+    user_id: str,
+    tracking: str | None,
+    provider_id: str | None,
+    refresh: int,
+) -> BasketResult:
+    return _client.get_basket(user_id, tracking=tracking, provider_id=provider_id)
+
+
+def fetch_basket(
+    settings: Settings,
+    user_id: str,
+    *,
+    tracking: str | None = None,
+    provider_id: str | None = None,
+    refresh: int = 0,
+) -> BasketResult:
+    """One basket, cached briefly; a new `refresh` value bypasses the cache."""
+    return _fetch_basket(
+        client(settings), fingerprint(settings), user_id, tracking, provider_id, refresh
+    )
+
+
+@st.cache_data(ttl=DETAILS_TTL_SECONDS, max_entries=256, show_spinner=False)
+def _fetch_details(
+    _client: BasketClient, settings_fingerprint: str, product_ids: tuple[str, ...]
+) -> dict[str, ProductDetails]:
+    return _client.get_product_details(product_ids)
+
+
+def fetch_details(
+    settings: Settings, product_ids: list[str]
+) -> tuple[dict[str, ProductDetails], BasketError | None]:
+    """Product names and prices; a failure only means the page shows bare ids."""
+    if not product_ids:
+        return {}, None
+    try:
+        return _fetch_details(client(settings), fingerprint(settings), tuple(product_ids)), None
+    except BasketError as exc:
+        return {}, exc
+
+
+def show_error(exc: BasketError) -> None:
+    st.error(describe_error(exc).markdown(), icon=":material/error:")
+
+
+def audit(
+    settings: Settings, action: str, *, user_ids: list[str], outcome: str, **details: Any
+) -> None:
+    """Append to the audit log; a log that cannot be written is shown, never ignored."""
+    log = AuditLog(settings.audit_log or DEFAULT_AUDIT_LOG)
+    try:
+        log.record(action, viewer=viewer(), user_ids=user_ids, outcome=outcome, **details)
+    except ConfigurationError as exc:
+        st.warning(md_escape(exc.message), icon=":material/warning:")

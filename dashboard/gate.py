@@ -1,0 +1,79 @@
+"""The sign-in gate every page passes: who is signed in, and whether they may see customer data."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from basket_lib.access import viewer_allowed
+from basket_lib.api.errors import ConfigurationError
+from basket_lib.settings import Settings
+from basket_lib.views.text import md_escape
+from dashboard.config import AppConfig, load_config
+from dashboard.navigation import run_through_entry_point
+
+
+def viewer() -> str | None:
+    """The signed-in viewer's e-mail, or None when sign-in is off."""
+    if not st.session_state.get("_auth_enabled"):
+        return None
+    email = st.user.get("email")
+    return str(email) if email else None
+
+
+def _signed_in() -> bool:
+    # A missing flag (no [auth] section where st.user looks) counts as signed out.
+    return st.user.get("is_logged_in") is True
+
+
+def access_allowed(config: AppConfig) -> bool:
+    """Whether the visitor may see customer data (draws nothing)."""
+    if not config.auth_enabled:
+        return True
+    if config.settings is None or not _signed_in():
+        return False
+    email = st.user.get("email")
+    return viewer_allowed(str(email) if email else None, config.settings.allowed_viewers)
+
+
+def sign_in_gate(config: AppConfig) -> bool:
+    """True when the visitor may see customer data; otherwise draws the sign-in page."""
+    st.session_state["_auth_enabled"] = config.auth_enabled
+    if access_allowed(config):
+        return True
+    st.title("Basket support")
+    if config.error is not None:
+        # Without settings the allowed viewers are unknown: nobody gets in.
+        st.error(md_escape(config.error.message), icon=":material/error:")
+    elif not _signed_in():
+        st.write("Sign in to look at customer baskets.")
+        st.button("Sign in", type="primary", on_click=st.login)
+    else:
+        email = st.user.get("email")
+        st.error(
+            f"You are signed in as {md_escape(email or 'an account without an e-mail address')}, "
+            "which is not on this dashboard's list of allowed viewers. Ask the dashboard's "
+            "operator to add you to BASKET\\_ALLOWED\\_VIEWERS."
+        )
+        st.button("Sign out", on_click=st.logout)
+    return False
+
+
+def require_access(config: AppConfig | None = None) -> AppConfig:
+    """Every page checks sign-in itself, not only app.py: while Streamlit still treats pages/ as
+    a legacy multipage directory (on a fresh server, until app.py first calls st.navigation), a
+    URL such as /failures runs the page file without app.py."""
+    run_through_entry_point()
+    config = config or load_config()
+    if not sign_in_gate(config):
+        st.stop()
+    return config
+
+
+def require_settings() -> Settings:
+    """The settings of a visitor allowed in, or a clear error on the page and the run stops."""
+    config = require_access()
+    if config.error is not None or config.settings is None:
+        st.error(md_escape(config.error.message if config.error else "No configuration."))
+        st.info(md_escape(ConfigurationError.hint))
+        st.stop()
+    return config.settings
