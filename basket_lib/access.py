@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
+from basket_lib.api.errors import ConfigurationError
+from basket_lib.api.options import quote
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_DOMAIN = re.compile(r"^@[^@\s]+$")
 
 
 def viewer_allowed(email: str | None, allowed: tuple[str, ...]) -> bool:
@@ -22,3 +26,22 @@ def viewer_allowed(email: str | None, allowed: tuple[str, ...]) -> bool:
         if entry == address or (entry.startswith("@") and entry[1:] == domain):
             return True
     return False
+
+
+def parse_allowed_viewers(value: str | None, name: str) -> tuple[str, ...]:
+    """Lower-cased addresses and `@domain` entries from a comma-separated list, in order."""
+    if value is None:
+        return ()
+    entries: dict[str, None] = {}
+    for raw in value.split(","):
+        entry = raw.strip().lower()
+        if not entry:
+            continue
+        if not (_EMAIL.match(entry) or _DOMAIN.match(entry)):
+            # A bare `example.com` would silently match nobody.
+            raise ConfigurationError(
+                f"{name} entry {quote(entry)} is neither an address (name@example.com) nor a "
+                "domain (@example.com)."
+            )
+        entries.setdefault(entry, None)
+    return tuple(entries)
