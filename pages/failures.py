@@ -7,8 +7,10 @@ import streamlit as st
 from basket_lib.api.errors import BasketError
 from basket_lib.connect import build_async_client
 from basket_lib.demo.baskets import demo_user_ids
-from basket_lib.scan.engine import DEFAULT_CONCURRENCY, ScanProgress, ScanReport, scan_users_sync
+from basket_lib.scan import export
+from basket_lib.scan.engine import DEFAULT_CONCURRENCY, scan_users_sync
 from basket_lib.scan.inputs import MAX_SCAN_USERS, ParsedIds, parse_pasted_ids, parse_uploaded_csv
+from basket_lib.scan.report import ScanProgress, ScanReport
 from basket_lib.views import charts, tables
 from basket_lib.views.text import md_escape, plural
 from dashboard import data, gate
@@ -148,11 +150,12 @@ else:
     )
     st.download_button(
         "Download failures (CSV)",
-        data=tables.failures_csv(failures.drop(columns=["basket"])),
+        data=export.failures_csv(report.failures, details),
         file_name="reservation-failures.csv",
         mime="text/csv",
         on_click="ignore",
         icon=":material/download:",
+        key="download_failures",
     )
 if details_error is not None:
     st.caption(f"Product names unavailable ({md_escape(details_error.summary())}).")
@@ -181,6 +184,16 @@ if report.errors:
             "api_code": st.column_config.NumberColumn("API code", format="%d"),
             "message": st.column_config.TextColumn("Reason"),
         },
+    )
+    # Same CSV format as the command line's --errors-csv, so no unread user is lost on export.
+    st.download_button(
+        "Download users not fetched (CSV)",
+        data=export.errors_csv(report.errors),
+        file_name="scan-errors.csv",
+        mime="text/csv",
+        on_click="ignore",
+        icon=":material/download:",
+        key="download_errors",
     )
 else:
     st.caption("None: every user was fetched.")

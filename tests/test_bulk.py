@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import gc
-import io
 import math
 import threading
 import weakref
@@ -17,15 +15,14 @@ import pytest
 
 from basket_lib.api.errors import NotFoundError, RateLimitError, register_secret
 from basket_lib.api.models import Basket, BasketResult, CheckoutProduct, Product
-from basket_lib.scan import engine
-from basket_lib.scan.engine import (
+from basket_lib.scan import report as scan_report
+from basket_lib.scan.engine import scan_users, scan_users_sync
+from basket_lib.scan.report import (
     EXPIRY_BIN_LABELS,
     ErrorRecord,
     FailureRecord,
     ScanProgress,
     ScanReport,
-    scan_users,
-    scan_users_sync,
 )
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -161,9 +158,6 @@ def test_aggregates_on_a_hand_made_set() -> None:
     assert report.empty_baskets == 1
     assert report.expired_baskets == 1
     assert report.baskets_without_expiry == 2
-    assert report.failed_by_product == Counter({"p1": 2, "p2": 1})
-    assert report.users_by_product() == {"p1": 2, "p2": 1}
-    assert report.product_table() == [("p1", 2, 2), ("p2", 1, 1)]
     assert sorted(report.failures, key=lambda f: (f.user_id, f.product_id)) == [
         FailureRecord("u-fail1", "p1", None, None, 1, -2),
         FailureRecord("u-fail2", "p1", None, None, 2, -1),
@@ -191,17 +185,6 @@ def test_rates_are_none_without_a_checkout() -> None:
     assert report.empty_baskets == 2
 
 
-def test_product_table_ties_are_ordered_by_users_then_id() -> None:
-    outcomes: dict[str, Outcome] = {
-        "a": Basket(checkout=(_checkout("p-b", -1), _checkout("p-b", -1))),
-        "b": Basket(checkout=(_checkout("p-c", -1),)),
-        "c": Basket(checkout=(_checkout("p-c", -1), _checkout("p-a", -1))),
-        "d": Basket(checkout=(_checkout("p-a", -1),)),
-    }
-    report = _scan(FakeClient(outcomes), list(outcomes))
-    assert report.product_table() == [("p-a", 2, 2), ("p-c", 2, 2), ("p-b", 2, 1)]
-
-
 def test_provider_id_is_passed_to_the_client() -> None:
     client = FakeClient()
     _scan(client, ["a", "b"], provider_id="netflix")
@@ -218,7 +201,7 @@ def test_unexpected_error_messages_are_redacted_and_bounded() -> None:
     report = _scan(FakeClient(outcomes), ["a", "b"])
     messages = {e.user_id: e.message for e in report.errors}
     assert secret not in messages["a"] and "[redacted]" in messages["a"]
-    assert len(messages["b"]) == engine.MAX_ERROR_MESSAGE_CHARS
+    assert len(messages["b"]) == scan_report.MAX_ERROR_MESSAGE_CHARS
 
 
 def test_invalid_ids_become_outcomes() -> None:
@@ -300,7 +283,7 @@ def test_report_keeps_no_baskets() -> None:
     assert len(client.results) == 20_000
     assert all(ref() is None for ref in client.results)  # no BasketResult is referenced
     # Without failures or errors, nothing in the report grows with the number of users.
-    assert report.failures == [] and report.errors == [] and not report.failed_by_product
+    assert report.failures == [] and report.errors == []
     assert len(report.expiry_without_failure) == len(EXPIRY_BIN_LABELS)
     assert client.max_tasks <= 17
 
@@ -418,55 +401,15 @@ def test_scan_users_sync_closes_the_client_when_the_scan_fails() -> None:
     ],
 )
 def test_expiry_bins_at_the_edges(hours: float, label: str) -> None:
-    assert EXPIRY_BIN_LABELS[engine.expiry_bin(hours)] == label
+    assert EXPIRY_BIN_LABELS[scan_report.expiry_bin(hours)] == label
 
 
 def test_expiry_bin_rejects_nan() -> None:
     with pytest.raises(ValueError):
-        engine.expiry_bin(math.nan)
+        scan_report.expiry_bin(math.nan)
 
 
 def test_expiry_exactly_now_counts_as_expired() -> None:
     report = _scan(FakeClient({"a": Basket(expires=NOW)}), ["a"])
     assert report.expired_baskets == 1
     assert report.expiry_without_failure[EXPIRY_BIN_LABELS.index("expired < 1 h")] == 1
-
-
-# --- CSV export -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("=SUM(A1:A2)", "'=SUM(A1:A2)"),
-        ("+49 30 1234", "'+49 30 1234"),
-        ("-cmd|' /C calc'!A0", "'-cmd|' /C calc'!A0"),
-        ("@SUM(1)", "'@SUM(1)"),
-        ("\t=1", "'\t=1"),
-        ("\r=1", "'\r=1"),
-        ("-", "'-"),
-        ("-2", "-2"),
-        ("+3.5", "+3.5"),
-        ("-1e3", "-1e3"),
-        ("user-1", "user-1"),
-        (-2, -2),
-        (None, None),
-    ],
-)
-def test_csv_safe(value: object, expected: object) -> None:
-    assert engine.csv_safe(value) == expected
-
-
-def test_failures_and_errors_csv() -> None:
-    out = io.StringIO()
-    engine.write_failures_csv(out, [FailureRecord("=u", "p1", None, "p-main", 2, -1)])
-    assert list(csv.reader(io.StringIO(out.getvalue()))) == [
-        list(engine.FAILURE_CSV_COLUMNS),
-        ["'=u", "p1", "", "p-main", "2", "-1"],
-    ]
-    out = io.StringIO()
-    engine.write_errors_csv(out, [ErrorRecord("u1", "not found", 404, 2005, "@boom")])
-    assert list(csv.reader(io.StringIO(out.getvalue()))) == [
-        ["user_id", "kind", "status", "api_code", "message"],
-        ["u1", "not found", "404", "2005", "'@boom"],
-    ]

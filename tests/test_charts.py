@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from basket_lib.api.models import ProductDetails
-from basket_lib.scan.engine import EXPIRY_BIN_EDGES_HOURS, EXPIRY_BIN_LABELS, FailureRecord
-from basket_lib.scan.engine import expiry_bin as expiry_bin_index
+from basket_lib.scan.report import EXPIRY_BIN_EDGES_HOURS, EXPIRY_BIN_LABELS, FailureRecord
+from basket_lib.scan.report import expiry_bin as expiry_bin_index
 from basket_lib.views.charts import (
     FAILURE_COLOUR,
     FAILURE_LABELS,

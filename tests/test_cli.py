@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from basket_lib import connect, simulator
-from basket_lib.scan import cli, engine, inputs
-from basket_lib.scan.engine import ScanProgress
+from basket_lib.scan import cli, engine, export, inputs
+from basket_lib.scan.report import ScanProgress, ScanReport
 from basket_lib.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,7 +91,7 @@ def test_scan_writes_summary_and_csvs_and_accounts_for_every_line(
     assert "invalid user id '..'" in out.err
 
     failures = _rows(failures_csv)
-    assert list(failures[0]) == list(engine.FAILURE_CSV_COLUMNS)
+    assert list(failures[0]) == list(export.FAILURE_COLUMNS)
     assert len(failures) == summary["failed_reservations"] > 0
     assert sorted((r["user_id"], r["product_id"], r["stocked"]) for r in failures) == (
         _expected_failures(demo_ids)
@@ -101,7 +101,7 @@ def test_scan_writes_summary_and_csvs_and_accounts_for_every_line(
     errors = {r["user_id"]: r for r in _rows(errors_csv)}
     assert errors[".."]["kind"] == "invalid user id"
     assert errors["demo-fault-404"]["kind"] == "not found"
-    assert errors["demo-fault-404"]["status"] == "404"
+    assert errors["demo-fault-404"]["http_status"] == "404"
     assert errors["demo-fault-404"]["api_code"] == "2005"
     assert not list(tmp_path.glob("*.partial"))
 
@@ -112,7 +112,7 @@ def test_plain_text_file_and_provider_id(
     calls: dict[str, Any] = {}
     real_scan, real_build = engine.scan_users_sync, connect.build_async_client
 
-    def spy_scan(factory: Any, ids: list[str], **options: Any) -> engine.ScanReport:
+    def spy_scan(factory: Any, ids: list[str], **options: Any) -> ScanReport:
         calls.update(options, ids=ids)
         return real_scan(factory, ids, **options)
 
@@ -248,7 +248,7 @@ def test_configuration_errors_exit_2_without_the_key(
 def test_interrupted_scan_keeps_the_previous_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(*args: Any, **kwargs: Any) -> engine.ScanReport:
+    def interrupted(*args: Any, **kwargs: Any) -> ScanReport:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(engine, "scan_users_sync", interrupted)

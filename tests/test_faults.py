@@ -27,7 +27,8 @@ import pytest
 from basket_lib import simulator
 from basket_lib.api.client import AsyncBasketClient
 from basket_lib.api.models import BasketResult
-from basket_lib.scan.engine import ScanProgress, ScanReport, scan_users
+from basket_lib.scan.engine import scan_users
+from basket_lib.scan.report import ScanProgress, ScanReport
 from basket_lib.simulator import DemoApi, DemoServer, Faults
 
 KEY = "faults-key-SECRET-0815"

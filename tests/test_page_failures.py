@@ -23,7 +23,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from basket_lib.scan import inputs
-from basket_lib.scan.engine import INVALID_USER_ID_KIND
+from basket_lib.scan.report import INVALID_USER_ID_KIND
 
 FAILURES = "pages/failures.py"
 SEEDED = [f"user-{number:05d}" for number in range(1, 201)]
@@ -116,12 +116,17 @@ def test_scan_accounts_for_every_distinct_user(
         plain_texts(at, "warning")
     )
 
-    (button,) = at.get("download_button")
-    data = download_data(media_files, button.proto.url).decode("utf-8")
+    failures_button, errors_button = at.get("download_button")
+    data = download_data(media_files, failures_button.proto.url).decode("utf-8")
     assert data.startswith("user_id,")
     rows = list(csv.DictReader(io.StringIO(data)))
     assert len(rows) == len(failures)
     assert {row["user_id"] for row in rows} == set(failures["user_id"])
+    # Every user not fetched is in the errors download too, with its reason.
+    data = download_data(media_files, errors_button.proto.url).decode("utf-8")
+    error_rows = list(csv.DictReader(io.StringIO(data)))
+    assert sorted(row["user_id"] for row in error_rows) == sorted(errors["user_id"])
+    assert all(row["kind"] and row["message"] for row in error_rows)
 
 
 def test_a_scan_is_audited_with_every_input_user(tmp_path: Path) -> None:
@@ -153,7 +158,9 @@ def test_only_invalid_ids_still_list_each_one() -> None:
     assert metric(at, "Users scanned") == ("0", "of 2")
     assert sorted(frame_with(at, "kind")["user_id"]) == [".", ".."]
     assert "No failed reservations among the scanned baskets." in plain_texts(at, "info")
-    assert not at.get("download_button")
+    # Only the download of the users not fetched: there are no failures to export.
+    (button,) = at.get("download_button")
+    assert "not fetched" in button.proto.label
 
 
 def test_counts_read_as_english() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from datetime import UTC, datetime, timedelta
@@ -17,7 +15,7 @@ import pytest
 
 from basket_lib.api.errors import error_for_status, register_secret
 from basket_lib.api.models import Basket, BasketResult, ProductDetails
-from basket_lib.scan.engine import ErrorRecord, FailureRecord
+from basket_lib.scan.report import ErrorRecord, FailureRecord
 from basket_lib.views.tables import (
     CHECKOUT_COLUMNS,
     ERROR_COLUMNS,
@@ -32,7 +30,6 @@ from basket_lib.views.tables import (
     deep_link,
     errors_frame,
     failures_by_product,
-    failures_csv,
     failures_frame,
     highlight_failed,
     reservation_status,
@@ -512,59 +509,3 @@ def test_errors_frame_keeps_kind_status_and_code() -> None:
     assert secret not in frame.loc[1, "message"]
     assert pd.isna(frame.loc[2, "http_status"])
     assert list(errors_frame([]).columns) == list(ERROR_COLUMNS)
-
-
-# --- CSV export -------------------------------------------------------------------------------
-
-
-def _rows(data: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(data.decode("utf-8"))))
-
-
-HEADER = b"user_id,product_id,name,variant,main_product,count,stocked\r\n"
-
-
-def test_failures_csv_starts_with_the_user_id_header() -> None:
-    data = failures_csv(_scan_frame())
-    assert data.startswith(HEADER)
-    assert len(_rows(data)) == 1 + 5
-
-
-def test_failures_csv_moves_user_id_first() -> None:
-    frame = _scan_frame()[["product_id", "count", "user_id"]]
-    assert failures_csv(frame).startswith(b"user_id,product_id,count\r\n")
-
-
-def test_failures_csv_of_nothing_is_just_the_header() -> None:
-    assert failures_csv(failures_frame([])) == HEADER
-
-
-@pytest.mark.parametrize(
-    "cell", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
-)
-def test_failures_csv_neutralises_formulas_in_text(cell: str) -> None:
-    details = {cell: ProductDetails(product_id=cell, name=cell)}
-    frame = failures_frame([FailureRecord(cell, cell, cell, cell, 1, -2)], details)
-    row = _rows(failures_csv(frame))[1]
-    assert row[:5] == ["'" + cell] * 5
-
-
-def test_failures_csv_keeps_negative_numbers_numeric() -> None:
-    frame = failures_frame([FailureRecord("u1", "p1", None, None, 3, -2)])
-    row = _rows(failures_csv(frame))[1]
-    assert row == ["u1", "p1", "", "", "", "3", "-2"]
-    assert int(row[6]) == -2
-
-
-def test_failures_csv_keeps_unicode_and_quotes_separators() -> None:
-    name = 'Müller, "Größe" 🛒\nzweite Zeile'
-    details = {"p1": ProductDetails(product_id="p1", name=name)}
-    frame = failures_frame([FailureRecord("ユーザー", "p1", None, None, 1, -1)], details)
-    rows = _rows(failures_csv(frame))
-    assert rows[1][:3] == ["ユーザー", "p1", name]
-
-
-def test_failures_csv_leaves_harmless_text_alone() -> None:
-    details = {"p=1": ProductDetails(product_id="p=1", name="a+b")}
-    frame = failures_frame([FailureRecord("user-1", "p=1", None, None, 1, -1)], details)
-    assert _rows(failures_csv(frame))[1][:3] == ["user-1", "p=1", "a+b"]

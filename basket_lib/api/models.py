@@ -6,6 +6,7 @@ fields over time); a wrong type in a known field is rejected with the field's pa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -250,3 +251,17 @@ class ProductDetailsEnvelope(_Envelope):
     """The body of POST /baskets/products/details."""
 
     data: ProductDetailsData | None = None
+
+
+def details_for(
+    product_id: str,
+    main_product_identifier: str | None,
+    details: Mapping[str, ProductDetails] | None,
+) -> ProductDetails | None:
+    """A line's own product details, else its main product's (variants often have no entry)."""
+    if not details:
+        return None
+    found = details.get(product_id)
+    if found is None and main_product_identifier:
+        found = details.get(main_product_identifier)
+    return found

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from basket_lib.api.errors import BasketError
-from basket_lib.scan import engine, inputs
+from basket_lib.scan import engine, export, inputs
+from basket_lib.scan.report import ErrorRecord, FailureRecord, ScanProgress
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -101,7 +102,7 @@ class ProgressPrinter:
         self.tty = stream.isatty()
         self._last_decile = -1
 
-    def __call__(self, progress: engine.ScanProgress) -> None:
+    def __call__(self, progress: ScanProgress) -> None:
         total = progress.total
         percent = progress.done * 100 // total if total else 100
         text = (
@@ -190,9 +191,9 @@ def _run_scan(args: argparse.Namespace) -> int:
             report.check_complete()
             # Sorted, so that nightly files compare line by line.
             if failures_out is not None:
-                engine.write_failures_csv(failures_out, sorted(report.failures, key=_by_user))
+                export.write_failures_csv(failures_out, sorted(report.failures, key=_by_user))
             if errors_out is not None:
-                engine.write_errors_csv(errors_out, sorted(report.errors, key=_by_user))
+                export.write_errors_csv(errors_out, sorted(report.errors, key=_by_user))
     except BasketError as exc:  # building the client: a configuration error
         return _error(str(exc))
     except OSError as exc:
@@ -209,7 +210,7 @@ def _run_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _by_user(record: engine.FailureRecord | engine.ErrorRecord) -> str:
+def _by_user(record: FailureRecord | ErrorRecord) -> str:
     return record.user_id
 
 

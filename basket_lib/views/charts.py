@@ -18,7 +18,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from basket_lib.scan.engine import EXPIRY_BIN_LABELS
+from basket_lib.scan.report import EXPIRY_BIN_LABELS
 from basket_lib.views.times import expiry_text, format_time, humanize_delta, to_local
 
 FAILURE_COLOUR = "#ef4444"

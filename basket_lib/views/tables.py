@@ -6,8 +6,6 @@ Every value returned here is data (no HTML, no markdown): pages render it with `
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -17,8 +15,16 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from basket_lib.api.models import Basket, BasketResult, CheckoutProduct, Product, ProductDetails
-from basket_lib.scan.engine import ErrorRecord, FailureRecord, csv_safe
+from basket_lib.api.models import (
+    Basket,
+    BasketResult,
+    CheckoutProduct,
+    Product,
+    ProductDetails,
+    details_for,
+)
+from basket_lib.scan.export import ERROR_COLUMNS, FAILURE_COLUMNS
+from basket_lib.scan.report import ErrorRecord, FailureRecord
 
 # --- reservations and metrics -----------------------------------------------------------------
 
@@ -109,20 +115,8 @@ def _typed_frame(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> p
     )
 
 
-def lookup_details(
-    item: Product, details: Mapping[str, ProductDetails] | None
-) -> ProductDetails | None:
-    """The item's own details, else its main product's (variants often have no entry)."""
-    if not details:
-        return None
-    found = details.get(item.product_id)
-    if found is None and item.main_product_identifier:
-        found = details.get(item.main_product_identifier)
-    return found
-
-
 def _product_row(item: Product, details: Mapping[str, ProductDetails] | None) -> dict[str, Any]:
-    info = lookup_details(item, details)
+    info = details_for(item.product_id, item.main_product_identifier, details)
     price = info.price if info is not None else None
     return {
         "product_id": item.product_id,
@@ -196,16 +190,6 @@ def deep_link(base_url: str, user_id: str) -> str:
 # --- failures across many users ---------------------------------------------------------------
 
 
-FAILURE_COLUMNS: tuple[str, ...] = (
-    "user_id",
-    "product_id",
-    "name",
-    "variant",
-    "main_product",
-    "count",
-    "stocked",
-)
-ERROR_COLUMNS: tuple[str, ...] = ("user_id", "kind", "http_status", "api_code", "message")
 BY_PRODUCT_COLUMNS: tuple[str, ...] = (
     "product_id",
     "name",
@@ -225,7 +209,7 @@ def failures_frame(
             product_id=record.product_id,
             main_product_identifier=record.main_product_identifier,
         )
-        info = lookup_details(item, details)
+        info = details_for(item.product_id, item.main_product_identifier, details)
         rows.append(
             {
                 "user_id": record.user_id,
@@ -280,18 +264,3 @@ def errors_frame(errors: Iterable[ErrorRecord]) -> pd.DataFrame:
         for e in errors
     ]
     return _typed_frame(rows, ERROR_COLUMNS)
-
-
-def failures_csv(frame: pd.DataFrame) -> bytes:
-    """UTF-8 CSV with a header, user_id first when present. Text cells that a spreadsheet would
-    run as a formula get a leading quote; numbers (a stocked of -2) are written as numbers."""
-    columns = list(frame.columns)
-    if "user_id" in columns:
-        columns.remove("user_id")
-        columns.insert(0, "user_id")
-    # CRLF as in RFC 4180; it also makes the writer quote cells holding a lone "\r".
-    # Only text is neutralised: a numeric column never holds a formula, and its -2 must stay -2.
-    safe = frame[columns].astype(object).map(csv_safe)
-    buffer = io.StringIO()
-    safe.to_csv(buffer, index=False, na_rep="", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    return buffer.getvalue().encode("utf-8")

@@ -1,0 +1,94 @@
+"""The one CSV format of a scan's results, for the page's downloads and the command line alike.
+
+RFC 4180: UTF-8, a header row, CRLF line ends (which also makes the writer quote a cell holding a
+lone CR, so no value can start a row of its own). Text that a spreadsheet would run as a formula
+gets a leading quote; numbers (a stocked of -2, an id "-42") are left as they are.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO
+
+from basket_lib.api.models import ProductDetails, details_for
+from basket_lib.scan.report import ErrorRecord, FailureRecord
+
+FAILURE_COLUMNS: tuple[str, ...] = (
+    "user_id", "product_id", "name", "variant", "main_product", "count", "stocked",
+)  # fmt: skip
+ERROR_COLUMNS: tuple[str, ...] = ("user_id", "kind", "http_status", "api_code", "message")
+
+# Characters that make spreadsheet software evaluate a cell as a formula.
+_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def csv_safe(value: object) -> object:
+    """A cell a spreadsheet will show as text: formula-like text gets a leading quote."""
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_PREFIXES)
+        and not _NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+def write_csv(stream: IO[str], columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Every export goes through here; None is written as an empty cell."""
+    writer = csv.writer(stream, lineterminator="\r\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if cell is None else csv_safe(cell) for cell in row])
+
+
+def failure_rows(
+    failures: Iterable[FailureRecord], details: Mapping[str, ProductDetails] | None = None
+) -> Iterable[tuple[object, ...]]:
+    """FAILURE_COLUMNS of each failed reservation, named from the product details when known."""
+    for f in failures:
+        info = details_for(f.product_id, f.main_product_identifier, details)
+        yield (
+            f.user_id,
+            f.product_id,
+            info.name if info is not None else None,
+            f.variant or None,
+            f.main_product_identifier or None,
+            f.count,
+            f.stocked,
+        )
+
+
+def error_rows(errors: Iterable[ErrorRecord]) -> Iterable[tuple[object, ...]]:
+    for e in errors:
+        yield (e.user_id, e.kind, e.status, e.api_code, e.message)
+
+
+def write_failures_csv(
+    stream: IO[str],
+    failures: Iterable[FailureRecord],
+    details: Mapping[str, ProductDetails] | None = None,
+) -> None:
+    write_csv(stream, FAILURE_COLUMNS, failure_rows(failures, details))
+
+
+def write_errors_csv(stream: IO[str], errors: Iterable[ErrorRecord]) -> None:
+    write_csv(stream, ERROR_COLUMNS, error_rows(errors))
+
+
+def failures_csv(
+    failures: Iterable[FailureRecord], details: Mapping[str, ProductDetails] | None = None
+) -> bytes:
+    """The failures CSV as a download's bytes."""
+    buffer = io.StringIO()
+    write_failures_csv(buffer, failures, details)
+    return buffer.getvalue().encode("utf-8")
+
+
+def errors_csv(errors: Iterable[ErrorRecord]) -> bytes:
+    buffer = io.StringIO()
+    write_errors_csv(buffer, errors)
+    return buffer.getvalue().encode("utf-8")

@@ -1,0 +1,211 @@
+"""What a scan found: one outcome per user, the failed reservations and the aggregates shown.
+
+The report grows only with what must be shown one by one (failed reservations, users that could
+not be read); every basket is folded into counters as soon as it arrives and then dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from basket_lib.api.errors import BasketError, redact
+from basket_lib.api.models import Basket
+
+# Hours from the scan's start until a basket expires; negative = already expired. The same edges,
+# labels and binning rule as views.charts (this module avoids importing pandas and altair).
+EXPIRY_BIN_EDGES_HOURS: tuple[float, ...] = (
+    -math.inf, -72, -24, -1, 0, 1, 6, 24, 72, 168, 336, 720, math.inf,
+)  # fmt: skip
+EXPIRY_BIN_LABELS: tuple[str, ...] = (
+    "expired > 3 days",
+    "expired 1-3 days",
+    "expired 1-24 h",
+    "expired < 1 h",
+    "< 1 h",
+    "1-6 h",
+    "6-24 h",
+    "1-3 days",
+    "3-7 days",
+    "7-14 days",
+    "14-30 days",
+    "> 30 days",
+)
+
+MAX_ERROR_MESSAGE_CHARS = 500
+INVALID_USER_ID_KIND = "invalid user id"
+UNEXPECTED_ERROR_KIND = "unexpected error"
+
+
+def expiry_bin(hours: float) -> int:
+    """Index into EXPIRY_BIN_LABELS of a time to expiry in hours.
+
+    Bins count age away from now on both sides: a future bin holds ``lo <= hours < hi``, an
+    expired bin ``lo < hours <= hi``; exactly 0 is expired (as in views.expiry_status).
+    """
+    if math.isnan(hours):
+        raise ValueError("hours to expiry is NaN")
+    if hours <= 0:
+        return max(bisect_left(EXPIRY_BIN_EDGES_HOURS, hours) - 1, 0)
+    return min(bisect_right(EXPIRY_BIN_EDGES_HOURS, hours) - 1, len(EXPIRY_BIN_LABELS) - 1)
+
+
+@dataclass(slots=True)
+class FailureRecord:
+    """One checkout item whose stock reservation failed (stocked < 0)."""
+
+    user_id: str
+    product_id: str
+    variant: str | None
+    main_product_identifier: str | None
+    count: int
+    stocked: int
+
+
+@dataclass(slots=True)
+class ErrorRecord:
+    """One user whose basket could not be read."""
+
+    user_id: str
+    kind: str
+    status: int | None
+    api_code: int | None
+    message: str
+
+    @classmethod
+    def from_exception(cls, user_id: str, exc: BaseException) -> ErrorRecord:
+        if isinstance(exc, BasketError):
+            message = exc.summary()
+            return cls(
+                user_id, exc.kind, exc.status, exc.api_code, message[:MAX_ERROR_MESSAGE_CHARS]
+            )
+        # Foreign exceptions are not redacted at construction, BasketErrors are.
+        message = redact(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_MESSAGE_CHARS]
+        return cls(user_id, UNEXPECTED_ERROR_KIND, None, None, message)
+
+
+@dataclass(frozen=True, slots=True)
+class ScanProgress:
+    done: int
+    total: int
+    errors: int
+    failures: int  # failed reservations found so far
+    baskets_with_checkout: int
+
+
+@dataclass
+class ScanReport:
+    """Aggregates of one scan.
+
+    Two failure rates, because one user can have several failed items:
+    - ``reservation_failure_rate``: failed reservations / checkout items (every checkout line is
+      one reservation);
+    - ``user_failure_rate``: users with at least one failed reservation / baskets with a checkout.
+    Both are None when their denominator is 0.
+    """
+
+    total: int = 0  # distinct users, each ends as scanned or as an error
+    duplicates: int = 0
+    scanned: int = 0
+    errors: list[ErrorRecord] = field(default_factory=list)
+    failures: list[FailureRecord] = field(default_factory=list)
+    baskets_with_checkout: int = 0
+    checkout_items: int = 0
+    failed_reservations: int = 0
+    users_with_failure: int = 0
+    empty_baskets: int = 0
+    expired_baskets: int = 0
+    baskets_without_expiry: int = 0
+    # Scanned baskets with an expiry, per EXPIRY_BIN_LABELS bin, split by failed reservations.
+    expiry_with_failure: list[int] = field(default_factory=lambda: [0] * len(EXPIRY_BIN_LABELS))
+    expiry_without_failure: list[int] = field(default_factory=lambda: [0] * len(EXPIRY_BIN_LABELS))
+    as_of: datetime = field(default_factory=lambda: datetime.now(UTC))  # histogram's "now"
+    elapsed_seconds: float = 0.0
+
+    def add_basket(self, user_id: str, basket: Basket) -> None:
+        self.scanned += 1
+        failed = False
+        checkout = basket.checkout
+        if checkout:
+            self.baskets_with_checkout += 1
+            self.checkout_items += len(checkout)
+            for item in checkout:
+                stocked = item.stocked
+                if stocked is not None and stocked < 0:
+                    failed = True
+                    self.failed_reservations += 1
+                    self.failures.append(
+                        FailureRecord(
+                            user_id,
+                            item.product_id,
+                            item.variant,
+                            item.main_product_identifier,
+                            item.count,
+                            stocked,
+                        )
+                    )
+            if failed:
+                self.users_with_failure += 1
+        elif not (basket.cart or basket.saved):
+            self.empty_baskets += 1
+        expires = basket.expires
+        if expires is None:
+            self.baskets_without_expiry += 1
+            return
+        hours = (expires - self.as_of).total_seconds() / 3600
+        if hours <= 0:
+            self.expired_baskets += 1
+        bins = self.expiry_with_failure if failed else self.expiry_without_failure
+        bins[expiry_bin(hours)] += 1
+
+    def add_error(self, user_id: str, exc: BaseException) -> None:
+        self.errors.append(ErrorRecord.from_exception(user_id, exc))
+
+    def add_invalid_ids(self, invalid: Iterable[tuple[str, str]]) -> None:
+        """Count ids rejected before the scan (see inputs.ParsedIds.invalid) as outcomes too."""
+        for user_id, reason in invalid:
+            self.total += 1
+            self.errors.append(ErrorRecord(user_id, INVALID_USER_ID_KIND, None, None, reason))
+
+    @property
+    def reservation_failure_rate(self) -> float | None:
+        return self.failed_reservations / self.checkout_items if self.checkout_items else None
+
+    @property
+    def user_failure_rate(self) -> float | None:
+        if not self.baskets_with_checkout:
+            return None
+        return self.users_with_failure / self.baskets_with_checkout
+
+    @property
+    def outcomes_total(self) -> int:
+        return self.scanned + len(self.errors)
+
+    def check_complete(self) -> None:
+        """Raise unless every user ended in exactly one outcome."""
+        if self.outcomes_total != self.total:
+            raise RuntimeError(
+                f"Scan incomplete: {self.scanned} scanned + {len(self.errors)} errors "
+                f"!= {self.total} users."
+            )
+
+    def expiry_counts(self) -> dict[tuple[int, bool], int]:
+        """{(bin index, has a failed reservation): baskets}, the input of
+        charts.expiry_histogram_frame."""
+        counts = {(i, True): n for i, n in enumerate(self.expiry_with_failure)}
+        counts.update({(i, False): n for i, n in enumerate(self.expiry_without_failure)})
+        return counts
+
+    def errors_by_kind(self) -> Counter[str]:
+        return Counter(record.kind for record in self.errors)
+
+    def summary_line(self) -> str:
+        return (
+            f"users={self.total} scanned={self.scanned} with_checkout={self.baskets_with_checkout} "
+            f"failed_reservations={self.failed_reservations} errors={len(self.errors)} "
+            f"seconds={self.elapsed_seconds:.2f}"
+        )
