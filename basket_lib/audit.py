@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from basket_lib.api.errors import ConfigurationError, redact
+from basket_lib.api.errors import ConfigurationError
+from basket_lib.api.redaction import NO_SECRETS, Redactor
 
 DEFAULT_AUDIT_LOG = "audit.jsonl"
 
@@ -24,9 +25,11 @@ class AuditLog:
         self,
         path: str | os.PathLike[str] = DEFAULT_AUDIT_LOG,
         *,
+        redactor: Redactor = NO_SECRETS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.path = Path(path)
+        self._redactor = redactor
         self._clock = clock
         self._lock = threading.Lock()
 
@@ -45,9 +48,9 @@ class AuditLog:
             "action": action,
             "viewer": viewer,
             "user_ids": list(user_ids),
-            "outcome": redact(outcome),
+            "outcome": self._redactor.text(outcome),
         }
-        event.update({key: _redacted(value) for key, value in details.items()})
+        event.update({key: self._redactor.value(value) for key, value in details.items()})
         line = json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
         try:
             with self._lock:
@@ -60,7 +63,3 @@ class AuditLog:
                 "set BASKET_AUDIT_LOG to a writable file."
             ) from None
         return event
-
-
-def _redacted(value: Any) -> Any:
-    return redact(value) if isinstance(value, str) else value

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from basket_lib import access
 from basket_lib.api import options
 from basket_lib.api.defaults import DEFAULT_API_VERSION, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
-from basket_lib.api.errors import ConfigurationError, register_secret
+from basket_lib.api.errors import ConfigurationError
+from basket_lib.api.redaction import Redactor
 
 # Every variable Settings.from_env reads.
 ENVIRONMENT_VARIABLES: tuple[str, ...] = (
@@ -41,10 +42,10 @@ class Settings:
     # Lower-cased full addresses and `@domain` entries; empty lets nobody in.
     allowed_viewers: tuple[str, ...] = ()
 
-    def __post_init__(self) -> None:
-        # Also covers Settings built in code, not only from_env().
-        register_secret(self.api_key)
-        register_secret(self.token)
+    @property
+    def redactor(self) -> Redactor:
+        """Scrubs this configuration's key and token from errors, logs and exports."""
+        return Redactor(self.api_key, self.token)
 
     @property
     def demo(self) -> bool:

@@ -88,7 +88,7 @@ def audit(
     settings: Settings, action: str, *, user_ids: list[str], outcome: str, **details: Any
 ) -> None:
     """Append to the audit log; a log that cannot be written is shown, never ignored."""
-    log = AuditLog(settings.audit_log or DEFAULT_AUDIT_LOG)
+    log = AuditLog(settings.audit_log or DEFAULT_AUDIT_LOG, redactor=settings.redactor)
     try:
         log.record(action, viewer=viewer(), user_ids=user_ids, outcome=outcome, **details)
     except ConfigurationError as exc:

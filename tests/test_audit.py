@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from basket_lib.api.errors import ConfigurationError, register_secret
+from basket_lib.api.errors import ConfigurationError
+from basket_lib.api.redaction import Redactor
 from basket_lib.audit import AuditLog
 
 
@@ -48,8 +49,9 @@ def test_hostile_user_ids_stay_one_line(tmp_path: Path) -> None:
 
 
 def test_secrets_are_redacted(tmp_path: Path) -> None:
-    register_secret("audit-secret-key-123")
-    log = AuditLog(tmp_path / "audit.jsonl", clock=_clock)
+    log = AuditLog(
+        tmp_path / "audit.jsonl", redactor=Redactor("audit-secret-key-123"), clock=_clock
+    )
     log.record(
         "lookup",
         viewer=None,

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from basket_lib.api.errors import NotFoundError, RateLimitError, register_secret
+from basket_lib.api.errors import NotFoundError, RateLimitError
 from basket_lib.api.models import Basket, BasketResult, CheckoutProduct, Product
+from basket_lib.api.redaction import Redactor
 from basket_lib.scan import report as scan_report
 from basket_lib.scan.engine import scan_users, scan_users_sync
 from basket_lib.scan.report import (
@@ -44,6 +45,7 @@ class FakeClient:
     ) -> None:
         self.outcomes = outcomes or {}
         self.default = default
+        self.redactor = Redactor()
         self.calls: Counter[str] = Counter()
         self.provider_ids: set[str | None] = set()
         self.in_flight = 0
@@ -193,12 +195,13 @@ def test_provider_id_is_passed_to_the_client() -> None:
 
 def test_unexpected_error_messages_are_redacted_and_bounded() -> None:
     secret = "sk-bulk-test-secret-4711"
-    register_secret(secret)
     outcomes: dict[str, Outcome] = {
         "a": RuntimeError(f"header was {secret}"),
         "b": ValueError("x" * 5000),
     }
-    report = _scan(FakeClient(outcomes), ["a", "b"])
+    client = FakeClient(outcomes)
+    client.redactor = Redactor(secret)  # the scanning client's own secrets
+    report = _scan(client, ["a", "b"])
     messages = {e.user_id: e.message for e in report.errors}
     assert secret not in messages["a"] and "[redacted]" in messages["a"]
     assert len(messages["b"]) == scan_report.MAX_ERROR_MESSAGE_CHARS

@@ -211,15 +211,22 @@ def test_secrets_are_not_in_repr_and_are_redacted_from_errors() -> None:
     settings = Settings.from_env(configured(BASKET_API_TOKEN=TOKEN))
     assert KEY not in repr(settings) and TOKEN not in repr(settings)
     assert KEY not in str(settings) and TOKEN not in str(settings)
-    # Registered: any later error that happens to echo them is scrubbed.
-    error = errors.ServerError(f"proxy said: bad key {KEY} / {TOKEN}")
+    # Its redactor scrubs them from any error that happens to echo them.
+    error = settings.redactor.error(errors.ServerError(f"proxy said: bad key {KEY} / {TOKEN}"))
     assert KEY not in str(error) and TOKEN not in str(error)
+    assert "[redacted]" in error.message
 
 
-def test_settings_built_in_code_register_their_secrets_too() -> None:
+def test_settings_built_in_code_redact_their_secrets_too() -> None:
     secret = "code-built-key-81c2e4"
-    Settings(api_url=URL, api_key=secret)
-    assert secret not in str(errors.ServerError(f"echo {secret}"))
+    redactor = Settings(api_url=URL, api_key=secret).redactor
+    assert secret not in str(redactor.error(errors.ServerError(f"echo {secret}")))
+
+
+def test_secrets_are_not_remembered_beyond_their_owner() -> None:
+    # No process-wide registry: an error raised elsewhere is left as it is.
+    Settings(api_url=URL, api_key="forgotten-key-5521")
+    assert "forgotten-key-5521" in str(errors.ServerError("echo forgotten-key-5521"))
 
 
 def test_invalid_key_is_never_echoed() -> None:

@@ -13,8 +13,9 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from basket_lib.api.errors import error_for_status, register_secret
+from basket_lib.api.errors import error_for_status
 from basket_lib.api.models import Basket, BasketResult, ProductDetails
+from basket_lib.api.redaction import Redactor
 from basket_lib.scan.report import ErrorRecord, FailureRecord
 from basket_lib.views.tables import (
     CHECKOUT_COLUMNS,
@@ -490,13 +491,12 @@ def test_failures_by_product_of_nothing() -> None:
 
 def test_errors_frame_keeps_kind_status_and_code() -> None:
     secret = "sk-views-test-9f8e7d6c"
-    register_secret(secret)
     frame = errors_frame(
         [
             ErrorRecord.from_exception(
                 "u1", error_for_status(401, api_code=2002, api_message="bad key")
             ),
-            ErrorRecord.from_exception("u2", RuntimeError(f"boom with {secret}")),
+            ErrorRecord.from_exception("u2", RuntimeError(f"boom with {secret}"), Redactor(secret)),
             ErrorRecord("u3", "timeout", None, None, "no answer"),
         ]
     )

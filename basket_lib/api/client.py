@@ -11,7 +11,6 @@ import asyncio
 import functools
 import json
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 
 import httpx
 
-from basket_lib.api import errors, models
+from basket_lib.api import errors, models, options
 from basket_lib.api.defaults import (
     DEFAULT_API_VERSION,
     DEFAULT_CONNECT_TIMEOUT,
@@ -29,6 +28,7 @@ from basket_lib.api.defaults import (
     DEFAULT_TIMEOUT,
     RETRY_AFTER_CAP,
 )
+from basket_lib.api.redaction import Redactor
 from basket_lib.api.responses import (
     ResponseHead,
     aread_capped,
@@ -58,35 +58,11 @@ T = TypeVar("T")
 # --- configuration ------------------------------------------------------------------------------
 
 
-def _header_safe(value: str) -> bool:
-    return value.isascii() and value.isprintable()
-
-
-def _normalise_base_url(base_url: str) -> str:
-    if not isinstance(base_url, str) or not base_url.strip():
-        raise errors.ConfigurationError("The API base URL is empty.")
-    try:
-        url = httpx.URL(base_url.strip())
-    except httpx.InvalidURL as exc:
-        raise errors.ConfigurationError(f"The API base URL is not a valid URL ({exc}).") from None
-    if url.scheme not in {"http", "https"} or not url.host:
-        raise errors.ConfigurationError(
-            "The API base URL must start with https:// or http:// and name a host."
-        )
-    if url.userinfo:
-        # Credentials in the URL would show up wherever the URL is displayed.
-        raise errors.ConfigurationError("The API base URL must not contain credentials.")
-    if url.query or url.fragment:
-        raise errors.ConfigurationError("The API base URL must not have a query or fragment.")
-    return str(url).rstrip("/")
-
-
 def _timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
     if isinstance(timeout, httpx.Timeout):
         return timeout
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise errors.ConfigurationError(f"The timeout must be a positive number, not {timeout!r}.")
-    return httpx.Timeout(float(timeout), connect=min(float(timeout), DEFAULT_CONNECT_TIMEOUT))
+    seconds = options.timeout(timeout, "The timeout")
+    return httpx.Timeout(seconds, connect=min(seconds, DEFAULT_CONNECT_TIMEOUT))
 
 
 def _non_negative_int(name: str, value: int, minimum: int = 0) -> int:
@@ -124,29 +100,45 @@ class _ClientCore:
         max_connections: int,
         jitter: Callable[[], float],
     ) -> None:
-        # Registered before any check, so no message raised below can carry them.
-        errors.register_secret(api_key if isinstance(api_key, str) else None)
-        errors.register_secret(token if isinstance(token, str) else None)
-        if not isinstance(api_key, str) or not api_key.strip():
-            raise errors.ConfigurationError("The API key is empty.")
-        api_key = api_key.strip()
-        if not _header_safe(api_key):
-            raise errors.ConfigurationError(
-                "The API key contains characters that cannot be sent in a header."
+        # Before any check: should a message below ever carry a secret, it is scrubbed.
+        self.redactor = Redactor(
+            api_key if isinstance(api_key, str) else None, token if isinstance(token, str) else None
+        )
+        with self.redactor.scrubbing():
+            self._configure(
+                base_url,
+                api_key,
+                token=token,
+                api_version=api_version,
+                timeout=timeout,
+                max_retries=max_retries,
+                max_response_bytes=max_response_bytes,
+                retry_after_cap=retry_after_cap,
+                max_connections=max_connections,
             )
-        if token is not None:
-            if not isinstance(token, str):
-                raise errors.ConfigurationError("The bearer token must be text.")
-            # Accept a whole pasted header value ("Bearer eyJ...") as well as the bare token.
-            token = re.sub(r"(?i)^\s*bearer\s+", "", token).strip() or None
-            if token is not None and not _header_safe(token):
-                raise errors.ConfigurationError(
-                    "The bearer token contains characters that cannot be sent in a header."
-                )
-        if not isinstance(api_version, str) or not api_version.strip():
-            raise errors.ConfigurationError("The API version is empty.")
-        if not _header_safe(api_version.strip()):
-            raise errors.ConfigurationError("The API version contains invalid characters.")
+        self.request_count = 0
+        self._jitter = jitter
+
+    def _configure(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        token: str | None,
+        api_version: str,
+        timeout: float | httpx.Timeout,
+        max_retries: int,
+        max_response_bytes: int,
+        retry_after_cap: float,
+        max_connections: int,
+    ) -> None:
+        # The rules are the settings' rules (basket_lib.api.options), worded for code.
+        self._api_key = options.api_key(api_key, "The API key")
+        self._token = options.token(token, "The bearer token")
+        self.base_url = options.base_url(base_url, "The API base URL")
+        self.api_version = options.api_version(api_version, "The API version")
+        self.timeout = _timeout(timeout)
+        self.max_retries = options.max_retries(max_retries, "max_retries")
         if (
             isinstance(retry_after_cap, bool)
             or not isinstance(retry_after_cap, (int, float))
@@ -155,17 +147,9 @@ class _ClientCore:
             raise errors.ConfigurationError(
                 f"retry_after_cap must be a number >= 0, not {retry_after_cap!r}."
             )
-        self.base_url = _normalise_base_url(base_url)
-        self.api_version = api_version.strip()
-        self.timeout = _timeout(timeout)
-        self.max_retries = _non_negative_int("max_retries", max_retries)
         self.max_response_bytes = _non_negative_int("max_response_bytes", max_response_bytes, 1)
         self.max_connections = _non_negative_int("max_connections", max_connections, 1)
         self.retry_after_cap = float(retry_after_cap)
-        self.request_count = 0
-        self._api_key = api_key
-        self._token = token
-        self._jitter = jitter
 
     def __repr__(self) -> str:
         return (
@@ -294,11 +278,13 @@ class BasketClient(_ClientCore):
     def get_basket(
         self, user_id: str, *, tracking: str | None = None, provider_id: str | None = None
     ) -> models.BasketResult:
-        return self._request(self._basket_call(user_id, tracking, provider_id))
+        with self.redactor.scrubbing():
+            return self._request(self._basket_call(user_id, tracking, provider_id))
 
     def get_product_details(self, product_ids: Iterable[str]) -> dict[str, models.ProductDetails]:
-        call = self._details_call(product_ids)
-        return {} if call is None else self._request(call)
+        with self.redactor.scrubbing():
+            call = self._details_call(product_ids)
+            return {} if call is None else self._request(call)
 
     def _request(self, call: _Call[T]) -> T:
         retry_index = 0
@@ -397,13 +383,15 @@ class AsyncBasketClient(_ClientCore):
     async def get_basket(
         self, user_id: str, *, tracking: str | None = None, provider_id: str | None = None
     ) -> models.BasketResult:
-        return await self._request(self._basket_call(user_id, tracking, provider_id))
+        with self.redactor.scrubbing():
+            return await self._request(self._basket_call(user_id, tracking, provider_id))
 
     async def get_product_details(
         self, product_ids: Iterable[str]
     ) -> dict[str, models.ProductDetails]:
-        call = self._details_call(product_ids)
-        return {} if call is None else await self._request(call)
+        with self.redactor.scrubbing():
+            call = self._details_call(product_ids)
+            return {} if call is None else await self._request(call)
 
     def _lean_pool(self) -> transport.Pool:
         if self._closed:

@@ -1,42 +1,24 @@
 """The exception hierarchy and the one mapper from an error response to its class.
 
 Every exception carries what a support agent needs to read (HTTP status, API code, its catalogue
-name and meaning, the API's own message) and a hint on what to do. Messages are redacted of every
-registered secret at construction, so neither ``str()`` nor ``repr()`` can leak the API key or the
-bearer token, whatever the API echoes back.
+name and meaning, the API's own message) and a hint on what to do. The client that raises an error
+scrubs its own key and token from it (basket_lib.api.redaction), whatever the API echoes back.
 """
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from typing import Any
 
 from basket_lib.api.codes import CodeInfo, describe_code
 
-# --- secret redaction -------------------------------------------------------------------------
-
-_REDACTED = "[redacted]"
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
+# --- displayable text -------------------------------------------------------------------------
 
 
-def register_secret(value: str | None) -> None:
-    """Remember a secret so that no exception message can ever contain it."""
-    # Very short values would redact ordinary words; keys and tokens are never that short.
-    if value and len(value) >= 4:
-        with _secrets_lock:
-            _secrets.add(value)
-
-
-def redact(text: str) -> str:
+def displayable(text: str) -> str:
     if not text.isascii():
         # A lone surrogate (JSON "\ud800") cannot be encoded: no page or log could show the text.
         text = text.encode("utf-8", "replace").decode("utf-8")
-    with _secrets_lock:
-        secrets = sorted(_secrets, key=len, reverse=True)
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, _REDACTED)
     return text
 
 
@@ -46,15 +28,17 @@ MAX_DETAILS_DEPTH = 64
 _TOO_DEEP = "[nested too deeply to show]"
 
 
-def _redact_any(value: Any, depth: int = 0) -> Any:
+def map_strings(value: Any, text: Callable[[str], str], depth: int = 0) -> Any:
+    """`value` with `text` applied to every string in it (dict keys included), nested containers
+    cut off at MAX_DETAILS_DEPTH."""
     if isinstance(value, str):
-        return redact(value)
+        return text(value)
     if isinstance(value, (dict, list, tuple)) and depth >= MAX_DETAILS_DEPTH:
         return _TOO_DEEP
     if isinstance(value, dict):
-        return {redact(str(k)): _redact_any(v, depth + 1) for k, v in value.items()}
+        return {text(str(k)): map_strings(v, text, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_redact_any(v, depth + 1) for v in value]
+        return [map_strings(v, text, depth + 1) for v in value]
     return value
 
 
@@ -75,11 +59,11 @@ class BasketError(Exception):
         api_message: str | None = None,
         details: Any = None,
     ) -> None:
-        self.message = redact(message)
+        self.message = displayable(message)
         self.status = status
         self.api_code = api_code
-        self.api_message = redact(api_message) if api_message is not None else None
-        self.details = _redact_any(details)
+        self.api_message = displayable(api_message) if api_message is not None else None
+        self.details = map_strings(details, displayable)
         super().__init__(self.message)
 
     @property

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from basket_lib.api.models import BasketResult
+from basket_lib.api.redaction import NO_SECRETS
 from basket_lib.scan.report import ScanProgress, ScanReport
 
 DEFAULT_CONCURRENCY = 32
@@ -51,7 +52,12 @@ async def scan_users(
         raise ValueError("concurrency must be at least 1")
     started = time.perf_counter()
     distinct = list(dict.fromkeys(user_ids))
-    report = ScanReport(total=len(distinct), duplicates=len(user_ids) - len(distinct), as_of=now())
+    report = ScanReport(
+        total=len(distinct),
+        duplicates=len(user_ids) - len(distinct),
+        as_of=now(),
+        redactor=getattr(client, "redactor", NO_SECRETS),
+    )
     total = report.total
     every = progress_every or max(1, total // 200)
     pending = iter(distinct)

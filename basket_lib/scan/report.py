@@ -13,8 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from basket_lib.api.errors import BasketError, redact
+from basket_lib.api.errors import BasketError
 from basket_lib.api.models import Basket
+from basket_lib.api.redaction import NO_SECRETS, Redactor
 
 # Hours from the scan's start until a basket expires; negative = already expired. The same edges,
 # labels and binning rule as views.charts (this module avoids importing pandas and altair).
@@ -77,14 +78,14 @@ class ErrorRecord:
     message: str
 
     @classmethod
-    def from_exception(cls, user_id: str, exc: BaseException) -> ErrorRecord:
+    def from_exception(
+        cls, user_id: str, exc: BaseException, redactor: Redactor = NO_SECRETS
+    ) -> ErrorRecord:
+        # Scrubbed here too: an exception that is not the client's own was never scrubbed.
         if isinstance(exc, BasketError):
-            message = exc.summary()
-            return cls(
-                user_id, exc.kind, exc.status, exc.api_code, message[:MAX_ERROR_MESSAGE_CHARS]
-            )
-        # Foreign exceptions are not redacted at construction, BasketErrors are.
-        message = redact(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_MESSAGE_CHARS]
+            message = redactor.text(exc.summary())[:MAX_ERROR_MESSAGE_CHARS]
+            return cls(user_id, exc.kind, exc.status, exc.api_code, message)
+        message = redactor.text(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_MESSAGE_CHARS]
         return cls(user_id, UNEXPECTED_ERROR_KIND, None, None, message)
 
 
@@ -125,6 +126,8 @@ class ScanReport:
     expiry_without_failure: list[int] = field(default_factory=lambda: [0] * len(EXPIRY_BIN_LABELS))
     as_of: datetime = field(default_factory=lambda: datetime.now(UTC))  # histogram's "now"
     elapsed_seconds: float = 0.0
+    # The scanning client's secrets, scrubbed from every recorded error.
+    redactor: Redactor = field(default=NO_SECRETS, repr=False, compare=False)
 
     def add_basket(self, user_id: str, basket: Basket) -> None:
         self.scanned += 1
@@ -163,7 +166,7 @@ class ScanReport:
         bins[expiry_bin(hours)] += 1
 
     def add_error(self, user_id: str, exc: BaseException) -> None:
-        self.errors.append(ErrorRecord.from_exception(user_id, exc))
+        self.errors.append(ErrorRecord.from_exception(user_id, exc, self.redactor))
 
     def add_invalid_ids(self, invalid: Iterable[tuple[str, str]]) -> None:
         """Count ids rejected before the scan (see inputs.ParsedIds.invalid) as outcomes too."""

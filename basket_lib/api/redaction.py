@@ -1,0 +1,65 @@
+"""Keeping a client's secrets out of everything it raises or writes.
+
+Each client and each Settings owns a Redactor of its own key and token: an error leaving the client
+is scrubbed before anyone can print it, and the audit log and scan reports scrub with the
+configured secrets. Nothing is registered process-wide, so a secret is forgotten with its owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from basket_lib.api.errors import BasketError, map_strings
+
+REDACTED = "[redacted]"
+# Very short values would redact ordinary words; keys and tokens are never that short.
+MIN_SECRET_LENGTH = 4
+
+E = TypeVar("E", bound=BasketError)
+
+
+class Redactor:
+    """Replaces each of its secrets by [redacted] in text, nested values and errors."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, *secrets: str | None) -> None:
+        kept = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}
+        # Longest first, so a secret containing another is replaced whole.
+        self._secrets = tuple(sorted(kept, key=len, reverse=True))
+
+    def __repr__(self) -> str:
+        return f"Redactor({len(self._secrets)} secrets)"
+
+    def text(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def value(self, value: Any) -> Any:
+        return map_strings(value, self.text) if self._secrets else value
+
+    def error(self, exc: E) -> E:
+        """`exc` with every secret scrubbed from its message, the API's message and details."""
+        if self._secrets:
+            exc.message = self.text(exc.message)
+            if exc.api_message is not None:
+                exc.api_message = self.text(exc.api_message)
+            exc.details = self.value(exc.details)
+            exc.args = (exc.message,)
+        return exc
+
+    @contextmanager
+    def scrubbing(self) -> Iterator[None]:
+        """Scrubs any BasketError raised inside the block on its way out."""
+        try:
+            yield
+        except BasketError as exc:
+            self.error(exc)
+            raise
+
+
+NO_SECRETS = Redactor()
