@@ -157,11 +157,6 @@ def decode_tracking(value: str) -> TrackingSession:
     return TrackingSession.from_payload(payload, header_value=text)
 
 
-def encode_tracking(payload: Mapping[str, Any]) -> str:
-    """Standard base64 of the compact JSON of `payload` (the format the Playout API issues)."""
-    return base64.b64encode(_dumps(dict(payload)).encode("utf-8")).decode("ascii")
-
-
 # --- steps --------------------------------------------------------------------------------------
 
 

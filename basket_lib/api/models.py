@@ -236,12 +236,6 @@ class ProductDetails(ApiModel):
     main_product_identifier: str | None = None
     brand: Any = None
 
-    @property
-    def price_label(self) -> str | None:
-        if self.price is None:
-            return None
-        return f"{self.price:.2f} {self.currency}" if self.currency else f"{self.price:.2f}"
-
 
 class ProductDetailsData(ApiModel):
     products: _products(ProductDetails) = ()

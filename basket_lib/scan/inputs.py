@@ -39,10 +39,6 @@ class ParsedIds:
     truncated: int = 0  # distinct valid ids beyond the cap, not in ``ids``
     messages: list[str] = field(default_factory=list)
 
-    @property
-    def warnings(self) -> list[str]:
-        return self.messages
-
 
 def _collect(tokens: Iterable[str], cap: int) -> ParsedIds:
     from basket_lib.api.validation import validate_user_id

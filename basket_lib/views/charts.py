@@ -239,12 +239,6 @@ FAILURE_LABELS: tuple[str, str] = (WITH_FAILURE, WITHOUT_FAILURE)
 HISTOGRAM_COLUMNS = ["bin", "baskets", "failures_label"]
 
 
-def bin_label(index: int) -> str:
-    if not 0 <= index < len(EXPIRY_BIN_LABELS):
-        raise IndexError(f"expiry bin {index} does not exist")
-    return EXPIRY_BIN_LABELS[index]
-
-
 def expiry_histogram_frame(counts: Mapping[tuple[int, bool], int]) -> pd.DataFrame:
     """Counts kept by a scan, keyed by (bin index, has a failed reservation), → the input of
     ``expiry_histogram``. Every bin appears for both labels (zeros included) so the axis is the
