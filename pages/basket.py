@@ -14,29 +14,9 @@ from basket_lib.api.validation import validate_user_id
 from basket_lib.demo.api import SCENARIOS
 from basket_lib.tracking import TrackingSession, decode_tracking
 from basket_lib.views.text import md_escape, plural
-from dashboard import data, gate
+from dashboard import columns, data, gate
 
 AUTO_REFRESH_SECONDS = 10
-
-_TEXT = st.column_config.TextColumn
-_NUMBER = st.column_config.NumberColumn
-PRODUCT_COLUMNS = {
-    "product_id": _TEXT("Product id"),
-    "name": _TEXT("Name"),
-    "price": _NUMBER("Price", format="%.2f"),
-    "currency": _TEXT("Currency"),
-    "variant": _TEXT("Variant"),
-    "main_product": _TEXT("Main product"),
-    "count": _NUMBER("Count", format="%d"),
-}
-CHECKOUT_COLUMNS = {
-    **PRODUCT_COLUMNS,
-    "stocked": _NUMBER(
-        "Stocked", format="%d", help="Units reserved in stock; below zero the reservation failed."
-    ),
-    "status": _TEXT("Reservation", help="failed / reserved N / unlimited (no reservation needed)"),
-    "failed": None,
-}
 
 settings = gate.require_settings()
 st.title("Basket lookup")
@@ -187,7 +167,7 @@ def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now
                 )
             st.dataframe(
                 checkout.style.apply(tables.highlight_failed, axis=1),
-                column_config=CHECKOUT_COLUMNS,
+                column_config=columns.CHECKOUT_COLUMNS,
                 hide_index=True,
                 key="checkout_table",
             )
@@ -199,7 +179,7 @@ def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now
             if frame.empty:
                 st.caption(f"{title}: empty.")
             else:
-                st.dataframe(frame, column_config=PRODUCT_COLUMNS, hide_index=True, key=key)
+                st.dataframe(frame, column_config=columns.PRODUCT_COLUMNS, hide_index=True, key=key)
 
     if basket.expires or basket.last_changed:
         st.markdown("#### Time to expiry")

@@ -13,7 +13,7 @@ from basket_lib.scan.inputs import MAX_SCAN_USERS, ParsedIds, parse_pasted_ids, 
 from basket_lib.scan.report import ScanProgress, ScanReport
 from basket_lib.views import charts, tables
 from basket_lib.views.text import md_escape, plural
-from dashboard import data, gate
+from dashboard import columns, data, gate
 
 PASTE, UPLOAD, SAMPLE = "Paste ids", "Upload CSV", "Sample demo users"
 
@@ -136,16 +136,7 @@ else:
     st.dataframe(
         failures,
         hide_index=True,
-        column_config={
-            "user_id": st.column_config.TextColumn("User id"),
-            "basket": st.column_config.LinkColumn("Basket", display_text="Open basket"),
-            "product_id": st.column_config.TextColumn("Product id"),
-            "name": st.column_config.TextColumn("Name"),
-            "variant": st.column_config.TextColumn("Variant"),
-            "main_product": st.column_config.TextColumn("Main product"),
-            "count": st.column_config.NumberColumn("Count", format="%d"),
-            "stocked": st.column_config.NumberColumn("Stocked", format="%d"),
-        },
+        column_config=columns.FAILURE_COLUMNS,
         key="failures_table",
     )
     st.download_button(
@@ -177,13 +168,7 @@ if report.errors:
         tables.errors_frame(report.errors),
         hide_index=True,
         key="errors_table",
-        column_config={
-            "user_id": st.column_config.TextColumn("User id"),
-            "kind": st.column_config.TextColumn("Error"),
-            "http_status": st.column_config.NumberColumn("HTTP status", format="%d"),
-            "api_code": st.column_config.NumberColumn("API code", format="%d"),
-            "message": st.column_config.TextColumn("Reason"),
-        },
+        column_config=columns.ERROR_COLUMNS,
     )
     # Same CSV format as the command line's --errors-csv, so no unread user is lost on export.
     st.download_button(

@@ -1,0 +1,45 @@
+"""Column configurations of the pages' tables, keyed by the columns views.tables builds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+_TEXT = st.column_config.TextColumn
+_NUMBER = st.column_config.NumberColumn
+
+PRODUCT_COLUMNS: dict[str, Any] = {
+    "product_id": _TEXT("Product id"),
+    "name": _TEXT("Name"),
+    "price": _NUMBER("Price", format="%.2f"),
+    "currency": _TEXT("Currency"),
+    "variant": _TEXT("Variant"),
+    "main_product": _TEXT("Main product"),
+    "count": _NUMBER("Count", format="%d"),
+}
+CHECKOUT_COLUMNS: dict[str, Any] = {
+    **PRODUCT_COLUMNS,
+    "stocked": _NUMBER(
+        "Stocked", format="%d", help="Units reserved in stock; below zero the reservation failed."
+    ),
+    "status": _TEXT("Reservation", help="failed / reserved N / unlimited (no reservation needed)"),
+    "failed": None,  # drives the row tint; not shown
+}
+FAILURE_COLUMNS: dict[str, Any] = {
+    "user_id": _TEXT("User id"),
+    "basket": st.column_config.LinkColumn("Basket", display_text="Open basket"),
+    "product_id": _TEXT("Product id"),
+    "name": _TEXT("Name"),
+    "variant": _TEXT("Variant"),
+    "main_product": _TEXT("Main product"),
+    "count": _NUMBER("Count", format="%d"),
+    "stocked": _NUMBER("Stocked", format="%d"),
+}
+ERROR_COLUMNS: dict[str, Any] = {
+    "user_id": _TEXT("User id"),
+    "kind": _TEXT("Error"),
+    "http_status": _NUMBER("HTTP status", format="%d"),
+    "api_code": _NUMBER("API code", format="%d"),
+    "message": _TEXT("Reason"),
+}
