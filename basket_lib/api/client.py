@@ -116,6 +116,8 @@ class _ClientCore:
                 retry_after_cap=retry_after_cap,
                 max_connections=max_connections,
             )
+        # The bare token too: a pasted "Bearer xyz" must not leave "xyz" unredacted.
+        self.redactor = Redactor(self._api_key, self._token, *self.redactor.secrets)
         self.request_count = 0
         self._jitter = jitter
 

@@ -30,6 +30,10 @@ class Redactor:
         # Longest first, so a secret containing another is replaced whole.
         self._secrets = tuple(sorted(kept, key=len, reverse=True))
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return self._secrets
+
     def __repr__(self) -> str:
         return f"Redactor({len(self._secrets)} secrets)"
 

@@ -1,0 +1,49 @@
+"""basket_lib.api.redaction: each client and each Settings scrubs its own secrets, nobody else's."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from basket_lib.api import errors
+from basket_lib.api.client import BasketClient
+from basket_lib.api.redaction import Redactor
+
+KEY = "key-redaction-0123456789"
+BARE_TOKEN = "tok-redaction-abcdefghij"
+
+
+def _echoing_client(token: str) -> BasketClient:
+    def echo(request: httpx.Request) -> httpx.Response:
+        auth = request.headers.get("Authorization", "")
+        body = {"error": {"code": 2002, "message": f"rejected {auth.removeprefix('Bearer ')}"}}
+        return httpx.Response(401, content=json.dumps(body).encode())
+
+    transport = httpx.MockTransport(echo)
+    return BasketClient("https://api.example.test", KEY, token=token, transport=transport)
+
+
+@pytest.mark.parametrize("token", [BARE_TOKEN, f"Bearer {BARE_TOKEN}", f"  bearer   {BARE_TOKEN} "])
+def test_the_bare_token_is_redacted_however_it_was_given(token: str) -> None:
+    with _echoing_client(token) as client, pytest.raises(errors.AuthenticationError) as caught:
+        client.get_basket("u")
+    assert BARE_TOKEN not in str(caught.value) and BARE_TOKEN not in repr(caught.value)
+    assert "[redacted]" in caught.value.message
+
+
+def test_a_redactor_scrubs_text_nested_values_and_errors() -> None:
+    redactor = Redactor(KEY, None, "")
+    assert redactor.text(f"a {KEY} b") == "a [redacted] b"
+    assert redactor.value({KEY: [f"x{KEY}", 3]}) == {"[redacted]": ["x[redacted]", 3]}
+    error = redactor.error(errors.ServerError(f"echo {KEY}", api_message=KEY, details=[KEY]))
+    assert KEY not in str(error) and KEY not in repr(error) and error.details == ["[redacted]"]
+
+
+def test_a_longer_secret_containing_a_shorter_one_is_replaced_whole() -> None:
+    assert Redactor("abcd", "abcdefgh").text("abcdefgh") == "[redacted]"
+
+
+def test_too_short_values_are_not_treated_as_secrets() -> None:
+    assert Redactor("abc").text("abc def") == "abc def"
