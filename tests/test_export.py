@@ -35,13 +35,18 @@ def _rows(data: bytes) -> list[list[str]]:
         ("+49 30 1234", "'+49 30 1234"),
         ("-cmd|' /C calc'!A0", "'-cmd|' /C calc'!A0"),
         ("@SUM(1)", "'@SUM(1)"),
-        ("\t=1", "'\t=1"),
+        ("\t=1", "'\t'=1"),
         ("\r=1", "'\r=1"),
         ("-", "'-"),
         ("-2", "-2"),
         ("+3.5", "+3.5"),
         ("-1e3", "-1e3"),
         ("user-1", "user-1"),
+        ("a;=1+1", "a;'=1+1"),
+        ("a\t@SUM(1)", "a\t'@SUM(1)"),
+        ("=x;+y", "'=x;'+y"),
+        ("a;-2;", "a;-2;"),
+        ("a; b", "a; b"),
         (-2, -2),
         (None, None),
     ],
@@ -111,3 +116,8 @@ def test_errors_csv() -> None:
         list(export.ERROR_COLUMNS),
         ["u1", "not found", "404", "2005", "'@boom"],
     ]
+
+
+def test_every_text_cell_is_quoted_and_numbers_are_not() -> None:
+    data = export.failures_csv([FailureRecord("u;1", "p1", None, None, 3, -2)])
+    assert data.splitlines()[1] == b'"u;1","p1","","","",3,-2'

@@ -1,8 +1,10 @@
 """The one CSV format of a scan's results, for the page's downloads and the command line alike.
 
-RFC 4180: UTF-8, a header row, CRLF line ends (which also makes the writer quote a cell holding a
-lone CR, so no value can start a row of its own). Text that a spreadsheet would run as a formula
-gets a leading quote; numbers (a stocked of -2, an id "-42") are left as they are.
+RFC 4180: UTF-8, a header row, CRLF line ends. Every text cell is quoted, so a lone CR, a comma or
+a semicolon (the list separator of European spreadsheets) never splits a row or a cell. Text that a
+spreadsheet would run as a formula gets a leading quote, at the start of the cell and after each
+`;` or tab inside it (OWASP's CSV injection advice); numbers (a stocked of -2, an id "-42") are
+left as they are.
 """
 
 from __future__ import annotations
@@ -26,21 +28,31 @@ _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
+_SEPARATED = re.compile(r"([;\t])")
+
+
+def _safe_part(text: str) -> str:
+    if text.startswith(_FORMULA_PREFIXES) and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def csv_safe(value: object) -> object:
-    """A cell a spreadsheet will show as text: formula-like text gets a leading quote."""
-    if (
-        isinstance(value, str)
-        and value.startswith(_FORMULA_PREFIXES)
-        and not _NUMBER.fullmatch(value)
-    ):
-        return "'" + value
-    return value
+    """A cell a spreadsheet will show as text, even one that splits it at `;` or tab."""
+    if not isinstance(value, str):
+        return value
+    parts = _SEPARATED.split(value)
+    # Even indexes are the text between separators, odd ones the separators themselves.
+    safe = "".join(_safe_part(part) if i % 2 == 0 else part for i, part in enumerate(parts))
+    # A cell that starts with a tab (or CR) is a formula prefix of its own.
+    return "'" + safe if safe.startswith(("\t", "\r")) else safe
 
 
 def write_csv(stream: IO[str], columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     """Every export goes through here; None is written as an empty cell."""
-    writer = csv.writer(stream, lineterminator="\r\n")
-    writer.writerow(columns)
+    csv.writer(stream, lineterminator="\r\n").writerow(columns)
+    # QUOTE_NONNUMERIC quotes text and leaves int cells bare, so numbers stay numbers.
+    writer = csv.writer(stream, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
     for row in rows:
         writer.writerow(["" if cell is None else csv_safe(cell) for cell in row])
 
