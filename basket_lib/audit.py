@@ -20,6 +20,14 @@ from basket_lib.api.redaction import NO_SECRETS, Redactor
 DEFAULT_AUDIT_LOG = "audit.jsonl"
 
 
+class AuditError(ConfigurationError):
+    """The audit log could not be written; `path` names the file for the operator."""
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 class AuditLog:
     def __init__(
         self,
@@ -51,15 +59,26 @@ class AuditLog:
             "outcome": self._redactor.text(outcome),
         }
         event.update({key: self._redactor.value(value) for key, value in details.items()})
-        line = json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n"
+        line = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+        # Valid JSON either way, but log shippers and JavaScript split lines at these two.
+        line = line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n"
         try:
             with self._lock:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                with self.path.open("a", encoding="utf-8") as handle:
-                    handle.write(line)
+                with self.path.open("a+b") as handle:
+                    data = line.encode("utf-8")
+                    if handle.tell() > 0:
+                        handle.seek(-1, os.SEEK_END)
+                        if handle.read(1) != b"\n":
+                            # A record torn by an earlier failed write is closed off, so it
+                            # cannot swallow this one.
+                            data = b"\n" + data
+                    handle.write(data)
         except OSError as exc:
-            raise ConfigurationError(
-                f"The audit log {self.path} cannot be written ({exc.strerror or exc}); "
-                "set BASKET_AUDIT_LOG to a writable file."
+            # No path in the message: it may be shown to a viewer. The path is on the error.
+            raise AuditError(
+                f"The audit log cannot be written ({exc.strerror or type(exc).__name__}); "
+                "the operator must make BASKET_AUDIT_LOG a writable file.",
+                path=self.path,
             ) from None
         return event

@@ -23,6 +23,8 @@ def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
+    # The CLI audits every scan; measurements must not grow a log in the working tree.
+    env["BASKET_AUDIT_LOG"] = os.devnull
     env.update(extra)
     return env
 

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import streamlit as st
 
 from basket_lib.api.client import BasketClient
-from basket_lib.api.errors import BasketError, ConfigurationError
+from basket_lib.api.errors import BasketError
 from basket_lib.api.models import BasketResult, ProductDetails
-from basket_lib.audit import DEFAULT_AUDIT_LOG, AuditLog
+from basket_lib.audit import DEFAULT_AUDIT_LOG, AuditError, AuditLog
 from basket_lib.connect import build_client
 from basket_lib.settings import Settings
 from basket_lib.views.text import describe_error, md_escape
-from dashboard.gate import viewer
+from dashboard.gate import sign_in_enabled, viewer
+
+_log = logging.getLogger(__name__)
 
 BASKET_TTL_SECONDS = 30
 DETAILS_TTL_SECONDS = 300
@@ -84,12 +87,25 @@ def show_error(exc: BasketError) -> None:
     st.error(describe_error(exc).markdown(), icon=":material/error:")
 
 
+AUDIT_REFUSED = (
+    "This could not be recorded in the audit log, so it is not shown: with sign-in on, every "
+    "look at customer data must be audited. Ask the dashboard's operator to check the audit log."
+)
+
+
 def audit(
     settings: Settings, action: str, *, user_ids: list[str], outcome: str, **details: Any
-) -> None:
-    """Append to the audit log; a log that cannot be written is shown, never ignored."""
+) -> bool:
+    """Append to the audit log. False when it could not be written and sign-in is on: the caller
+    must then not show the data (fail closed). With sign-in off a warning is shown instead."""
     log = AuditLog(settings.audit_log or DEFAULT_AUDIT_LOG, redactor=settings.redactor)
     try:
         log.record(action, viewer=viewer(), user_ids=user_ids, outcome=outcome, **details)
-    except ConfigurationError as exc:
+    except AuditError as exc:
+        # The file's path is for the operator's log, never for the page.
+        _log.error("%s (%s)", exc.message, exc.path)
+        if sign_in_enabled():
+            st.error(AUDIT_REFUSED, icon=":material/lock:")
+            return False
         st.warning(md_escape(exc.message), icon=":material/warning:")
+    return True

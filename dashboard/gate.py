@@ -12,9 +12,14 @@ from dashboard.config import AppConfig, load_config
 from dashboard.navigation import run_through_entry_point
 
 
+def sign_in_enabled() -> bool:
+    """Whether this run passed the sign-in gate with sign-in on (set by sign_in_gate)."""
+    return bool(st.session_state.get("_auth_enabled"))
+
+
 def viewer() -> str | None:
     """The signed-in viewer's e-mail, or None when sign-in is off."""
-    if not st.session_state.get("_auth_enabled"):
+    if not sign_in_enabled():
         return None
     email = st.user.get("email")
     return str(email) if email else None

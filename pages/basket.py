@@ -208,13 +208,16 @@ def basket_view() -> None:
             )
     except BasketError as exc:
         if st.session_state.get("_last_lookup") != lookup:
-            st.session_state["_last_lookup"] = lookup
-            data.audit(settings, "lookup", user_ids=[user_id], outcome=f"error: {exc.summary()}")
+            outcome = f"error: {exc.summary()}"
+            if data.audit(settings, "lookup", user_ids=[user_id], outcome=outcome):
+                st.session_state["_last_lookup"] = lookup
         data.show_error(exc)
         return
+    # Audited once per lookup; one that could not be audited is tried again and not shown.
     if st.session_state.get("_last_lookup") != lookup:
+        if not data.audit(settings, "lookup", user_ids=[user_id], outcome="basket"):
+            return
         st.session_state["_last_lookup"] = lookup
-        data.audit(settings, "lookup", user_ids=[user_id], outcome="basket")
 
     details, details_error = data.fetch_details(settings, result.basket.product_ids())
     now = datetime.now(UTC)

@@ -87,13 +87,14 @@ if st.button("Start scan", type="primary", disabled=not can_scan, key="start_sca
             label=f"Scanned {plural(report.total, 'user')} in {report.elapsed_seconds:.1f} s",
             state="complete",
         )
-    st.session_state["scan_report"] = report
-    data.audit(
+    audited = data.audit(
         settings,
         "scan",
         user_ids=[*parsed.ids, *(user for user, _ in parsed.invalid)],
         outcome=report.summary_line(),
     )
+    # A scan that could not be audited is not shown (with sign-in on), nor kept for later runs.
+    st.session_state["scan_report"] = report if audited else None
 
 report: ScanReport | None = st.session_state.get("scan_report")
 if report is None:

@@ -277,3 +277,63 @@ def test_the_api_key_is_never_on_the_sign_in_page(monkeypatch: pytest.MonkeyPatc
 
     no_exception(at)
     assert key not in all_texts(at)
+
+
+# --- the audit fails closed with sign-in on -----------------------------------------------------
+
+
+def _unwritable_audit_log(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    path = blocker / "audit.jsonl"
+    monkeypatch.setenv("BASKET_AUDIT_LOG", str(path))
+    return path
+
+
+@pytest.mark.usefixtures("navigation")
+def test_a_lookup_that_cannot_be_audited_is_not_shown_when_signed_in(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", "@example.com")
+    path = _unwritable_audit_log(monkeypatch, tmp_path)
+    at = signed_in_app(ALLOWED)
+    at.run()
+    at.run()  # a rerun of the same lookup must not show it either
+
+    no_exception(at)
+    assert not at.dataframe and not at.metric
+    (error,) = plain_texts(at, "error")
+    assert "could not be recorded in the audit log, so it is not shown" in error
+    assert str(path) not in all_texts(at) and "not-a-directory" not in all_texts(at)
+
+
+@pytest.mark.usefixtures("navigation")
+def test_a_scan_that_cannot_be_audited_is_not_shown_when_signed_in(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", "@example.com")
+    _unwritable_audit_log(monkeypatch, tmp_path)
+    at = signed_in_app(ALLOWED, user="")
+    at.switch_page("pages/failures.py").run()
+    at.text_area(key="scan_text").set_value("demo-checkout-failed\nuser-00001").run()
+    at.button(key="start_scan").click().run()
+
+    no_exception(at)
+    assert not at.dataframe and not at.get("download_button")
+    assert any("could not be recorded in the audit log" in e for e in plain_texts(at, "error"))
+    at.run()
+    assert not at.dataframe  # nor kept for a later run
+
+
+def test_without_sign_in_an_unaudited_lookup_is_shown_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = _unwritable_audit_log(monkeypatch, tmp_path)
+    at = new_app(user="demo-checkout-failed")
+    at.run()
+
+    no_exception(at)
+    assert at.dataframe
+    (warning,) = plain_texts(at, "warning")
+    assert "audit log cannot be written" in warning
+    assert str(path) not in all_texts(at)

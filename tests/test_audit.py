@@ -9,7 +9,7 @@ import pytest
 
 from basket_lib.api.errors import ConfigurationError
 from basket_lib.api.redaction import Redactor
-from basket_lib.audit import AuditLog
+from basket_lib.audit import AuditError, AuditLog
 
 
 def _clock() -> datetime:
@@ -85,5 +85,30 @@ def test_unwritable_path_is_a_configuration_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     log = AuditLog(blocker / "audit.jsonl")
-    with pytest.raises(ConfigurationError, match="BASKET_AUDIT_LOG"):
+    with pytest.raises(ConfigurationError, match="BASKET_AUDIT_LOG") as caught:
         log.record("lookup", viewer=None, user_ids=["u"], outcome="basket")
+    # The path is on the error for the operator, never in the message a viewer may see.
+    assert isinstance(caught.value, AuditError) and caught.value.path == blocker / "audit.jsonl"
+    assert str(tmp_path) not in caught.value.message
+
+
+def test_line_and_paragraph_separators_are_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    AuditLog(path, clock=_clock).record(
+        "lookup", viewer=None, user_ids=["a\u2028b"], outcome="x\u2029y"
+    )
+    text = path.read_text(encoding="utf-8")
+    assert "\u2028" not in text and "\u2029" not in text
+    (line,) = text.split("\n")[:-1]
+    assert json.loads(line)["user_ids"] == ["a\u2028b"]
+    assert json.loads(line)["outcome"] == "x\u2029y"
+
+
+def test_a_torn_record_never_swallows_the_next_one(tmp_path: Path) -> None:
+    path = tmp_path / "audit.jsonl"
+    # What a write cut short by a full disk leaves behind: a fragment without its newline.
+    path.write_text('{"time":"2026-01-02T03:04:05+00:00","action":"lookup","user_ids":["x', "utf-8")
+    AuditLog(path, clock=_clock).record("lookup", viewer=None, user_ids=["u-1"], outcome="basket")
+    torn, record = path.read_text(encoding="utf-8").splitlines()
+    assert torn.endswith('["x')
+    assert json.loads(record)["user_ids"] == ["u-1"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import subprocess
@@ -24,6 +25,13 @@ SUMMARY = re.compile(
     r"seconds=\d+\.\d\d"
 )
 SECRET = "sk-cli-test-key-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _audit_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("BASKET_AUDIT_LOG", str(path))
+    return path
 
 
 def _users_file(tmp_path: Path, lines: list[str], name: str = "users.txt") -> Path:
@@ -262,11 +270,40 @@ def test_interrupted_scan_keeps_the_previous_output(
     assert "interrupted" in capsys.readouterr().err
 
 
+# --- the audit log ----------------------------------------------------------------------------
+
+
+def test_a_scan_is_audited_with_every_input_line(tmp_path: Path, _audit_log: Path) -> None:
+    users = _users_file(tmp_path, ["user-00001", "..", "demo-fault-404", "user-00001"])
+    assert cli.main(["scan", str(users)]) == 0
+
+    (line,) = [json.loads(text) for text in _audit_log.read_text("utf-8").splitlines()]
+    assert line["action"] == "scan" and line["source"] == "cli" and line["viewer"] is None
+    assert sorted(line["user_ids"]) == ["..", "demo-fault-404", "user-00001"]
+    assert line["outcome"].startswith("users=3 scanned=1 ")
+
+
+def test_a_scan_that_cannot_be_audited_writes_no_results(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    monkeypatch.setenv("BASKET_AUDIT_LOG", str(blocker / "audit.jsonl"))
+    users = _users_file(tmp_path, ["user-00001"])
+    failures_csv = tmp_path / "failures.csv"
+
+    assert cli.main(["scan", str(users), "--failures-csv", str(failures_csv)]) == 2
+    err = capsys.readouterr().err
+    assert "audit log cannot be written" in err and str(blocker) in err
+    assert not failures_csv.exists() and not list(tmp_path.glob("*.partial"))
+
+
 # --- as a subprocess --------------------------------------------------------------------------
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
+    base["BASKET_AUDIT_LOG"] = os.devnull
     return subprocess.run(
         [sys.executable, "-m", "basket_lib", *args],
         cwd=ROOT,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, NoReturn
 
 from basket_lib.api.errors import BasketError
+from basket_lib.audit import DEFAULT_AUDIT_LOG, AuditError, AuditLog
 from basket_lib.scan import engine, export, inputs
 from basket_lib.scan.report import ErrorRecord, FailureRecord, ScanProgress
 
@@ -189,11 +190,21 @@ def _run_scan(args: argparse.Namespace) -> int:
             )
             report.add_invalid_ids(parsed.invalid)
             report.check_complete()
+            # Before any output: a scan that cannot be audited leaves no results behind.
+            AuditLog(settings.audit_log or DEFAULT_AUDIT_LOG, redactor=settings.redactor).record(
+                "scan",
+                viewer=None,
+                user_ids=[*parsed.ids, *(user for user, _ in parsed.invalid)],
+                outcome=report.summary_line(),
+                source="cli",
+            )
             # Sorted, so that nightly files compare line by line.
             if failures_out is not None:
                 export.write_failures_csv(failures_out, sorted(report.failures, key=_by_user))
             if errors_out is not None:
                 export.write_errors_csv(errors_out, sorted(report.errors, key=_by_user))
+    except AuditError as exc:
+        return _error(f"{exc.message} ({exc.path}); no output files written")
     except BasketError as exc:  # building the client: a configuration error
         return _error(str(exc))
     except OSError as exc:
