@@ -54,7 +54,7 @@ if parsed is not None:
     st.caption(f"{plural(len(parsed.ids), 'distinct user id')} to scan")
     if parsed.messages:
         # Ids left out beyond the cap are a warning; duplicates and invalid ids are information.
-        notice = st.warning if parsed.truncated else st.info
+        notice = st.warning if parsed.truncated or parsed.unread else st.info
         notice("  \n".join(md_escape(message) for message in parsed.messages))
 
 concurrency = st.slider(

@@ -86,8 +86,23 @@ def test_cap_keeps_the_first_ids_and_counts_the_rest() -> None:
 
 def test_every_token_is_accounted_for() -> None:
     tokens = [f"u{i % 70}" for i in range(100)] + ["..", "a\x01"]
-    parsed = parse_pasted_ids("\n".join(tokens), cap=50)
+    parsed = parse_pasted_ids("\n".join(tokens), cap=60)
+    assert not parsed.unread
     assert len(parsed.ids) + parsed.truncated + parsed.duplicates + len(parsed.invalid) == 102
+
+
+def test_reading_stops_past_twice_the_cap_and_says_so() -> None:
+    # Millions of pasted ids must not all be parsed to say that only the first ones are scanned.
+    parsed = parse_pasted_ids("\n".join(f"u{i}" for i in range(10_000)), cap=100)
+    assert parsed.ids == [f"u{i}" for i in range(100)]
+    assert parsed.unread and parsed.truncated == 100
+    assert any("at least 100 more" in m and "not read" in m for m in parsed.messages)
+
+
+def test_a_csv_upload_stops_reading_past_twice_the_cap() -> None:
+    data = ("user_id\n" + "\n".join(f"u{i}" for i in range(5_000))).encode()
+    parsed = parse_uploaded_csv(data, cap=10)
+    assert len(parsed.ids) == 10 and parsed.unread and parsed.truncated == 10
 
 
 def test_clean_input_has_no_messages_and_warnings_alias() -> None:

@@ -14,6 +14,12 @@ def test_server_binds_to_localhost_only() -> None:
     assert CONFIG["server"]["address"] == "localhost"
 
 
+def test_uploads_larger_than_the_scan_accepts_are_refused_by_the_server() -> None:
+    from basket_lib.scan.inputs import MAX_UPLOAD_BYTES
+
+    assert CONFIG["server"]["maxUploadSize"] * 1024 * 1024 == MAX_UPLOAD_BYTES
+
+
 def test_usage_statistics_are_off() -> None:
     assert CONFIG["browser"]["gatherUsageStats"] is False
 

@@ -172,7 +172,8 @@ def _run_scan(args: argparse.Namespace) -> int:
     if parsed.truncated:
         # A nightly job must not silently scan part of its list.
         return _error(
-            f"{args.users_file} has {len(parsed.ids) + parsed.truncated:,} distinct valid ids; "
+            f"{args.users_file} has {'more than ' if parsed.unread else ''}"
+            f"{len(parsed.ids) + parsed.truncated:,} distinct valid ids; "
             f"the limit is {inputs.MAX_SCAN_USERS:,} per scan. Split the file."
         )
     _report_input(parsed, args.errors_csv)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,8 @@ HEADER = "user_id"
 EXPECTED_FORMAT = f"a CSV with a column named {HEADER}, saved as UTF-8"
 _DELIMITERS = (",", ";", "\t")
 CSV_SUFFIXES = (".csv", ".tsv")
-_PASTE_SEPARATORS = re.compile(r"[\s,;]+")
+# Read lazily, one id at a time (see _collect).
+_PASTE_TOKEN = re.compile(r"[^\s,;]+")
 # Straight and typographic quotes, as pasted from spreadsheets, mails and documents.
 _QUOTES = "\"'`“”‘’"
 
@@ -37,6 +39,8 @@ class ParsedIds:
     duplicates: int = 0
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (id as given, reason)
     truncated: int = 0  # distinct valid ids beyond the cap, not in ``ids``
+    # True when reading stopped early: there were more entries, so ``truncated`` is a lower bound.
+    unread: bool = False
     messages: list[str] = field(default_factory=list)
 
 
@@ -45,7 +49,15 @@ def _collect(tokens: Iterable[str], cap: int) -> ParsedIds:
 
     parsed = ParsedIds()
     seen: set[str] = set()
+    # Past the cap, reading goes on only as far again: enough to say how much was left out
+    # without letting a pasted list of millions cost the shared server its time and memory.
+    beyond = 0
     for token in tokens:
+        if len(parsed.ids) >= cap:
+            if beyond >= cap:
+                parsed.unread = True
+                break
+            beyond += 1
         if token in seen:
             parsed.duplicates += 1
             continue
@@ -69,7 +81,12 @@ def _collect(tokens: Iterable[str], cap: int) -> ParsedIds:
             f"{plural(len(parsed.invalid), 'invalid id')} {verb} listed with the reason "
             "and not scanned."
         )
-    if parsed.truncated:
+    if parsed.unread:
+        parsed.messages.append(
+            f"Only the first {cap:,} ids are scanned: at least {parsed.truncated:,} more were "
+            "left out, and the rest of the input was not read."
+        )
+    elif parsed.truncated:
         parsed.messages.append(
             f"Only the first {cap:,} ids are scanned: {parsed.truncated:,} more were left out."
         )
@@ -83,10 +100,11 @@ def _unquote(token: str) -> str:
 def parse_pasted_ids(text: str, *, cap: int = MAX_SCAN_USERS) -> ParsedIds:
     """Ids separated by newlines, commas, semicolons, tabs or spaces; quotes around an id and a
     leading ``user_id`` header (as copied from a spreadsheet column) are ignored."""
-    tokens = [t for t in (_unquote(raw) for raw in _PASTE_SEPARATORS.split(text)) if t]
-    if tokens and tokens[0].casefold() == HEADER:
-        tokens = tokens[1:]
-    return _collect(tokens, cap)
+    tokens = (t for t in (_unquote(m.group()) for m in _PASTE_TOKEN.finditer(text)) if t)
+    first = next(tokens, None)
+    if first is None:
+        return _collect((), cap)
+    return _collect(tokens if first.casefold() == HEADER else itertools.chain([first], tokens), cap)
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -176,9 +194,11 @@ def _parse_csv_text(text: str, cap: int, filename: str) -> ParsedIds:
         raise errors.InvalidInputError(_no_column_message(header_line, filename))
     delimiter, column = found
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    tokens: list[str] = []
     empty_cells = 0
-    try:
+    found_ids = 0
+
+    def cells() -> Iterator[str]:
+        nonlocal empty_cells, found_ids
         header_seen = False
         for row in reader:
             if not any(cell.strip() for cell in row):
@@ -188,19 +208,22 @@ def _parse_csv_text(text: str, cap: int, filename: str) -> ParsedIds:
                 continue
             cell = row[column].strip() if column < len(row) else ""
             if cell:
-                tokens.append(cell)
+                found_ids += 1
+                yield cell
             else:
                 empty_cells += 1
+
+    try:
+        parsed = _collect(cells(), cap)
     except csv.Error as exc:
         raise errors.InvalidInputError(
             f"{_named(filename)} is not a readable CSV (line {reader.line_num}: {exc})."
         ) from None
-    if not tokens:
+    if not found_ids:
         detail = f" ({plural(empty_cells, 'row')} with an empty {HEADER})" if empty_cells else ""
         raise errors.InvalidInputError(
             f"{_named(filename)} has a {HEADER} column but no ids{detail}."
         )
-    parsed = _collect(tokens, cap)
     if empty_cells:
         parsed.messages.insert(
             0, f"{plural(empty_cells, 'row')} had an empty {HEADER} (skipped, nothing to scan)."
