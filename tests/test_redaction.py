@@ -47,3 +47,18 @@ def test_a_longer_secret_containing_a_shorter_one_is_replaced_whole() -> None:
 
 def test_too_short_values_are_not_treated_as_secrets() -> None:
     assert Redactor("abc").text("abc def") == "abc def"
+
+
+def test_a_percent_encoded_or_cut_short_echo_is_redacted_too() -> None:
+    key = "k3y/with+odd=chars-0123456789"
+    redactor = Redactor(key)
+    assert (
+        redactor.text("url ?key=k3y%2Fwith%2Bodd%3Dchars-0123456789&x") == "url ?key=[redacted]&x"
+    )
+    assert redactor.text(f"the key {key[:16]}... is unknown") == "the key [redacted]... is unknown"
+    # A start shorter than PREFIX_LENGTH is not a secret's echo: "k3y/with" stays readable.
+    assert redactor.text("k3y/with") == "k3y/with"
+
+
+def test_a_short_secret_is_still_redacted_whole() -> None:
+    assert Redactor("demo-key").text("x demo-key y demo-kez") == "x [redacted] y demo-kez"

@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from basket_lib.api.errors import BasketError, map_strings
 
 REDACTED = "[redacted]"
 # Very short values would redact ordinary words; keys and tokens are never that short.
 MIN_SECRET_LENGTH = 4
+# A start of a secret this long is redacted too: random enough that no ordinary text has it.
+PREFIX_LENGTH = 12
 
 E = TypeVar("E", bound=BasketError)
 
@@ -23,12 +26,16 @@ E = TypeVar("E", bound=BasketError)
 class Redactor:
     """Replaces each of its secrets by [redacted] in text, nested values and errors."""
 
-    __slots__ = ("_secrets",)
+    __slots__ = ("_forms", "_secrets")
 
     def __init__(self, *secrets: str | None) -> None:
         kept = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}
         # Longest first, so a secret containing another is replaced whole.
         self._secrets = tuple(sorted(kept, key=len, reverse=True))
+        # What an echo may carry instead of the secret itself: its percent-encoded form (a key
+        # echoed in a URL), and the start of it (an API that quotes "the key abcd…" cut short).
+        forms = {quote(s, safe="") for s in self._secrets} | set(self._secrets)
+        self._forms = tuple(sorted(forms, key=len, reverse=True))
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -38,9 +45,8 @@ class Redactor:
         return f"Redactor({len(self._secrets)} secrets)"
 
     def text(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
+        for form in self._forms:
+            text = _replace_prefixes(text, form)
         return text
 
     def value(self, value: Any) -> Any:
@@ -64,6 +70,27 @@ class Redactor:
         except BasketError as exc:
             self.error(exc)
             raise
+
+
+def _replace_prefixes(text: str, secret: str) -> str:
+    """`text` with every run that is `secret` or a start of it at least PREFIX_LENGTH long
+    replaced by REDACTED."""
+    head = secret[: min(len(secret), PREFIX_LENGTH)]
+    start = text.find(head)
+    if start < 0:
+        return text
+    parts: list[str] = []
+    done = 0
+    while start >= 0:
+        end = start + len(head)
+        while end - start < len(secret) and end < len(text) and text[end] == secret[end - start]:
+            end += 1
+        parts.append(text[done:start])
+        parts.append(REDACTED)
+        done = end
+        start = text.find(head, end)
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 NO_SECRETS = Redactor()
