@@ -282,7 +282,7 @@ def test_hostile_user_ids_are_rejected_without_a_request(api: Api, user_id: Any)
 
 @pytest.mark.parametrize(
     "user_id",
-    ["a/b", "../x", "a?b=c", "a#b", "100%", "%2F", "a b", "😀", "\u200fuser", "ü-ß",
+    ["a/b", "../x", "a?b=c", "a#b", "100%", "%2F", "a b", "😀", "ü-ß",
      "'; DROP TABLE baskets;--", "$(rm -rf /)", "a&b|c`d`", "..%2F..%2Fadmin"],
 )  # fmt: skip
 @pytest.mark.parametrize("provider_id", [None, "netflix"])

@@ -24,6 +24,10 @@ _CONTROL_NAMES = {
 }
 
 
+# Joins emoji into one picture (👩‍👩‍👧): a visible part of an id, unlike other format characters.
+_ZERO_WIDTH_JOINER = "\u200d"
+
+
 def _char_label(char: str) -> str:
     name = _CONTROL_NAMES.get(ord(char)) or unicodedata.name(char, "")
     return f"U+{ord(char):04X} {name}".rstrip()
@@ -53,6 +57,13 @@ def validate_user_id(user_id: object) -> str:
             raise errors.InvalidUserIdError(
                 f"The user id contains a control character at position {position} "
                 f"({_char_label(char)})."
+            )
+        if category == "Cf" and char != _ZERO_WIDTH_JOINER:
+            # Zero-width spaces, byte-order marks, direction overrides: copied along with an id
+            # from a ticket or a spreadsheet, they make another id that looks the same.
+            raise errors.InvalidUserIdError(
+                f"The user id contains an invisible character at position {position} "
+                f"({_char_label(char)}); it was probably copied along with the id."
             )
         if category == "Cs":
             # A lone surrogate cannot be encoded as UTF-8, so it can never reach the API.

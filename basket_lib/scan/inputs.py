@@ -44,7 +44,8 @@ class ParsedIds:
     messages: list[str] = field(default_factory=list)
 
 
-def _collect(tokens: Iterable[str], cap: int) -> ParsedIds:
+def _collect(tokens: Iterable[tuple[str, int | None]], cap: int) -> ParsedIds:
+    """Distinct valid ids from (id, line number or None) pairs, the rest accounted for."""
     from basket_lib.api.validation import validate_user_id
 
     parsed = ParsedIds()
@@ -52,7 +53,7 @@ def _collect(tokens: Iterable[str], cap: int) -> ParsedIds:
     # Past the cap, reading goes on only as far again: enough to say how much was left out
     # without letting a pasted list of millions cost the shared server its time and memory.
     beyond = 0
-    for token in tokens:
+    for token, line in tokens:
         if len(parsed.ids) >= cap:
             if beyond >= cap:
                 parsed.unread = True
@@ -65,7 +66,8 @@ def _collect(tokens: Iterable[str], cap: int) -> ParsedIds:
         try:
             user_id = validate_user_id(token)
         except errors.InvalidUserIdError as exc:
-            parsed.invalid.append((token[:MAX_SHOWN_ID_CHARS], exc.message))
+            where = f" (line {line})" if line is not None else ""
+            parsed.invalid.append((token[:MAX_SHOWN_ID_CHARS], exc.message + where))
             continue
         if len(parsed.ids) < cap:
             parsed.ids.append(user_id)
@@ -100,11 +102,13 @@ def _unquote(token: str) -> str:
 def parse_pasted_ids(text: str, *, cap: int = MAX_SCAN_USERS) -> ParsedIds:
     """Ids separated by newlines, commas, semicolons, tabs or spaces; quotes around an id and a
     leading ``user_id`` header (as copied from a spreadsheet column) are ignored."""
-    tokens = (t for t in (_unquote(m.group()) for m in _PASTE_TOKEN.finditer(text)) if t)
+    tokens = ((t, None) for t in (_unquote(m.group()) for m in _PASTE_TOKEN.finditer(text)) if t)
     first = next(tokens, None)
     if first is None:
         return _collect((), cap)
-    return _collect(tokens if first.casefold() == HEADER else itertools.chain([first], tokens), cap)
+    if first[0].casefold() == HEADER:
+        return _collect(tokens, cap)
+    return _collect(itertools.chain([first], tokens), cap)
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -197,7 +201,7 @@ def _parse_csv_text(text: str, cap: int, filename: str) -> ParsedIds:
     empty_cells = 0
     found_ids = 0
 
-    def cells() -> Iterator[str]:
+    def cells() -> Iterator[tuple[str, int | None]]:
         nonlocal empty_cells, found_ids
         header_seen = False
         for row in reader:
@@ -209,7 +213,7 @@ def _parse_csv_text(text: str, cap: int, filename: str) -> ParsedIds:
             cell = row[column].strip() if column < len(row) else ""
             if cell:
                 found_ids += 1
-                yield cell
+                yield cell, reader.line_num
             else:
                 empty_cells += 1
 
@@ -256,5 +260,5 @@ def read_ids_file(path: str | Path, *, cap: int = MAX_SCAN_USERS) -> ParsedIds:
         return _parse_csv_text(text, cap, path.name)
     # One id per line: a line is an id as given (only surrounding quotes and blanks removed), so
     # a line holding two ids is reported as invalid rather than guessed at.
-    tokens = [t for t in (_unquote(line) for line in text.splitlines()) if t]
-    return _collect(tokens, cap)
+    lines = ((_unquote(line), number) for number, line in enumerate(text.splitlines(), start=1))
+    return _collect(((token, number) for token, number in lines if token), cap)
