@@ -7,8 +7,10 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -344,3 +346,106 @@ def test_python_m_basket_lib_usage_error(tmp_path: Path) -> None:
     assert proc.stdout == ""
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
     assert SECRET not in proc.stderr
+
+
+# --- where the results go -----------------------------------------------------------------------
+
+
+def test_a_link_to_a_regular_file_stays_a_link_and_its_target_is_replaced(tmp_path: Path) -> None:
+    users = _users_file(tmp_path, ["demo-checkout-failed"])
+    target = tmp_path / "kept" / "failures.csv"
+    target.parent.mkdir()
+    target.write_text("yesterday\n", encoding="utf-8")
+    link = tmp_path / "failures.csv"
+    link.symlink_to(target)
+
+    assert cli.main(["scan", str(users), "--failures-csv", str(link)]) == 0
+    assert link.is_symlink() and link.resolve() == target
+    assert _rows(target)[0]["user_id"] == "demo-checkout-failed"
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_a_full_disk_names_the_path_and_leaves_nothing_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("this system has no /dev/full")
+    users = _users_file(tmp_path, ["demo-checkout-failed"])
+    link = tmp_path / "failures.csv"
+    link.symlink_to("/dev/full")
+
+    assert cli.main(["scan", str(users), "--failures-csv", str(link)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write {link}: No space left on device" in err
+    assert link.is_symlink() and os.readlink(link) == "/dev/full"
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_a_fifo_is_written_through_not_replaced(tmp_path: Path) -> None:
+    users = _users_file(tmp_path, ["demo-checkout-failed"])
+    fifo = tmp_path / "failures.fifo"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text("utf-8")))
+    reader.start()
+
+    assert cli.main(["scan", str(users), "--failures-csv", str(fifo)]) == 0
+    reader.join(timeout=30)
+    assert fifo.is_fifo()
+    assert received and received[0].startswith("user_id,") and "demo-checkout-failed" in received[0]
+
+
+def test_failures_to_stdout(tmp_path: Path) -> None:
+    users = _users_file(tmp_path, ["demo-checkout-failed"])
+    proc = _run("scan", str(users), "--failures-csv", "/dev/stdout")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("user_id,") and any("demo-checkout-failed" in x for x in lines)
+    assert SUMMARY.fullmatch(lines[-1])
+
+
+def test_a_key_refused_for_every_user_is_a_configuration_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    users = _users_file(tmp_path, ["user-00001", "user-00002", "user-00003"])
+    failures_csv = tmp_path / "failures.csv"
+    with simulator.DemoServer(api=simulator.DemoApi(api_key="the-right-key-0815")) as server:
+        monkeypatch.setenv("BASKET_API_URL", server.base_url)
+        monkeypatch.setenv("BASKET_API_KEY", SECRET)
+        code = cli.main(["scan", str(users), "--failures-csv", str(failures_csv)])
+    out = capsys.readouterr()
+    assert code == 2 and out.out == ""
+    assert "refused the key for every user (HTTP 401)" in out.err and "BASKET_API_KEY" in out.err
+    assert SECRET not in out.err
+    assert not failures_csv.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_sigterm_ends_with_143_a_message_and_no_partial_files(tmp_path: Path) -> None:
+    users = _users_file(tmp_path, simulator.demo_user_ids(2_000))
+    failures_csv = tmp_path / "failures.csv"
+    failures_csv.write_text("yesterday\n", encoding="utf-8")
+    partial = tmp_path / "failures.csv.partial"
+    with simulator.DemoServer(
+        api=simulator.DemoApi(api_key=SECRET), faults=simulator.Faults(latency_ms=50)
+    ) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
+        env |= {"BASKET_API_URL": server.base_url, "BASKET_API_KEY": SECRET}
+        env |= {"BASKET_AUDIT_LOG": os.devnull, "NO_PROXY": "127.0.0.1"}
+        command = [sys.executable, "-m", "basket_lib", "scan", str(users), "--concurrency", "1"]
+        proc = subprocess.Popen(
+            [*command, "--failures-csv", str(failures_csv)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        # The handler is set and the partial file open before the first request arrives.
+        assert server.wait_for_requests(1, timeout=60), proc.communicate()
+        assert partial.exists()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "terminated: no output files written" in err and "Traceback" not in err
+    assert failures_csv.read_text(encoding="utf-8") == "yesterday\n"
+    assert not partial.exists()

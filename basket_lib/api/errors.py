@@ -73,7 +73,7 @@ class BasketError(Exception):
     @property
     def kind(self) -> str:
         """Short human label of the error class, e.g. 'authentication failed'."""
-        return _KIND_LABELS.get(type(self), type(self).__name__)
+        return kind_of(type(self))
 
     def summary(self) -> str:
         """One line for tables and logs: status, code, name and message."""
@@ -254,6 +254,11 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
     422: RequestValidationError,
     429: RateLimitError,
 }
+
+
+def kind_of(cls: type[BasketError]) -> str:
+    """The short label errors of `cls` carry as `kind`."""
+    return _KIND_LABELS.get(cls, cls.__name__)
 
 
 def status_error_class(status: int) -> type[APIStatusError]:

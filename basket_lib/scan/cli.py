@@ -5,22 +5,25 @@
 
 Configured like the app (BASKET_API_* variables; the demo API without BASKET_API_URL). Progress
 goes to stderr, a one-line summary to stdout. Exit status: 0 when the scan completed (users that
-could not be read are outcomes, listed in the errors CSV), 2 on a usage or configuration error,
-130 when interrupted.
+could not be read are outcomes, listed in the errors CSV), 2 on a usage or configuration error
+(an API key refused for every user included), 130 when interrupted, 143 when terminated.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
 import os
+import signal
+import stat
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO, NoReturn, TypeVar
 
-from basket_lib.api.errors import BasketError
+from basket_lib.api import errors
+from basket_lib.api.errors import BasketError, kind_of
 from basket_lib.audit import DEFAULT_AUDIT_LOG, AuditError, AuditLog
 from basket_lib.scan import engine, export, inputs
 from basket_lib.scan.report import ErrorRecord, FailureRecord, ScanProgress
@@ -28,8 +31,11 @@ from basket_lib.scan.report import ErrorRecord, FailureRecord, ScanProgress
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
 MAX_CONCURRENCY = 256
 MAX_INVALID_SHOWN = 10
+_AUTH_KIND = kind_of(errors.AuthenticationError)
+R = TypeVar("R", FailureRecord, ErrorRecord)
 
 
 class _UsageError(Exception):
@@ -127,26 +133,61 @@ def _error(message: str) -> int:
     return EXIT_USAGE
 
 
+class _OutputError(Exception):
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path = path
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so the scan unwinds and its partial files go."""
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or type(exc).__name__
+
+
 @contextmanager
 def _output(path: Path | None) -> Iterator[IO[str] | None]:
-    """A CSV written next to ``path`` and renamed over it only when the run succeeds: a failed
-    night leaves the previous file intact. Opened before the scan so that an unwritable path
-    costs no API calls."""
+    """Where a CSV goes. A regular file (or a link to one) is written next to its target and
+    renamed over it only when the run succeeds: a failed night leaves the previous file intact,
+    and a link keeps pointing where it did. Anything else (/dev/stdout, a FIFO, a device) is
+    written to as it is, never replaced. Opened before the scan, so that an unwritable path costs
+    no API calls; every failure names the path and leaves no partial file behind."""
     if path is None:
         yield None
         return
-    if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
-    partial = path.with_name(path.name + ".partial")
-    stream = partial.open("w", encoding="utf-8", newline="")
     try:
-        yield stream
+        mode: int | None = path.stat().st_mode  # through links
+    except OSError:
+        mode = None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise _OutputError(path, "it is a directory")
+    special = mode is not None and not stat.S_ISREG(mode)
+    # /dev/stdout resolves to a pipe's name that cannot be opened: special files keep their path.
+    target = path if special else path.resolve()
+    written = target if special else target.with_name(target.name + ".partial")
+    try:
+        stream = written.open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise _OutputError(path, _reason(exc)) from None
+    try:
+        try:
+            yield stream
+        except OSError as exc:
+            raise _OutputError(path, _reason(exc)) from None
+        try:
+            stream.close()  # a full disk shows here, when the buffer is flushed
+            if not special:
+                os.replace(written, target)
+        except OSError as exc:
+            raise _OutputError(path, _reason(exc)) from None
     except BaseException:
-        stream.close()
-        partial.unlink(missing_ok=True)
+        with suppress(OSError):
+            stream.close()
+        if not special:
+            written.unlink(missing_ok=True)
         raise
-    stream.close()
-    os.replace(partial, path)
 
 
 def _report_input(parsed: inputs.ParsedIds, errors_csv: Path | None) -> None:
@@ -177,6 +218,9 @@ def _run_scan(args: argparse.Namespace) -> int:
             f"the limit is {inputs.MAX_SCAN_USERS:,} per scan. Split the file."
         )
     _report_input(parsed, args.errors_csv)
+    # Handlers can only be set from the main thread (not when main() is called from another).
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
         with ExitStack() as stack:
             failures_out = stack.enter_context(_output(args.failures_csv))
@@ -191,6 +235,12 @@ def _run_scan(args: argparse.Namespace) -> int:
             )
             report.add_invalid_ids(parsed.invalid)
             report.check_complete()
+            if report.scanned == 0 and report.errors_by_kind().get(_AUTH_KIND):
+                # Not a per-user outcome: the key itself is refused.
+                raise errors.ConfigurationError(
+                    "The API refused the key for every user (HTTP 401): check BASKET_API_KEY "
+                    "and BASKET_API_TOKEN; no output files written."
+                )
             # Before any output: a scan that cannot be audited leaves no results behind.
             AuditLog(settings.audit_log or DEFAULT_AUDIT_LOG, redactor=settings.redactor).record(
                 "scan",
@@ -199,20 +249,25 @@ def _run_scan(args: argparse.Namespace) -> int:
                 outcome=report.summary_line(),
                 source="cli",
             )
-            # Sorted, so that nightly files compare line by line.
             if failures_out is not None:
-                export.write_failures_csv(failures_out, sorted(report.failures, key=_by_user))
+                _write(args.failures_csv, failures_out, export.write_failures_csv, report.failures)
             if errors_out is not None:
-                export.write_errors_csv(errors_out, sorted(report.errors, key=_by_user))
+                _write(args.errors_csv, errors_out, export.write_errors_csv, report.errors)
     except AuditError as exc:
         return _error(f"{exc.message} ({exc.path}); no output files written")
     except BasketError as exc:  # building the client: a configuration error
         return _error(str(exc))
-    except OSError as exc:
-        return _error(f"cannot write {exc.filename}: {exc.strerror}")
+    except _OutputError as exc:
+        return _error(str(exc))
     except KeyboardInterrupt:
         print("\ninterrupted: no output files written", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except _Terminated:
+        print("\nterminated: no output files written", file=sys.stderr)
+        return EXIT_TERMINATED
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
     kinds = report.errors_by_kind()
     if kinds:
@@ -222,8 +277,25 @@ def _run_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def _by_user(record: FailureRecord | ErrorRecord) -> str:
     return record.user_id
+
+
+def _write(
+    path: Path,
+    stream: IO[str],
+    write: Callable[[IO[str], Iterable[R]], None],
+    records: Iterable[R],
+) -> None:
+    # Sorted, so that nightly files compare line by line.
+    try:
+        write(stream, sorted(records, key=_by_user))
+    except OSError as exc:
+        raise _OutputError(path, _reason(exc)) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
