@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -349,6 +350,16 @@ def test_demo_clients_use_the_in_process_demo_api() -> None:
             return (await client.get_basket("demo-normal")).basket.is_empty
 
     assert asyncio.run(fetch()) is False
+
+
+def test_every_variable_is_documented() -> None:
+    # An operator learns of a setting from these two files; an undocumented one is never set.
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    example = (root / ".streamlit" / "secrets.toml.example").read_text(encoding="utf-8")
+    for name in ENVIRONMENT_VARIABLES:
+        assert f"| `{name}` |" in readme, name
+        assert f"# {name} = " in example, name
 
 
 def test_environment_variables_lists_exactly_what_is_read() -> None:
