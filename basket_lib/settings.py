@@ -27,6 +27,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "BASKET_API_MAX_RETRIES",
     "BASKET_AUDIT_LOG",
     "BASKET_ALLOWED_VIEWERS",
+    "BASKET_ALLOW_MISSING_EMAIL_VERIFIED",
 )
 
 
@@ -41,6 +42,9 @@ class Settings:
     audit_log: str | None = None
     # Lower-cased full addresses and `@domain` entries; empty lets nobody in.
     allowed_viewers: tuple[str, ...] = ()
+    # Whether a sign-in without an `email_verified` claim counts as verified. Off: refused, since
+    # a provider that does not vouch for the address lets anyone claim a listed one.
+    allow_missing_email_verified: bool = False
 
     @property
     def redactor(self) -> Redactor:
@@ -96,5 +100,9 @@ class Settings:
             audit_log=read("BASKET_AUDIT_LOG"),
             allowed_viewers=access.parse_allowed_viewers(
                 read("BASKET_ALLOWED_VIEWERS"), "BASKET_ALLOWED_VIEWERS"
+            ),
+            allow_missing_email_verified=options.flag(
+                read("BASKET_ALLOW_MISSING_EMAIL_VERIFIED") or "false",
+                "BASKET_ALLOW_MISSING_EMAIL_VERIFIED",
             ),
         )

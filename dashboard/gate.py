@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from basket_lib.access import viewer_allowed
+from basket_lib.access import Verdict, judge_viewer
 from basket_lib.api.errors import ConfigurationError
 from basket_lib.settings import Settings
 from basket_lib.views.text import md_escape
@@ -30,14 +30,56 @@ def _signed_in() -> bool:
     return st.user.get("is_logged_in") is True
 
 
+def _verdict(config: AppConfig) -> Verdict | None:
+    """What the allow-list says about the signed-in viewer; None when there is nobody to judge."""
+    if config.settings is None or not _signed_in():
+        return None
+    return judge_viewer(
+        st.user.to_dict(),
+        config.settings.allowed_viewers,
+        allow_missing_email_verified=config.settings.allow_missing_email_verified,
+    )
+
+
 def access_allowed(config: AppConfig) -> bool:
     """Whether the visitor may see customer data (draws nothing)."""
     if not config.auth_enabled:
         return True
-    if config.settings is None or not _signed_in():
-        return False
-    email = st.user.get("email")
-    return viewer_allowed(str(email) if email else None, config.settings.allowed_viewers)
+    return _verdict(config) is Verdict.ALLOWED
+
+
+_ASK_OPERATOR = (
+    "Ask the dashboard's operator to add you to BASKET\\_ALLOWED\\_VIEWERS if you should have "
+    "access."
+)
+
+
+def refusal_message(verdict: Verdict, email: object) -> str:
+    """Why a signed-in viewer is refused, as markdown; the address only when it is plain ASCII."""
+    if verdict is Verdict.NO_ADDRESS:
+        return (
+            "Your account has no e-mail address, so it cannot be checked against this "
+            f"dashboard's list of allowed viewers. {_ASK_OPERATOR}"
+        )
+    if verdict is Verdict.NOT_PLAIN:
+        # Not echoed: look-alike, invisible or direction-changing characters would show the
+        # viewer something other than what was checked.
+        return (
+            "Your account's e-mail address is not a plain address (it has spaces, control "
+            "characters or characters outside ASCII), so it cannot be checked against this "
+            "dashboard's list of allowed viewers."
+        )
+    who = md_escape(email)
+    if verdict is Verdict.NOT_VERIFIED:
+        return (
+            f"You are signed in as {who}, but your sign-in provider has not verified that this "
+            "e-mail address is yours, so you cannot be let in. Verify the address with your "
+            "provider, then sign out and sign in again."
+        )
+    return (
+        f"You are signed in as {who}, which is not on this dashboard's list of allowed "
+        f"viewers. {_ASK_OPERATOR}"
+    )
 
 
 def sign_in_gate(config: AppConfig) -> bool:
@@ -53,12 +95,8 @@ def sign_in_gate(config: AppConfig) -> bool:
         st.write("Sign in to look at customer baskets.")
         st.button("Sign in", type="primary", on_click=st.login)
     else:
-        email = st.user.get("email")
-        st.error(
-            f"You are signed in as {md_escape(email or 'an account without an e-mail address')}, "
-            "which is not on this dashboard's list of allowed viewers. Ask the dashboard's "
-            "operator to add you to BASKET\\_ALLOWED\\_VIEWERS."
-        )
+        verdict = _verdict(config) or Verdict.NOT_LISTED
+        st.error(refusal_message(verdict, st.user.get("email")), icon=":material/block:")
         st.button("Sign out", on_click=st.logout)
     return False
 

@@ -43,10 +43,23 @@ def titles(at: AppTest) -> list[str]:
     return texts(at, "title")
 
 
-def signed_in_app(email: str | None, *, user: str = "demo-checkout-failed", **kw: Any) -> AppTest:
+MISSING = object()
+
+
+def signed_in_app(
+    email: str | None,
+    *,
+    user: str = "demo-checkout-failed",
+    email_verified: object = True,
+    **kw: Any,
+) -> AppTest:
     at = new_app(user=user, **kw)
     at.secrets["auth"] = dict(AUTH_SECRETS)
-    at.user = {"is_logged_in": True, **({"email": email} if email else {})}
+    at.user = {
+        "is_logged_in": True,
+        **({"email": email} if email else {}),
+        **({} if email_verified is MISSING else {"email_verified": email_verified}),
+    }
     return at
 
 
@@ -180,7 +193,6 @@ def test_allowed_by_full_address(monkeypatch: pytest.MonkeyPatch) -> None:
         "agent@example.com.evil.io",
         "agent@sub.example.com",
         "example.com@evil.io",
-        None,
     ],
 )
 def test_signed_in_but_not_allowed_is_refused(
@@ -198,6 +210,99 @@ def test_signed_in_but_not_allowed_is_refused(
     assert not audit_lines(tmp_path / "audit.jsonl")
 
 
+def test_an_account_without_an_address_is_refused(
+    monkeypatch: pytest.MonkeyPatch, api: RecordingApi, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", "@example.com")
+    at = signed_in_app(None)
+    at.run()
+
+    shows_no_customer_data(at, api)
+    (error,) = plain_texts(at, "error")
+    assert "has no e-mail address" in error and "BASKET_ALLOWED_VIEWERS" in error
+    assert [button.label for button in at.button] == ["Sign out"]
+    assert not audit_lines(tmp_path / "audit.jsonl")
+
+
+@pytest.mark.parametrize(
+    "email_verified",
+    [
+        pytest.param(False, id="false"),
+        pytest.param("false", id="string-false"),
+        pytest.param("true", id="string-true"),
+        pytest.param(1, id="one"),
+        pytest.param(None, id="null"),
+        pytest.param(MISSING, id="missing"),
+    ],
+)
+def test_an_unverified_address_is_refused(
+    email_verified: object, monkeypatch: pytest.MonkeyPatch, api: RecordingApi, tmp_path: Path
+) -> None:
+    # Issue 10: a provider's {"email": "alice@...", "email_verified": false} got alice's access.
+    monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", ALLOWED)
+    at = signed_in_app(ALLOWED, email_verified=email_verified)
+    at.run()
+
+    shows_no_customer_data(at, api)
+    (error,) = plain_texts(at, "error")
+    assert f"You are signed in as {ALLOWED}" in error
+    assert "has not verified that this e-mail address is yours" in error
+    assert "list of allowed viewers" not in error  # an unverified account learns nothing of it
+    assert [button.label for button in at.button] == ["Sign out"]
+    assert not audit_lines(tmp_path / "audit.jsonl")
+
+
+@pytest.mark.usefixtures("navigation")
+def test_a_missing_verified_claim_is_let_in_when_configured(
+    monkeypatch: pytest.MonkeyPatch, api: RecordingApi, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", ALLOWED)
+    monkeypatch.setenv("BASKET_ALLOW_MISSING_EMAIL_VERIFIED", "true")
+    at = signed_in_app(ALLOWED, email_verified=MISSING)
+    at.run()
+
+    no_exception(at)
+    assert titles(at) == ["Basket lookup"]
+    (line,) = audit_lines(tmp_path / "audit.jsonl")
+    assert line["viewer"] == ALLOWED
+
+
+def test_a_present_false_claim_refuses_even_when_missing_is_allowed(
+    monkeypatch: pytest.MonkeyPatch, api: RecordingApi
+) -> None:
+    monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", ALLOWED)
+    monkeypatch.setenv("BASKET_ALLOW_MISSING_EMAIL_VERIFIED", "true")
+    at = signed_in_app(ALLOWED, email_verified=False)
+    at.run()
+
+    shows_no_customer_data(at, api)
+    assert "has not verified" in plain_texts(at, "error")[0]
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        pytest.param("\u212aim@example.com", id="kelvin-sign"),
+        pytest.param("\uff4bim@example.com", id="fullwidth-k"),
+        pytest.param("kim@example.com\u202e", id="right-to-left-override"),
+        pytest.param("<img src=x onerror=alert(1)>@evil.io", id="html-with-spaces"),
+    ],
+)
+def test_an_address_that_is_not_plain_is_refused_and_not_echoed(
+    email: str, monkeypatch: pytest.MonkeyPatch, api: RecordingApi, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", "kim@example.com, @evil.io")
+    at = signed_in_app(email)
+    at.run()
+
+    shows_no_customer_data(at, api)
+    assert_no_live_markup(at)
+    (error,) = plain_texts(at, "error")
+    assert "not a plain address" in error
+    assert email not in all_texts(at) and "onerror" not in all_texts(at)
+    assert not audit_lines(tmp_path / "audit.jsonl")
+
+
 def test_empty_allowed_viewers_lets_nobody_in(api: RecordingApi) -> None:
     at = signed_in_app(ALLOWED)
     at.run()
@@ -206,15 +311,14 @@ def test_empty_allowed_viewers_lets_nobody_in(api: RecordingApi) -> None:
     assert "not on this dashboard's list" in plain_texts(at, "error")[0]
 
 
-def test_hostile_e_mail_is_shown_as_text(api: RecordingApi) -> None:
-    at = signed_in_app("<img src=x onerror=alert(1)>@evil.io")
+def test_markdown_in_an_ascii_address_is_shown_as_text(api: RecordingApi) -> None:
+    email = "[x](javascript:alert(1))**b**@evil.io"
+    at = signed_in_app(email)
     at.run()
 
     shows_no_customer_data(at, api)
-    assert_no_live_markup(at)
-    assert (
-        "You are signed in as <img src=x onerror=alert(1)>@evil.io" in plain_texts(at, "error")[0]
-    )
+    assert_no_live_markup(at, payloads=["[x](javascript:", "**b**"])
+    assert f"You are signed in as {email}" in plain_texts(at, "error")[0]
 
 
 def test_configuration_error_with_sign_in_lets_nobody_in(

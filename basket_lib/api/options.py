@@ -137,3 +137,20 @@ def max_retries(value: object, name: str) -> int:
             f"{name} must be a whole number from 0 to {MAX_RETRIES}, got {quote(value)}."
         )
     return retries
+
+
+_TRUE = ("true", "1")
+_FALSE = ("false", "0")
+
+
+def flag(value: object, name: str) -> bool:
+    """A yes/no switch: a bool, or "true"/"false"/"1"/"0" in any case (from the environment)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE:
+            return True
+        if word in _FALSE:
+            return False
+    raise ConfigurationError(f"{name} must be true or false (or 1 or 0), got {quote(value)}.")

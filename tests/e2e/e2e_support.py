@@ -122,9 +122,19 @@ def _healthy(url: str) -> bool:
 
 
 @contextmanager
-def run_streamlit(env: Mapping[str, str], log_path: Path) -> Iterator[RunningApp]:
-    """`streamlit run app.py` from the repository root on a free loopback port until exit."""
-    port = free_port()
+def run_streamlit(
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    port: int | None = None,
+    secrets_file: Path | None = None,
+) -> Iterator[RunningApp]:
+    """`streamlit run app.py` from the repository root on a loopback port until exit.
+
+    `port` is for a test whose secrets must name it (sign-in's redirect_uri); `secrets_file` is
+    read instead of none at all.
+    """
+    port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     command = [
         sys.executable,
@@ -145,7 +155,7 @@ def run_streamlit(env: Mapping[str, str], log_path: Path) -> Iterator[RunningApp
         "none",
         # A developer's own secrets.toml (sign-in, a real API) must not reach the tests.
         "--secrets.files",
-        str(log_path.with_name("no-secrets.toml")),
+        str(secrets_file or log_path.with_name("no-secrets.toml")),
     ]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
