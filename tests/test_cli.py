@@ -404,6 +404,33 @@ def test_failures_to_stdout(tmp_path: Path) -> None:
     assert SUMMARY.fullmatch(lines[-1])
 
 
+def test_failures_to_stdout_redirected_to_a_file_keep_the_summary(tmp_path: Path) -> None:
+    users = _users_file(tmp_path, ["demo-checkout-failed"])
+    out = tmp_path / "out.txt"
+    with out.open("w", encoding="utf-8") as handle:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "basket_lib",
+                "scan",
+                str(users),
+                "--failures-csv",
+                "/dev/stdout",
+            ],
+            cwd=ROOT,
+            env={**os.environ, "BASKET_AUDIT_LOG": os.devnull},
+            stdout=handle,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 0, proc.stderr
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("user_id,") and SUMMARY.fullmatch(lines[-1])
+    assert Path("/dev/stdout").is_symlink() or not Path("/dev/stdout").is_file()
+
+
 def test_a_key_refused_for_every_user_is_a_configuration_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -441,10 +468,10 @@ def test_sigterm_ends_with_143_a_message_and_no_partial_files(tmp_path: Path) ->
             text=True,
         )
         # The handler is set and the partial file open before the first request arrives.
-        assert server.wait_for_requests(1, timeout=60), proc.communicate()
+        assert server.wait_for_requests(1, timeout=120), proc.communicate()
         assert partial.exists()
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     assert "terminated: no output files written" in err and "Traceback" not in err
     assert failures_csv.read_text(encoding="utf-8") == "yesterday\n"

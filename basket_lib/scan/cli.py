@@ -12,6 +12,7 @@ could not be read are outcomes, listed in the errors CSV), 2 on a usage or confi
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import stat
@@ -139,8 +140,20 @@ class _OutputError(Exception):
         self.path = path
 
 
-class _Terminated(BaseException):
-    """SIGTERM, raised in the main thread so the scan unwinds and its partial files go."""
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so the scan unwinds and its partial files go. A
+    KeyboardInterrupt, because asyncio lets only those (and SystemExit) out of its callbacks."""
+
+
+def _is_stdout(status: os.stat_result) -> bool:
+    try:
+        return os.path.samestat(status, os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError, io.UnsupportedOperation):
+        return False  # no real stdout (a test's capture, a closed descriptor)
+
+
+def _is_device_path(path: Path) -> bool:
+    return str(path.absolute()).startswith(("/dev/", "/proc/"))
 
 
 def _reason(exc: OSError) -> str:
@@ -158,17 +171,29 @@ def _output(path: Path | None) -> Iterator[IO[str] | None]:
         yield None
         return
     try:
-        mode: int | None = path.stat().st_mode  # through links
+        status: os.stat_result | None = path.stat()  # through links
     except OSError:
-        mode = None
+        status = None
+    if status is not None and _is_stdout(status):
+        # Through sys.stdout itself: opening the path anew would truncate a file the shell
+        # redirected stdout to, and write over the summary line.
+        try:
+            yield sys.stdout
+            sys.stdout.flush()
+        except OSError as exc:
+            raise _OutputError(path, _reason(exc)) from None
+        return
+    mode = status.st_mode if status is not None else None
     if mode is not None and stat.S_ISDIR(mode):
         raise _OutputError(path, "it is a directory")
-    special = mode is not None and not stat.S_ISREG(mode)
-    # /dev/stdout resolves to a pipe's name that cannot be opened: special files keep their path.
+    # /dev/stdout and /dev/fd/N name whatever the descriptor is (a pipe, or the file a shell
+    # redirects to): written through by their own name, never resolved and replaced.
+    special = (mode is not None and not stat.S_ISREG(mode)) or _is_device_path(path)
     target = path if special else path.resolve()
     written = target if special else target.with_name(target.name + ".partial")
     try:
-        stream = written.open("w", encoding="utf-8", newline="")
+        # Appending to a device or FIFO writes the same; it never truncates what /dev/fd/N names.
+        stream = written.open("a" if special else "w", encoding="utf-8", newline="")
     except OSError as exc:
         raise _OutputError(path, _reason(exc)) from None
     try:
@@ -259,12 +284,12 @@ def _run_scan(args: argparse.Namespace) -> int:
         return _error(str(exc))
     except _OutputError as exc:
         return _error(str(exc))
-    except KeyboardInterrupt:
-        print("\ninterrupted: no output files written", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except _Terminated:
         print("\nterminated: no output files written", file=sys.stderr)
         return EXIT_TERMINATED
+    except KeyboardInterrupt:
+        print("\ninterrupted: no output files written", file=sys.stderr)
+        return EXIT_INTERRUPTED
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
