@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +21,23 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's own configuration must not leak into tests: every test starts in demo mode.
     for name in ENVIRONMENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_component_scan() -> Iterator[None]:
+    """Every new AppTest scans the metadata of every installed distribution for Streamlit
+    components (about half a second on this project's machines, a third of a page test). The
+    installed packages do not change during a run, so the first scan's result serves every app."""
+    try:
+        scanner = importlib.import_module("streamlit.components.v2.manifest_scanner")
+    except ImportError:  # a Streamlit without it has nothing to scan
+        yield
+        return
+    scan = getattr(scanner, "scan_component_manifests", None)
+    with pytest.MonkeyPatch.context() as patch:
+        if scan is not None:
+            patch.setattr(scanner, "scan_component_manifests", functools.cache(scan))
+        yield
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ Nothing here looks at a time or a ratio's value (the figures are in benchmarks/R
 checks that each script finishes, reads every user and ends with its line of ratios, and that
 the two httpx baselines are configured as benchmarks/README.md says. The start-up benchmark
 drives Chromium, so its check is with the browser tests (tests/e2e/test_startup_benchmark.py).
+The checks that run a script are marked `benchmark` (deselect with `-m "not benchmark"`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import pytest
 from benchmark_support import BENCHMARKS, ratios_line, run_benchmark
 
 
+@pytest.mark.benchmark
 def test_scan_throughput_runs_every_contender_against_its_baselines() -> None:
     output = run_benchmark(
         "scan_throughput.py",
@@ -28,12 +30,14 @@ def test_scan_throughput_runs_every_contender_against_its_baselines() -> None:
     assert "physical limit 8 / 2 ms = 4,000/s" in output
 
 
+@pytest.mark.benchmark
 def test_memory_compares_the_two_sizes() -> None:
     output = run_benchmark("memory.py", "--small", "50", "--large", "400")
     assert "100,000" not in output  # the sizes asked for, not the defaults
     assert "peak RSS seeded 400/50=" in ratios_line(output)
 
 
+@pytest.mark.benchmark
 def test_page_cost_times_both_pages_against_their_baselines() -> None:
     line = ratios_line(run_benchmark("page_cost.py", "--repeat", "1", "--scan-users", "30"))
     assert "basket page/baseline=" in line

@@ -6,10 +6,10 @@ fields over time); a wrong type in a known field is rejected with the field's pa
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -99,10 +99,11 @@ def check_json(payload: Any) -> Any:
             raise JsonTooDeepError(f"the JSON is nested more than {MAX_JSON_DEPTH} levels deep")
         next_level = []
         for value in level:
+            children: Iterable[Any] = value
             if isinstance(value, dict):
                 texts += [key for key in value if isinstance(key, str)]
-                value = value.values()
-            for child in value:
+                children = value.values()
+            for child in children:
                 if isinstance(child, str):
                     texts.append(child)
                 elif isinstance(child, (dict, list)):
@@ -149,16 +150,17 @@ class CheckoutProduct(Product):
         return self.stocked is not None and self.stocked < 0
 
 
-def _products(model: type) -> Any:
-    return Annotated[tuple[model, ...], BeforeValidator(_none_as_empty)]  # type: ignore[valid-type]
+_Item = TypeVar("_Item", bound=ApiModel)
+# A list of products in the JSON; the API sends null for an empty one.
+_Products = Annotated[tuple[_Item, ...], BeforeValidator(_none_as_empty)]
 
 
 class Basket(ApiModel):
     expires: UtcDatetime | None = None
     last_changed: UtcDatetime | None = None
-    cart: _products(Product) = ()
-    saved: _products(Product) = ()
-    checkout: _products(CheckoutProduct) = ()
+    cart: _Products[Product] = ()
+    saved: _Products[Product] = ()
+    checkout: _Products[CheckoutProduct] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -238,7 +240,7 @@ class ProductDetails(ApiModel):
 
 
 class ProductDetailsData(ApiModel):
-    products: _products(ProductDetails) = ()
+    products: _Products[ProductDetails] = ()
 
 
 class ProductDetailsEnvelope(_Envelope):

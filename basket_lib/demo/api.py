@@ -17,7 +17,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import unquote_to_bytes, urlsplit
 
-from basket_lib.api.defaults import DEFAULT_API_VERSION
+# Re-exported: the loopback server and the simulator answer with the demo's default version.
+from basket_lib.api.defaults import DEFAULT_API_VERSION as DEFAULT_API_VERSION
 from basket_lib.demo.baskets import (
     MAX_USER_NUMBER,
     SCENARIO_BASKETS,

@@ -126,8 +126,9 @@ def _build() -> tuple[dict[str, CatalogueProduct], tuple[CatalogueProduct, ...]]
     purchasable: list[CatalogueProduct] = []
     for number, show, title, price, sizes, popularity in _APPAREL:
         main_id = f"prod-{number}"
-        stocks = list(sizes)
-        total = None if None in stocks else sum(max(0, stock) for stock in stocks)  # type: ignore[misc]
+        # The main product is unlimited when any size is; otherwise it holds what its sizes hold.
+        limited = [stock for stock in sizes if stock is not None]
+        total = sum(max(0, stock) for stock in limited) if len(limited) == len(sizes) else None
         name = f"{show} {title}"
         products[main_id] = CatalogueProduct(main_id, name, price, show, total, popularity)
         for size, stock in zip(SIZES, sizes, strict=True):

@@ -30,6 +30,9 @@ NOW_COLOUR = "#d97706"
 # the axes and legend into the given height and would shrink the plots to slivers.
 _AUTOSIZE = alt.AutoSizeParams(type="fit-x", contains="padding")
 
+# The builders name their result's type: to mypy, altair's mark_*, encode and resolve_* return
+# Any (the use_signature decorator that copies their signatures drops Self).
+
 # --- expiry timeline --------------------------------------------------------------------------
 
 SINCE_CHANGE, TIME_LEFT, SINCE_EXPIRY = "since last change", "time left", "since expiry"
@@ -172,11 +175,12 @@ def expiry_timeline(
         .mark_text(dy=-30, fontWeight="bold")
         .encode(text="event:N", **event_encoding)
     )
-    return (
+    timeline: alt.LayerChart = (
         alt.layer(span_layer, point_layer, other_labels, now_label)
         .resolve_scale(color="independent")
         .properties(height=70, width="container", autosize=_AUTOSIZE)
     )
+    return timeline
 
 
 # --- failures by product ----------------------------------------------------------------------
@@ -208,7 +212,7 @@ def failures_by_product_chart(by_product: pd.DataFrame, top: int = 20) -> alt.Ch
     # pandas' own string dtype: altair writes a missing name as null, but as NaN (invalid JSON)
     # from an object column.
     data = data.astype({"label": "str", "product_id": "str", "name": "str"})
-    return (
+    chart: alt.Chart = (
         alt.Chart(data)
         .mark_bar(color=FAILURE_COLOUR)
         .encode(
@@ -229,6 +233,7 @@ def failures_by_product_chart(by_product: pd.DataFrame, top: int = 20) -> alt.Ch
         # One step per bar: the chart grows with the number of products shown.
         .properties(height=alt.Step(24), width="container", autosize=_AUTOSIZE)
     )
+    return chart
 
 
 # --- time to expiry histogram -----------------------------------------------------------------
@@ -270,7 +275,7 @@ def expiry_histogram(hist: pd.DataFrame) -> alt.Chart:
         )
     # Stacking order: failures first, so they sit on the axis and are easy to compare.
     data["stack_order"] = (data["failures_label"] != WITH_FAILURE).astype("int64")
-    return (
+    chart: alt.Chart = (
         alt.Chart(data)
         .mark_bar()
         .encode(
@@ -295,3 +300,4 @@ def expiry_histogram(hist: pd.DataFrame) -> alt.Chart:
         )
         .properties(height=240, width="container", autosize=_AUTOSIZE)
     )
+    return chart

@@ -224,6 +224,11 @@ def failures_frame(
     return _typed_frame(rows, FAILURE_COLUMNS)
 
 
+def _first_known(values: pd.Series) -> Any:
+    # Any, not `str | None`: pandas-stubs only accept an aggregate of a series dtype, not None.
+    return next((value for value in values if pd.notna(value)), None)
+
+
 def failures_by_product(frame: pd.DataFrame) -> pd.DataFrame:
     """Per product: failed reservations, distinct users and units asked for, most failures first
     (ties: most units, then product id, so the order is stable)."""
@@ -233,9 +238,7 @@ def failures_by_product(frame: pd.DataFrame) -> pd.DataFrame:
     result = pd.DataFrame(
         {
             # The first name any user's details supplied; None when none did.
-            "name": grouped["name"].agg(
-                lambda names: next((n for n in names if pd.notna(n)), None)
-            ),
+            "name": grouped["name"].agg(_first_known),
             "failed_reservations": grouped.size(),
             "users": grouped["user_id"].nunique(),
             "failed_units": grouped["count"].sum(),
