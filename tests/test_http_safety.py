@@ -16,9 +16,10 @@ import asyncio
 import gzip
 import json
 import threading
+import time
 import tracemalloc
 import zlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -31,6 +32,7 @@ from basket_lib.api.client import AsyncBasketClient, BasketClient
 from basket_lib.api.models import BasketResult
 
 KEY = "safety-key-SECRET-4711"
+BASE = "https://api.example.test/v2"
 PATHS = ["sync", "aiohttp", "httpx-async"]
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -290,20 +292,57 @@ def test_garbage_after_the_end_of_a_gzip_stream_is_a_format_error(path: str, spl
     assert "data after the end of the compressed stream" in error.message
 
 
+def _raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+ENCODERS: dict[str, tuple[bytes, Callable[[bytes], bytes]]] = {
+    "gzip": (b"gzip", gzip.compress),
+    "deflate": (b"deflate", zlib.compress),
+    "raw-deflate": (b"deflate", _raw_deflate),  # what some servers send as "deflate"
+    "identity": (b"identity", lambda data: data),
+}
+
+
 @path_param
-def test_a_compressed_answer_is_decoded(path: str) -> None:
+def test_compressed_answers_are_decoded(path: str) -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
             user_id = await read_request(reader)
-            body = basket_body(user_id)
-            packed = gzip.compress(body) if user_id == "g" else zlib.compress(body)
-            encoding = b"gzip" if user_id == "g" else b"deflate"
-            writer.write(answer(packed, b"Content-Encoding: " + encoding))
+            name, encode = ENCODERS[user_id]
+            writer.write(answer(encode(basket_body(user_id)), b"Content-Encoding: " + name))
             await writer.drain()
 
     with HostileServer(handler) as server:
-        outcomes = fetch(path, server.base_url, ["g", "d"])
-    assert [served_to(o) for o in outcomes] == ["g", "d"]
+        outcomes = fetch(path, server.base_url, list(ENCODERS))
+    assert [served_to(o) for o in outcomes] == list(ENCODERS)
+
+
+@path_param
+@pytest.mark.parametrize(
+    ("encoding", "content", "problem"),
+    [
+        (b"br", b"...", "unsupported Content-Encoding 'br'"),
+        (b"gzip, gzip", gzip.compress(gzip.compress(b"{}")), "unsupported Content-Encoding"),
+        (b"gzip", b"not gzip at all", "incorrect header check"),
+        (b"gzip", gzip.compress(b'{"data": null}' * 100)[:30], "ends early"),
+    ],
+    ids=["unknown", "stacked", "corrupt", "cut-off"],
+)
+def test_bodies_that_do_not_decode_are_format_errors(
+    path: str, encoding: bytes, content: bytes, problem: str
+) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(answer(content, b"Content-Encoding: " + encoding))
+        await writer.drain()
+        await reader.read()
+
+    with HostileServer(handler) as server:
+        error = only(fetch(path, server.base_url, ["u"]))
+    assert isinstance(error, errors.ResponseFormatError)
+    assert "could not be decoded" in error.message and problem in error.message
 
 
 # --- time ---------------------------------------------------------------------------------------
@@ -312,30 +351,31 @@ def test_a_compressed_answer_is_decoded(path: str) -> None:
 @path_param
 @pytest.mark.parametrize("phase", ["head", "body"])
 def test_a_trickling_server_cannot_hold_a_request_past_its_deadline(path: str, phase: str) -> None:
-    trickled = threading.Event()  # set only if the whole trickle got out
+    trickled = [0]  # bytes sent one by one so far
 
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        body = basket_body("u").ljust(60)
+        body = basket_body("u").ljust(200)
         if phase == "head":
-            start, rest = b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"y" * 50 + b"\r\n"
+            start, rest = b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"y" * 200 + b"\r\n"
             rest += b"Content-Length: %d\r\n\r\n" % len(body) + body
         else:
             start, rest = answer(body)[: -len(body)], body
         writer.write(start)
         await writer.drain()
-        for byte in rest:  # 60 bytes or more, one each 0.2 s: 12 s, far past the 1 s deadline
+        for byte in rest:  # 200 bytes or more, one each 0.2 s: 40 s, far past the 1 s deadline
             writer.write(bytes([byte]))
             await writer.drain()
+            trickled[0] += 1
             await asyncio.sleep(0.2)
-        trickled.set()
 
     with HostileServer(handler) as server:
         error = only(fetch(path, server.base_url, ["u"], timeout=1.0))
-        finished = trickled.is_set()
+        sent = trickled[0]
     assert isinstance(error, errors.APITimeoutError)
     assert "timed out" in error.message
-    assert not finished
+    # About 5 bytes fit in the 1 s deadline; each read's own 1 s timeout would never fire.
+    assert sent < 25
 
 
 # --- what is sent -------------------------------------------------------------------------------
@@ -371,6 +411,24 @@ def test_header_values_that_cannot_be_sent_are_refused_before_anything_is_sent(
     assert "X-JAY-Tracking header" in caught.value.message
     assert value not in caught.value.message
     assert client.request_count == 0
+
+
+@path_param
+def test_every_path_asks_for_gzip_or_deflate_only(path: str) -> None:
+    heads: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        heads.append(head.lower())
+        writer.write(answer(basket_body("u")))
+        await writer.drain()
+        await reader.read()
+
+    with HostileServer(handler) as server:
+        assert served_to(only(fetch(path, server.base_url, ["u"]))) == "u"
+    [head] = heads
+    assert b"\r\naccept-encoding: gzip, deflate\r\n" in head
+    assert b"\r\nuser-agent: basket-support\r\n" in head
 
 
 # --- framing: nothing is attributed to the wrong request ----------------------------------------
@@ -451,3 +509,44 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
     yield
+
+
+@pytest.mark.parametrize("path", ["sync", "async"])
+def test_an_injected_transport_that_trickles_cannot_hold_a_request_past_its_deadline(
+    path: str,
+) -> None:
+    """The deadline also bounds a body read from an injected transport, which does not read
+    through the sync client's network backend."""
+    trickled = [0]
+    body = basket_body("u").ljust(200)
+
+    def chunks() -> Iterator[bytes]:
+        for byte in body:
+            trickled[0] += 1
+            time.sleep(0.2)  # the trickle itself, in the stand-in server
+            yield bytes([byte])
+
+    async def achunks() -> AsyncIterator[bytes]:
+        for byte in body:
+            trickled[0] += 1
+            await asyncio.sleep(0.2)
+            yield bytes([byte])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=chunks() if path == "sync" else achunks())
+
+    transport = httpx.MockTransport(handler)
+    with pytest.raises(errors.APITimeoutError):
+        if path == "sync":
+            with BasketClient(BASE, KEY, transport=transport, timeout=1.0, max_retries=0) as c:
+                c.get_basket("u")
+        else:
+
+            async def scenario() -> None:
+                async with AsyncBasketClient(
+                    BASE, KEY, transport=transport, timeout=1.0, max_retries=0
+                ) as client:
+                    await client.get_basket("u")
+
+            asyncio.run(scenario())
+    assert trickled[0] < 25
