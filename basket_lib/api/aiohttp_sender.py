@@ -91,6 +91,11 @@ class AiohttpSender:
                 )
             return self.session
         timeout = self._timeout
+        total = deadline_seconds(timeout)
+        # The deadline is the longest phase timeout; a read timeout as long as it can never fire
+        # first, and would reschedule a timer on every read.
+        read = timeout.read
+        sock_read = read if read is not None and total is not None and read < total else None
         connector = FreshConnector(
             limit=self._max_connections,
             keepalive_timeout=KEEPALIVE_SECONDS,
@@ -111,9 +116,7 @@ class AiohttpSender:
             # goes to the one origin, so its proxy is looked up once, below.
             trust_env=False,
             timeout=aiohttp.ClientTimeout(
-                total=deadline_seconds(timeout),
-                sock_connect=timeout.connect,
-                sock_read=timeout.read,
+                total=total, sock_connect=timeout.connect, sock_read=sock_read
             ),
         )
         # aiohttp silently sends a GET again when a kept-alive connection drops before the answer;
@@ -149,7 +152,8 @@ class AiohttpSender:
                 decoder = BoundedDecoder(
                     head, cap, ", ".join(headers.getall("Content-Encoding", ()))
                 )
-                async for chunk in response.content.iter_any():
+                content = response.content
+                while chunk := await content.readany():
                     decoder.feed(chunk)
                 return head, decoder.finish()
         except (aiohttp.ClientError, TimeoutError) as exc:

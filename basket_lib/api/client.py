@@ -65,10 +65,9 @@ def _header_safe(value: str) -> bool:
     return value.isascii() and value.isprintable()
 
 
-def _sendable_header(value: str) -> bool:
-    # What an HTTP/1.1 field value can carry without ending the line or changing meaning between
-    # the libraries: no CR, LF or NUL (header injection), nothing outside latin-1.
-    return not any(c in value for c in "\r\n\x00") and all(ord(c) < 256 for c in value)
+# What an HTTP/1.1 field value cannot carry: CR, LF or NUL (they end the line: header injection),
+# or anything outside latin-1 (each library would encode it differently, or fail).
+_UNSENDABLE = re.compile("[\r\n\x00\u0100-\U0010ffff]")
 
 
 def _normalise_base_url(base_url: str) -> str:
@@ -248,7 +247,7 @@ class _ClientCore:
         for name, value in headers.items():
             # Validation already refuses such input; this is the last point before any library
             # sees it, for every value whatever its source.
-            if not _sendable_header(value):
+            if _UNSENDABLE.search(value):
                 raise errors.InvalidInputError(
                     f"The {name} header contains characters that cannot be sent in a header."
                 )
