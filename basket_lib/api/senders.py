@@ -5,8 +5,9 @@ raises one of the client's own `errors.APIError` subclasses. The retry loops in
 basket_lib.api.client sit on top, so retries, decoding and error mapping are the same whichever
 library carries the bytes:
 
-- `AiohttpSender` (basket_lib.api.aiohttp_sender, imported on first use: the dashboard's pages
-  mostly need the sync client): the async client's default, raw `aiohttp.ClientSession`;
+- `AiohttpSender` (basket_lib.api.aiohttp_sender, imported only once an async client without a
+  transport is built: the dashboard's pages mostly need the sync client): the async client's
+  default, raw `aiohttp.ClientSession`;
 - `HttpxAsyncSender`: the async client over an injected `httpx.AsyncBaseTransport` (mocks, the
   in-process demo API);
 - `send_httpx`: the sync client's attempt over `httpx.Client`.
@@ -105,6 +106,10 @@ def _time_left(timeout: float | None) -> float | None:
     if left <= 0:
         raise httpcore.ReadTimeout("the request's deadline passed")
     return left if timeout is None else min(timeout, left)
+
+
+def _check_deadline() -> None:
+    _time_left(None)
 
 
 class _DeadlineStream(httpcore.NetworkStream):
@@ -209,7 +214,7 @@ def send_httpx(
                 for chunk in response.iter_raw():
                     decoder.feed(chunk)
                     # An injected transport does not read through the deadline backend.
-                    _time_left(None)
+                    _check_deadline()
                 return response, decoder.finish()
             finally:
                 response.close()
