@@ -42,7 +42,7 @@ from _common import (
 
 SECONDS = re.compile(r"seconds=([\d.]+)")
 SUMMARY = re.compile(r"users=(\d+) scanned=(\d+) .* errors=(\d+)")
-TARGETS = {"aiohttp": 0.85, "httpx": 8.0, "sequential": 30.0}
+TARGETS = {"aiohttp": 0.90, "httpx": 8.0, "sequential": 30.0}
 REFERENCES = ("httpx-default",)
 
 

@@ -11,7 +11,6 @@ import gzip
 import inspect
 import json
 import threading
-import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,7 +21,7 @@ from urllib.parse import quote, unquote, urlsplit
 import httpx
 import pytest
 
-from basket_lib.api import errors, transport
+from basket_lib.api import errors
 from basket_lib.api.client import AsyncBasketClient, BasketClient
 from basket_lib.api.defaults import DEFAULT_API_VERSION
 from basket_lib.api.responses import text_excerpt
@@ -82,7 +81,7 @@ class Server:
 
 class WireApi:
     """A Server's replies sent over a loopback socket (the demo server's HTTP/1.1), for the async
-    client's own connection pool (basket_lib.api.transport). Requests reach the Server with the URL
+    client's default path (raw aiohttp). Requests reach the Server with the URL
     the test configured, so the same assertions hold; a raised exception closes the connection
     unanswered."""
 
@@ -111,7 +110,7 @@ class Api:
     """Builds either client over a Server and runs its calls, awaiting them for the async one.
 
     Modes: "sync" and "async" send through httpx.MockTransport; "wire" is the async client
-    without a transport, i.e. its own connection pool, against the Server over 127.0.0.1.
+    without a transport, i.e. its default aiohttp path, against the Server over 127.0.0.1.
     """
 
     def __init__(self, mode: str) -> None:
@@ -799,7 +798,7 @@ def test_async_client_is_an_async_context_manager() -> None:
             assert not (await client.get_basket("u")).basket.is_empty
         return client
 
-    assert asyncio.run(scenario())._http.is_closed
+    assert asyncio.run(scenario())._sender.http.is_closed  # type: ignore[attr-defined]
 
 
 def test_both_clients_take_the_same_arguments() -> None:
@@ -840,34 +839,27 @@ def demo_server() -> Iterator[DemoServer]:
         yield server
 
 
-def test_without_a_transport_the_client_opens_its_pool_in_the_loop_and_closes_it(
+def test_without_a_transport_the_client_opens_its_session_in_the_loop_and_closes_it(
     demo_server: DemoServer,
 ) -> None:
     client = AsyncBasketClient(demo_server.base_url, KEY, max_connections=4)  # outside any loop
-    assert client._http is None and client._pool is None
+    sender = client._sender
+    assert sender.session is None  # type: ignore[attr-defined]
 
     async def scan() -> Any:
         results = await asyncio.gather(*(client.get_basket(f"user-{n:05d}") for n in range(1, 9)))
-        pool = client._pool
-        assert pool is not None and not pool.closed
+        session = sender.session  # type: ignore[attr-defined]
+        assert session is not None and not session.closed
         await client.aclose()
-        return results, pool
+        return results, session
 
-    results, pool = asyncio.run(scan())
+    results, session = asyncio.run(scan())
     assert [r.user_id for r in results] == [f"user-{n:05d}" for n in range(1, 9)]
-    assert pool.closed and client._pool is None
+    assert session.closed and sender.session is None  # type: ignore[attr-defined]
     # Four connections carried the eight requests: kept alive and capped by max_connections.
     assert demo_server.connections_accepted == 4
     with pytest.raises(RuntimeError, match="client has been closed"):
         asyncio.run(client.get_basket("user-00001"))
-
-
-def test_a_proxy_variable_sends_through_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
-    assert AsyncBasketClient(BASE, KEY)._http is not None
-    assert AsyncBasketClient("http://127.0.0.1:1", KEY)._http is None  # HTTPS_PROXY only
 
 
 def test_a_client_is_bound_to_the_loop_it_first_ran_in(demo_server: DemoServer) -> None:
@@ -968,15 +960,42 @@ def test_cookies_set_by_the_api_are_not_sent_back(api: Api) -> None:
 def test_proxy_variables_apply_unless_no_proxy_names_the_host(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """HTTP_PROXY sends the default path's requests to the proxy; NO_PROXY exempts the host."""
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.upper(), raising=False)
-    assert transport.env_proxy(BASE) is None
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    assert transport.env_proxy(BASE) == "http://proxy.internal:3128"
-    assert transport.env_proxy("http://api.example.test") is None
-    monkeypatch.setenv("NO_PROXY", "api.example.test")
-    assert transport.env_proxy(BASE) is None
+    request_lines: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        request_lines.append(head.split(b"\r\n", 1)[0])
+        writer.write(OK_ANSWER)
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> tuple[Any, BaseException | None]:
+        listener = await asyncio.start_server(proxy, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        try:
+            async with _wire_client("http://api.example.test/v2", max_retries=0) as client:
+                proxied = await client.get_basket("u")
+            monkeypatch.setenv("NO_PROXY", "api.example.test")
+            async with _wire_client("http://api.example.test/v2", max_retries=0) as client:
+                try:
+                    await client.get_basket("u")
+                except errors.APIError as exc:
+                    return proxied, exc
+            return proxied, None
+        finally:
+            listener.close()
+
+    proxied, direct_error = asyncio.run(scenario())
+    assert proxied.basket.is_empty
+    assert request_lines == [b"GET http://api.example.test/v2/baskets/users/u HTTP/1.1"]
+    # Exempted, the request goes to api.example.test itself, which does not exist.
+    assert isinstance(direct_error, errors.APIConnectionError)
+    assert "Could not connect to the API at api.example.test" in direct_error.message
 
 
 def test_a_bulk_scan_over_the_wire_reads_every_basket(demo_server: DemoServer) -> None:
@@ -991,190 +1010,7 @@ def test_a_bulk_scan_over_the_wire_reads_every_basket(demo_server: DemoServer) -
     assert demo_server.connections_accepted == 16
 
 
-# --- the client's own HTTP/1.1 parsing, fed byte by byte ----------------------------------------
-
-
-class _FakeSocket(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.written = bytearray()
-        self.closing = False
-
-    def write(self, data: Any) -> None:
-        self.written += data
-
-    def is_closing(self) -> bool:
-        return self.closing
-
-    def close(self) -> None:
-        self.closing = True
-
-    def abort(self) -> None:
-        self.closing = True
-
-
-def _answer(
-    parts: list[bytes], *, cap: int = 1_000_000, eof: bool = False
-) -> tuple[Any, bytes, bool]:
-    """Feed an answer to a connection in `parts`; its head, body and reusability."""
-
-    async def scenario() -> tuple[Any, bytes, bool]:
-        pool = transport.Pool(
-            "http://api.example.test/v2", timeout=httpx.Timeout(5.0), max_connections=1
-        )
-        connection = transport._Connection(pool)
-        connection.connection_made(_FakeSocket())
-        connection.send(b"GET / HTTP/1.1\r\n\r\n", "http://api.example.test/", cap, None)
-        for part in parts:
-            connection.data_received(part)
-        if eof:
-            connection.connection_lost(None)
-        await connection.wait(for_body=True)
-        return connection.head, bytes(connection.body), connection.reusable_now()
-
-    return asyncio.run(scenario())
-
-
-def _bytewise(data: bytes) -> list[bytes]:
-    return [data[i : i + 1] for i in range(len(data))]
-
-
-CHUNKED = (
-    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-API-Version: v9\r\n\r\n"
-    b"5;name=value\r\nhello\r\n1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n"
-)
-
-
-@pytest.mark.parametrize("split", [lambda b: [b], _bytewise], ids=["whole", "bytewise"])
-@pytest.mark.parametrize(
-    ("answer", "body", "reusable"),
-    [
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-API-Version: v9\r\n\r\nhello", b"hello", True),
-        (CHUNKED, b"hello world", True),
-        (
-            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nX-API-Version: v9\r\n"
-            b"Content-Length: 2\r\n\r\nok",
-            b"ok",
-            True,
-        ),
-        (b"HTTP/1.1 204 No Content\r\nX-API-Version: v9\r\n\r\n", b"", True),
-        (
-            b"HTTP/1.1 200 OK\r\nX-API-Version: v9\r\nConnection: close\r\n"
-            b"Content-Length: 2\r\n\r\nok",
-            b"ok",
-            False,
-        ),
-        (b"HTTP/1.0 200 OK\r\nX-API-Version: v9\r\nContent-Length: 2\r\n\r\nok", b"ok", False),
-    ],
-)
-def test_answers_are_framed_however_their_bytes_arrive(
-    split: Callable[[bytes], list[bytes]], answer: bytes, body: bytes, reusable: bool
-) -> None:
-    head, received, can_reuse = _answer(split(answer))
-    assert received == body and can_reuse is reusable
-    assert head.headers.get("x-api-version") == head.headers["X-API-Version"] == "v9"
-    assert "X-Api-Version" in head.headers
-
-
-def test_a_body_without_length_ends_with_the_connection() -> None:
-    head, body, reusable = _answer([b"HTTP/1.1 200 OK\r\n\r\nall of ", b"it"], eof=True)
-    assert (head.status_code, body, reusable) == (200, b"all of it", False)
-
-
-def test_bytes_after_the_answer_make_the_connection_unusable() -> None:
-    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n"
-    assert _answer([answer])[2] is False
-
-
-@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
-def test_compressed_bodies_are_decoded(encoding: str) -> None:
-    text = b'{"data": null}' * 100
-    packed = gzip.compress(text) if encoding == "gzip" else zlib.compress(text)
-    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n%s" % (
-        encoding.encode(),
-        len(packed),
-        packed,
-    )
-    assert _answer(_bytewise(answer))[1] == text
-
-
-@pytest.mark.parametrize(
-    ("answer", "problem"),
-    [
-        (b"HTTP/2 200 OK\r\n\r\n", "malformed status line"),
-        (b"HTTP/1.1 2000 OK\r\n\r\n", "malformed status line"),
-        (b"<html>hello</html>\r\n\r\n", "malformed status line"),
-        (b"HTTP/1.1 200 OK\r\nNo colon here\r\n\r\n", "malformed header line"),
-        (b"HTTP/1.1 200 OK\r\nA: 1\r\n folded\r\n\r\n", "malformed header line"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "invalid Content-Length"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\n", "invalid Content-Length"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "invalid chunk size"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabcd", "not followed by"),
-        (b"HTTP/1.1 200 OK\r\nX: " + b"y" * 70_000, "head larger than"),
-    ],
-)
-def test_broken_answers_are_protocol_errors(answer: bytes, problem: str) -> None:
-    with pytest.raises(transport._Broken, match=problem):
-        _answer([answer])
-
-
-@pytest.mark.parametrize(
-    ("encoding", "content", "problem"),
-    [
-        (b"br", b"...", "unsupported Content-Encoding"),
-        (b"gzip", b"not gzip", "incorrect header check|invalid"),
-        (b"gzip", gzip.compress(b"x" * 1000)[:20], "ends early"),
-    ],
-)
-def test_bodies_that_do_not_decode_are_decoding_errors(
-    encoding: bytes, content: bytes, problem: str
-) -> None:
-    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n%s" % (
-        encoding,
-        len(content),
-        content,
-    )
-    with pytest.raises(transport.ResponseDecodingError, match=problem):
-        _answer([answer])
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"400\r\n" + b"x" * 1024,
-        b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 2000,
-        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n\r\n" + gzip.compress(b"x" * 100_000),
-    ],
-    ids=["chunked", "until-close", "gzip-bomb"],
-)
-def test_a_body_past_the_cap_stops_the_connection(answer: bytes) -> None:
-    with pytest.raises(transport.BodyTooLarge):
-        _answer([answer], cap=1000)
-
-
-def test_a_declared_length_past_the_cap_is_left_unread() -> None:
-    async def scenario() -> Any:
-        pool = transport.Pool("http://h.test", timeout=httpx.Timeout(5.0), max_connections=1)
-        connection = transport._Connection(pool)
-        socket = _FakeSocket()
-        connection.connection_made(socket)
-        connection.send(b"GET / HTTP/1.1\r\n\r\n", "http://h.test/", 10, None)
-        connection.data_received(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nxxxx")
-        await connection.wait(for_body=False)
-        connection.data_received(b"x" * 96)  # the rest is not wanted: the connection is closed
-        return connection, socket
-
-    connection, socket = asyncio.run(scenario())
-    assert connection.head.headers["content-length"] == "100"
-    assert connection.body == b"" and not connection.reusable_now() and socket.closing
-
-
-def test_a_connection_closed_mid_answer_is_a_connection_error() -> None:
-    with pytest.raises(ConnectionError, match="closed the connection"):
-        _answer([b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"], eof=True)
-
-
-# --- the client's own pool against scripted servers ---------------------------------------------
+# --- the default (aiohttp) path against scripted servers ---------------------------------------
 
 
 def _scripted(answers: list[bytes | None]) -> Callable[..., Any]:
@@ -1248,23 +1084,9 @@ def test_a_cancelled_request_is_cancelled_and_its_connection_closed(
             stalled.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await stalled
-            assert client._pool is not None and not client._pool._open
+            session = client._sender.session  # type: ignore[attr-defined]
+            assert session is not None and not session.connector._conns
             # The connection's slot is free again.
             return await client.get_basket("demo-normal")
 
     assert not asyncio.run(scenario()).basket.is_empty
-
-
-def test_waiting_for_a_free_connection_times_out(demo_server: DemoServer) -> None:
-    async def scenario() -> None:
-        timeout = httpx.Timeout(2.0, pool=0.05)
-        async with _wire_client(demo_server.base_url, timeout=timeout, max_connections=1) as c:
-            stalled = asyncio.ensure_future(c.get_basket("demo-fault-timeout"))
-            await asyncio.sleep(0)  # it takes the only connection
-            with pytest.raises(errors.APITimeoutError, match="waiting for a free connection"):
-                await c.get_basket("demo-normal")
-            stalled.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await stalled
-
-    asyncio.run(scenario())

@@ -11,11 +11,13 @@ import asyncio
 import functools
 import json
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
+from typing import Any, Generic, Self, TypeVar
+from urllib.parse import quote
 
 import httpx
 
@@ -31,16 +33,21 @@ from basket_lib.api.defaults import (
 from basket_lib.api.redaction import Redactor
 from basket_lib.api.responses import (
     ResponseHead,
-    aread_capped,
-    declared_length_error,
     interpret,
     parse_basket,
     parse_product_details,
-    read_capped,
-    read_limit_error,
-    transport_error,
 )
 from basket_lib.api.retry import is_retryable, retry_delay
+from basket_lib.api.senders import (
+    USER_AGENT,
+    Attempt,
+    HttpxAsyncSender,
+    Sender,
+    WireRequest,
+    deadline_seconds,
+    enforce_deadlines,
+    send_httpx,
+)
 from basket_lib.api.validation import (
     clean_provider_id,
     clean_tracking_header,
@@ -49,13 +56,15 @@ from basket_lib.api.validation import (
     validate_user_id,
 )
 
-if TYPE_CHECKING:
-    from basket_lib.api import transport
-
 T = TypeVar("T")
 
 
 # --- configuration ------------------------------------------------------------------------------
+
+
+# What an HTTP/1.1 field value cannot carry: CR, LF or NUL (they end the line: header injection),
+# or anything outside latin-1 (each library would encode it differently, or fail).
+_UNSENDABLE = re.compile("[\r\n\x00\u0100-\U0010ffff]")
 
 
 def _timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
@@ -152,6 +161,7 @@ class _ClientCore:
         self.max_response_bytes = _non_negative_int("max_response_bytes", max_response_bytes, 1)
         self.max_connections = _non_negative_int("max_connections", max_connections, 1)
         self.retry_after_cap = float(retry_after_cap)
+        self.deadline = deadline_seconds(self.timeout)
 
     def __repr__(self) -> str:
         return (
@@ -172,6 +182,11 @@ class _ClientCore:
     def _headers(self, tracking: str | None = None) -> dict[str, str]:
         headers = {
             "Accept": "application/json",
+            # Compression is accepted because every path inflates through BoundedDecoder, which
+            # stops at the size cap: basket JSON shrinks several times over a slow link. Only
+            # what zlib decodes is offered, so no path needs another decoder.
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": USER_AGENT,
             "X-API-Key": self._api_key,
             "x-jay-api-version": self.api_version,
         }
@@ -209,16 +224,26 @@ class _ClientCore:
             json=ids,
         )
 
-    def _build_request(
-        self, http: httpx.Client | httpx.AsyncClient, call: _Call[Any]
-    ) -> httpx.Request:
-        return http.build_request(
-            call.method,
-            self.base_url + call.path,
-            headers=dict(call.headers),
-            params=dict(call.params) if call.params else None,
-            json=call.json,
-        )
+    def _wire_request(self, call: _Call[Any]) -> WireRequest:
+        """The request every attempt of `call` sends, its headers checked in this one place."""
+        headers = dict(call.headers)
+        body = None
+        if call.json is not None:
+            body = _json_body(call.json)
+            headers["Content-Type"] = "application/json"
+        for name, value in headers.items():
+            # Validation already refuses such input; this is the last point before any library
+            # sees it, for every value whatever its source.
+            if _UNSENDABLE.search(value):
+                raise errors.InvalidInputError(
+                    f"The {name} header contains characters that cannot be sent in a header."
+                )
+        url = self.base_url + call.path
+        if call.params:
+            url += "?" + "&".join(
+                f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in call.params.items()
+            )
+        return WireRequest(call.method, url, headers, body)
 
     def _retry_delay(
         self, error: errors.APIError, retry_after: str | None, retry_index: int
@@ -262,6 +287,7 @@ class BasketClient(_ClientCore):
         )
         self._sleep = sleep
         self._http = httpx.Client(transport=transport, **self._http_options())
+        enforce_deadlines(self._http)
 
     def __enter__(self) -> Self:
         return self
@@ -289,24 +315,18 @@ class BasketClient(_ClientCore):
             return {} if call is None else self._request(call)
 
     def _request(self, call: _Call[T]) -> T:
+        request = self._wire_request(call)
         retry_index = 0
         while True:
-            retry_after: str | None = None
+            attempt = Attempt()
             try:
-                request = self._build_request(self._http, call)
                 self.request_count += 1
-                try:
-                    response = self._http.send(request, stream=True)
-                    try:
-                        retry_after = response.headers.get("Retry-After")
-                        body = read_capped(response, self.max_response_bytes)
-                    finally:
-                        response.close()
-                except httpx.HTTPError as exc:
-                    raise transport_error(exc, request) from exc
-                return interpret(response, body, call.parse)
+                head, body = send_httpx(
+                    self._http, request, self.max_response_bytes, self.deadline, attempt
+                )
+                return interpret(head, body, call.parse)
             except errors.APIError as error:
-                delay = self._retry_delay(error, retry_after, retry_index)
+                delay = self._retry_delay(error, attempt.retry_after, retry_index)
                 if delay is None:
                     raise
             self._sleep(delay)
@@ -316,12 +336,12 @@ class BasketClient(_ClientCore):
 class AsyncBasketClient(_ClientCore):
     """Asyncio client. Use with `async with`, or await aclose().
 
-    Without `transport` it sends through its own HTTP/1.1 pool (basket_lib.api.transport):
+    Without `transport` it sends through raw aiohttp (basket_lib.api.aiohttp_sender):
     httpx.AsyncClient costs several times more CPU per request under concurrency, which caps a
-    bulk scan far below what the API's latency allows. An injected httpx transport (a mock, the
-    demo API) is used through httpx.AsyncClient as given, and so is httpx's own transport when a
-    proxy variable applies to the API's URL. Either way the requests, decoding, error mapping and
-    retries are the same. The pool is opened on first use, inside the running loop.
+    bulk scan far below what the API's latency allows (docs/decisions/0001-async-http-client.md).
+    An injected httpx transport (a mock, the demo API) is used through httpx.AsyncClient as given.
+    Either way the requests, decoding, limits, error mapping and retries are the same. aiohttp's
+    session is opened on first use, inside the running loop.
     """
 
     def __init__(
@@ -352,15 +372,19 @@ class AsyncBasketClient(_ClientCore):
             max_connections=max_connections,
             jitter=jitter,
         )
-        from basket_lib.api import transport as lean
-
         self._sleep = sleep
-        self._http: httpx.AsyncClient | None = None
-        if transport is not None or lean.env_proxy(self.base_url) is not None:
-            self._http = httpx.AsyncClient(transport=transport, **self._http_options())
-        self._pool: lean.Pool | None = None
-        self._pool_loop: asyncio.AbstractEventLoop | None = None
-        self._closed = False
+        self._sender: Sender
+        if transport is not None:
+            self._sender = HttpxAsyncSender(
+                transport, self._http_options(), self.max_response_bytes, self.deadline
+            )
+        else:
+            # Imported here: aiohttp is needed only where the async client sends for real.
+            from basket_lib.api.aiohttp_sender import AiohttpSender
+
+            self._sender = AiohttpSender(
+                self.base_url, self.timeout, self.max_connections, self.max_response_bytes
+            )
 
     async def __aenter__(self) -> Self:
         return self
@@ -374,13 +398,7 @@ class AsyncBasketClient(_ClientCore):
         await self.aclose()
 
     async def aclose(self) -> None:
-        self._closed = True
-        if self._http is not None:
-            await self._http.aclose()
-        pool, self._pool = self._pool, None
-        # A pool of another (ended) loop cannot be closed from this one.
-        if pool is not None and self._pool_loop is asyncio.get_running_loop():
-            await pool.aclose()
+        await self._sender.aclose()
 
     async def get_basket(
         self, user_id: str, *, tracking: str | None = None, provider_id: str | None = None
@@ -395,88 +413,18 @@ class AsyncBasketClient(_ClientCore):
             call = self._details_call(product_ids)
             return {} if call is None else await self._request(call)
 
-    def _lean_pool(self) -> transport.Pool:
-        if self._closed:
-            # httpx.AsyncClient's words for the same mistake.
-            raise RuntimeError("Cannot send a request, as the client has been closed.")
-        loop = asyncio.get_running_loop()
-        if self._pool is None:
-            from basket_lib.api import transport as lean
-
-            self._pool = lean.Pool(
-                self.base_url, timeout=self.timeout, max_connections=self.max_connections
-            )
-            self._pool_loop = loop
-        elif self._pool_loop is not loop:
-            # Its connections belong to the first loop (httpx would fail with "Event loop is
-            # closed" here); bulk.scan_users_sync builds a client per scan for this reason.
-            raise RuntimeError(
-                "This AsyncBasketClient was first used in another event loop; "
-                "create one client per event loop."
-            )
-        return self._pool
-
     async def _request(self, call: _Call[T]) -> T:
-        if self._http is None:
-            return await self._request_lean(call)
+        request = self._wire_request(call)
+        send = self._sender.send
         retry_index = 0
         while True:
-            retry_after: str | None = None
-            try:
-                request = self._build_request(self._http, call)
-                self.request_count += 1
-                try:
-                    response = await self._http.send(request, stream=True)
-                    try:
-                        retry_after = response.headers.get("Retry-After")
-                        body = await aread_capped(
-                            response, response.aiter_bytes(), self.max_response_bytes
-                        )
-                    finally:
-                        await response.aclose()
-                except httpx.HTTPError as exc:
-                    raise transport_error(exc, request) from exc
-                return interpret(response, body, call.parse)
-            except errors.APIError as error:
-                delay = self._retry_delay(error, retry_after, retry_index)
-                if delay is None:
-                    raise
-            await self._sleep(delay)
-            retry_index += 1
-
-    async def _request_lean(self, call: _Call[T]) -> T:
-        """_request over the client's own pool: the same steps, without httpx objects."""
-        from basket_lib.api.transport import BodyTooLarge
-
-        pool = self._lean_pool()
-        cap = self.max_response_bytes
-        headers: Mapping[str, str] = call.headers
-        body = None
-        if call.json is not None:
-            body = _json_body(call.json)
-            headers = {**headers, "Content-Type": "application/json"}
-        retry_index = 0
-        while True:
-            retry_after: str | None = None
+            attempt = Attempt()
             try:
                 self.request_count += 1
-                try:
-                    exchange = await pool.send(
-                        call.method, call.path, call.params, headers, body, cap
-                    )
-                    try:
-                        head = exchange.head
-                        retry_after = head.headers.get("Retry-After")
-                        if (error := declared_length_error(head, cap)) is not None:
-                            raise error
-                        content = await exchange.read()
-                    finally:
-                        exchange.release()
-                except BodyTooLarge as exc:
-                    raise read_limit_error(exc.head, cap) from None
-                return interpret(head, content, call.parse)
+                head, body = await send(request, attempt)
+                return interpret(head, body, call.parse)
             except errors.APIError as error:
-                delay = self._retry_delay(error, retry_after, retry_index)
+                delay = self._retry_delay(error, attempt.retry_after, retry_index)
                 if delay is None:
                     raise
             await self._sleep(delay)
@@ -484,5 +432,5 @@ class AsyncBasketClient(_ClientCore):
 
 
 def _json_body(value: Any) -> bytes:
-    # The bytes httpx sends for `json=`, so both paths put the same body on the wire.
+    # The bytes httpx sends for `json=`, so every path puts the same body on the wire.
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()

@@ -8,7 +8,8 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+import zlib
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
@@ -26,8 +27,8 @@ T = TypeVar("T")
 
 
 class ResponseHead(Protocol):
-    """What decoding reads of a response: httpx.Response has it, and so has the async client's
-    own connection pool (basket_lib.api.transport.ResponseHead)."""
+    """What decoding reads of a response: httpx.Response has it, and so has the head of an
+    aiohttp response (basket_lib.api.senders.AiohttpHead)."""
 
     @property
     def status_code(self) -> int: ...
@@ -222,26 +223,86 @@ def read_limit_error(response: ResponseHead, cap: int) -> errors.ResponseTooLarg
     )
 
 
-def read_capped(response: httpx.Response, cap: int) -> bytes:
-    if (error := declared_length_error(response, cap)) is not None:
-        raise error
-    body = bytearray()
-    for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) > cap:
-            raise read_limit_error(response, cap)
-    return bytes(body)
+# zlib window bits per Content-Encoding: gzip with its header, deflate as RFC 9110 defines it
+# (zlib-wrapped; servers that send a raw deflate stream are handled in BoundedDecoder).
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
-async def aread_capped(response: ResponseHead, chunks: AsyncIterator[bytes], cap: int) -> bytes:
-    if (error := declared_length_error(response, cap)) is not None:
-        raise error
-    body = bytearray()
-    async for chunk in chunks:
-        body += chunk
-        if len(body) > cap:
-            raise read_limit_error(response, cap)
-    return bytes(body)
+class BoundedDecoder:
+    """A response body from its raw (still encoded) bytes, refused once it passes `cap`.
+
+    Every path reads the raw bytes and decodes here, because the libraries' own decoders inflate a
+    whole network read at once: a few KiB of gzip can become hundreds of MiB before any cap is
+    checked. Here each piece is inflated with `max_length` set to what the cap still allows (plus
+    one byte, to know it is over), so memory stays within the cap whatever the ratio.
+    """
+
+    __slots__ = ("_body", "_cap", "_decoder", "_head", "_raw_deflate", "_started")
+
+    def __init__(self, head: ResponseHead, cap: int, encoding: str | None = None) -> None:
+        self._head = head
+        self._cap = cap
+        self._body = bytearray()
+        self._started = False
+        self._raw_deflate = False
+        if encoding is None:
+            encoding = head.headers.get("Content-Encoding")
+        name = (encoding or "").strip().lower()
+        if name in ("", "identity"):
+            self._decoder: Any = None
+        elif name in _WBITS:
+            self._raw_deflate = name == "deflate"
+            self._decoder = zlib.decompressobj(_WBITS[name])
+        else:
+            # Only gzip and deflate are asked for (Accept-Encoding); stacked or other codings are
+            # a server fault, not something to guess at.
+            raise self._decoding_error(f"unsupported Content-Encoding {name[:40]!r}")
+
+    def _decoding_error(self, reason: str) -> errors.ResponseFormatError:
+        return errors.ResponseFormatError(
+            f"The API at {_host_label(self._head.url)} sent a body that could not be decoded "
+            f"({reason}).",
+            status=self._head.status_code,
+        )
+
+    def feed(self, data: bytes) -> None:
+        if not data:
+            return
+        decoder = self._decoder
+        if decoder is None:
+            self._body += data
+        else:
+            if decoder.eof:
+                # Bytes after the end of the compressed stream: the framing and the body
+                # disagree, so nothing of it can be trusted to belong to this response.
+                raise self._decoding_error("data after the end of the compressed stream")
+            limit = self._cap + 1 - len(self._body)
+            try:
+                out = decoder.decompress(data, limit)
+            except zlib.error as exc:
+                if not (self._raw_deflate and not self._started):
+                    raise self._decoding_error(str(exc)) from None
+                # Some servers send deflate without its zlib wrapper.
+                self._decoder = decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+                try:
+                    out = decoder.decompress(data, limit)
+                except zlib.error as error:
+                    raise self._decoding_error(str(error)) from None
+            self._started = True
+            self._body += out
+            if decoder.eof and decoder.unused_data:
+                raise self._decoding_error("data after the end of the compressed stream")
+        if len(self._body) > self._cap:
+            raise read_limit_error(self._head, self._cap)
+
+    def finish(self) -> bytes:
+        """The whole body, once the raw bytes have ended."""
+        decoder = self._decoder
+        # A stream that stopped short of the cap without its end marker was cut off; inflating
+        # with a max_length never leaves output pending below it, so nothing needs flushing.
+        if decoder is not None and self._started and not decoder.eof:
+            raise self._decoding_error("the compressed body ends early")
+        return bytes(self._body)
 
 
 # --- per-endpoint parsing -----------------------------------------------------------------------

@@ -1,0 +1,271 @@
+"""How the clients put one request on the wire and get back its head and body.
+
+A sender makes one attempt: it returns the response head and the whole (decoded, capped) body, or
+raises one of the client's own `errors.APIError` subclasses. The retry loops in
+basket_lib.api.client sit on top, so retries, decoding and error mapping are the same whichever
+library carries the bytes:
+
+- `AiohttpSender` (basket_lib.api.aiohttp_sender, imported only once an async client without a
+  transport is built: the dashboard's pages mostly need the sync client): the async client's
+  default, raw `aiohttp.ClientSession`;
+- `HttpxAsyncSender`: the async client over an injected `httpx.AsyncBaseTransport` (mocks, the
+  in-process demo API);
+- `send_httpx`: the sync client's attempt over `httpx.Client`.
+
+None of them lets the library decompress (see responses.BoundedDecoder) or follow redirects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import ssl
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpcore
+import httpx
+
+from basket_lib.api.responses import (
+    BoundedDecoder,
+    ResponseHead,
+    declared_length_error,
+    read_limit_error,
+    transport_error,
+)
+
+USER_AGENT = "basket-support"
+
+
+@dataclass(frozen=True, slots=True)
+class WireRequest:
+    """One request as it goes on the wire; every attempt of a call sends the same one."""
+
+    method: str
+    url: str  # absolute, path and query already percent-encoded
+    headers: Mapping[str, str]
+    body: bytes | None
+
+
+class Sender(Protocol):
+    """One attempt of the async client: the head and whole body, or the client's error."""
+
+    async def send(self, request: WireRequest, attempt: Attempt) -> tuple[ResponseHead, bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Attempt:
+    """What the retry loop learns of an attempt even when it fails: the head, once it arrived
+    (a failure while reading the body still honours the answer's Retry-After)."""
+
+    __slots__ = ("head",)
+
+    def __init__(self) -> None:
+        self.head: ResponseHead | None = None
+
+    @property
+    def retry_after(self) -> str | None:
+        return None if self.head is None else self.head.headers.get("Retry-After")
+
+
+def _in_memory_body(response: httpx.Response, cap: int) -> bytes | None:
+    """The body of a response an injected transport built from bytes in memory (httpx reads and
+    decodes those when they are made, so there are no raw bytes left to read), capped."""
+    if not response.is_stream_consumed:
+        return None
+    body = response.content
+    if len(body) > cap:
+        raise read_limit_error(response, cap)
+    return body
+
+
+def deadline_seconds(timeout: httpx.Timeout) -> float | None:
+    """The whole attempt's deadline: the longest of its phase timeouts (for `timeout=10` that is
+    10 s), so no phase can be starved by another, and a server that trickles bytes cannot hold an
+    attempt longer."""
+    phases = [t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t]
+    return max(phases) if phases else None
+
+
+# --- sync: httpx.Client, with a deadline httpx does not have -------------------------------------
+
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "basket_http_deadline", default=None
+)
+
+
+def _time_left(timeout: float | None) -> float | None:
+    """`timeout` clamped to what the current attempt's deadline leaves."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the request's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+def _check_deadline() -> None:
+    _time_left(None)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket whose every read and write waits at most until the attempt's deadline: httpx's
+    timeouts apply to each read, so a byte every few seconds would otherwise never time out."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _time_left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _time_left(timeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(
+            self._stream.start_tls(ssl_context, server_hostname, _time_left(timeout))
+        )
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's network backend, with `_DeadlineStream` sockets."""
+
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_tcp(
+            host, port, _time_left(timeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._backend.connect_unix_socket(path, _time_left(timeout), socket_options)
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def enforce_deadlines(http: httpx.Client) -> None:
+    """Give every connection pool of `http` (its own and its proxies') the deadline backend.
+
+    httpx builds its transports, including those for proxy variables, from the same options; the
+    backend is the one part of them it does not let a caller choose, so it is swapped in here.
+    """
+    transports: list[httpx.BaseTransport] = [http._transport]
+    transports += [t for t in http._mounts.values() if t is not None]
+    for transport in transports:
+        if isinstance(transport, httpx.HTTPTransport):
+            pool = transport._pool
+            if not isinstance(pool._network_backend, DeadlineBackend):
+                pool._network_backend = DeadlineBackend(pool._network_backend)
+
+
+def send_httpx(
+    http: httpx.Client,
+    request: WireRequest,
+    cap: int,
+    deadline: float | None,
+    attempt: Attempt,
+) -> tuple[ResponseHead, bytes]:
+    """One attempt over httpx.Client."""
+    http_request = http.build_request(
+        request.method, request.url, headers=dict(request.headers), content=request.body
+    )
+    token = _DEADLINE.set(None if deadline is None else time.monotonic() + deadline)
+    try:
+        try:
+            response = http.send(http_request, stream=True)
+            try:
+                attempt.head = response
+                if (error := declared_length_error(response, cap)) is not None:
+                    raise error
+                if (body := _in_memory_body(response, cap)) is not None:
+                    return response, body
+                decoder = BoundedDecoder(response, cap)
+                for chunk in response.iter_raw():
+                    decoder.feed(chunk)
+                    # An injected transport does not read through the deadline backend.
+                    _check_deadline()
+                return response, decoder.finish()
+            finally:
+                response.close()
+        except httpcore.ReadTimeout as exc:
+            raise transport_error(httpx.ReadTimeout(str(exc)), http_request) from None
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, http_request) from exc
+    finally:
+        _DEADLINE.reset(token)
+
+
+# --- async: httpx.AsyncClient over an injected transport ----------------------------------------
+
+
+class HttpxAsyncSender:
+    """The async client's sender when an httpx transport is injected."""
+
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport,
+        options: Mapping[str, Any],
+        cap: int,
+        deadline: float | None,
+    ) -> None:
+        self.http = httpx.AsyncClient(transport=transport, **options)
+        self._cap = cap
+        self._deadline = deadline
+
+    async def send(self, request: WireRequest, attempt: Attempt) -> tuple[ResponseHead, bytes]:
+        http_request = self.http.build_request(
+            request.method, request.url, headers=dict(request.headers), content=request.body
+        )
+        try:
+            async with asyncio.timeout(self._deadline):
+                response = await self.http.send(http_request, stream=True)
+                try:
+                    attempt.head = response
+                    if (error := declared_length_error(response, self._cap)) is not None:
+                        raise error
+                    if (body := _in_memory_body(response, self._cap)) is not None:
+                        return response, body
+                    decoder = BoundedDecoder(response, self._cap)
+                    async for chunk in response.aiter_raw():
+                        decoder.feed(chunk)
+                    return response, decoder.finish()
+                finally:
+                    await response.aclose()
+        except TimeoutError:
+            raise transport_error(httpx.ReadTimeout("deadline"), http_request) from None
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, http_request) from exc
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
