@@ -86,7 +86,7 @@ class _Call(Generic[T]):
 
     method: str
     path: str
-    parse: Callable[[ResponseHead, Any], T]
+    parse: Callable[[ResponseHead, Any, bool], T]
     headers: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, str] | None = None
     json: Any = None

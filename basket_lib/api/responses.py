@@ -90,8 +90,11 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(body)"
 
 
-def validate_payload(model: type[T], payload: Any, status: int) -> T:
-    """The payload as `model`, or ResponseValidationError naming each bad field's path."""
+def validate_payload(model: type[T], payload: Any, status: int, *, shape_known: bool = False) -> T:
+    """The payload as `model`, or ResponseValidationError naming each bad field's path.
+
+    `shape_known`: the body it was decoded from proves it shallow and free of lone surrogates
+    (models.json_shape_known), so the models need not walk it again."""
     if not isinstance(payload, dict):
         raise errors.ResponseValidationError(
             f"The API answered HTTP {status} with JSON {type(payload).__name__}, "
@@ -99,7 +102,8 @@ def validate_payload(model: type[T], payload: Any, status: int) -> T:
             status=status,
         )
     try:
-        return model.model_validate(payload)  # type: ignore[attr-defined,no-any-return]
+        context = models.SHAPE_KNOWN if shape_known else None
+        return model.model_validate(payload, context=context)  # type: ignore[attr-defined,no-any-return]
     except pydantic.ValidationError as exc:
         # include_input=False: the offending values may be large or carry personal data.
         problems = [
@@ -315,8 +319,12 @@ def _raise_envelope_error(status: int, error: models.ErrorInfo | None) -> None:
         )
 
 
-def parse_basket(user_id: str, response: ResponseHead, payload: Any) -> models.BasketResult:
-    envelope = validate_payload(models.BasketEnvelope, payload, response.status_code)
+def parse_basket(
+    user_id: str, response: ResponseHead, payload: Any, shape_known: bool = False
+) -> models.BasketResult:
+    envelope = validate_payload(
+        models.BasketEnvelope, payload, response.status_code, shape_known=shape_known
+    )
     _raise_envelope_error(response.status_code, envelope.error)
     return models.BasketResult(
         user_id=user_id,
@@ -329,14 +337,20 @@ def parse_basket(user_id: str, response: ResponseHead, payload: Any) -> models.B
     )
 
 
-def parse_product_details(response: ResponseHead, payload: Any) -> dict[str, models.ProductDetails]:
-    envelope = validate_payload(models.ProductDetailsEnvelope, payload, response.status_code)
+def parse_product_details(
+    response: ResponseHead, payload: Any, shape_known: bool = False
+) -> dict[str, models.ProductDetails]:
+    envelope = validate_payload(
+        models.ProductDetailsEnvelope, payload, response.status_code, shape_known=shape_known
+    )
     _raise_envelope_error(response.status_code, envelope.error)
     products = envelope.data.products if envelope.data else ()
     return {product.product_id: product for product in products}
 
 
-def interpret(response: ResponseHead, body: bytes, parse: Callable[[ResponseHead, Any], T]) -> T:
+def interpret(
+    response: ResponseHead, body: bytes, parse: Callable[[ResponseHead, Any, bool], T]
+) -> T:
     """The parsed result of a fully read response, or the mapped error."""
     status = response.status_code
     if 300 <= status < 400:
@@ -348,4 +362,4 @@ def interpret(response: ResponseHead, body: bytes, parse: Callable[[ResponseHead
     if not is_success:
         code, message, details = _lenient_error_fields(payload)
         raise errors.error_for_status(status, api_code=code, api_message=message, details=details)
-    return parse(response, payload)
+    return parse(response, payload, models.json_shape_known(body))

@@ -51,7 +51,9 @@ def validate_user_id(user_id: object) -> str:
             f"The user id is {len(user_id)} characters long; "
             f"at most {MAX_USER_ID_LENGTH} are allowed."
         )
-    for position, char in enumerate(user_id, start=1):
+    # Printable ASCII holds no control, format or surrogate character: most ids skip the walk.
+    plain = user_id.isascii() and user_id.isprintable()
+    for position, char in enumerate("" if plain else user_id, start=1):
         category = unicodedata.category(char)
         if category == "Cc":
             raise errors.InvalidUserIdError(
