@@ -738,11 +738,53 @@ def test_malformed_rate_one_answers_truncated_json_or_an_html_502() -> None:
     assert seen == {(200, "application/json"), (502, "text/html")}
 
 
+# What httpx says when the connection ends before a single byte of an answer.
+UNANSWERED = "Server disconnected without sending a response"
+
+
 def test_drop_rate_one_closes_without_an_answer() -> None:
+    async def aiohttp_get(url: str) -> None:
+        async with aiohttp.ClientSession() as session, session.get(url):
+            pass
+
     with DemoServer(faults=Faults(drop_rate=1)) as server:
-        with pytest.raises(httpx.RemoteProtocolError):
-            httpx.get(f"{server.base_url}/baskets/users/demo-normal")
+        url = f"{server.base_url}/baskets/users/demo-normal"
+        with pytest.raises(httpx.RemoteProtocolError, match=UNANSWERED):
+            httpx.get(url)
         assert server.request_count == 1
+        # aiohttp's client tries an idempotent request again once it was disconnected.
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            asyncio.run(aiohttp_get(url))
+        assert server.faults_injected == Counter({"drop": server.request_count})
+
+
+def test_a_stall_ends_with_the_connection_closed_unanswered() -> None:
+    with DemoServer(api=fixed_api(stall_seconds=0.2)) as server:
+        with pytest.raises(httpx.RemoteProtocolError, match=UNANSWERED):
+            httpx.get(f"{server.base_url}/baskets/users/demo-fault-timeout", timeout=10)
+        assert server.request_count == 1
+
+
+def test_a_stalled_request_holds_up_no_other() -> None:
+    server = DemoServer(api=fixed_api(stall_seconds=60)).start()
+    outcome: list[BaseException] = []
+
+    def stalled() -> None:
+        try:
+            httpx.get(f"{server.base_url}/baskets/users/demo-fault-timeout", timeout=30)
+        except httpx.TransportError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=stalled)
+    thread.start()
+    try:
+        assert server.wait_for_requests(1)
+        response = httpx.get(f"{server.base_url}/baskets/users/demo-normal", timeout=5)
+        assert response.status_code == 200
+    finally:
+        server.stop()
+        thread.join(timeout=20)
+    assert len(outcome) == 1
 
 
 def test_stall_rate_one_makes_the_client_time_out() -> None:
