@@ -2,7 +2,7 @@
 
     python benchmarks/scan_throughput.py [--users 10000] [--repeat 3]
 
-Starts the demo API (`python -m basket_lib.simulator`, asyncio) with 20 ms latency as its own
+Starts the demo API (`python -m basket_lib.simulator`, aiohttp.web) with 20 ms latency as its own
 process, then runs, each as a whole process and interleaved round by round:
 
 - ours:       python -m basket_lib scan USERS --concurrency 64 (BASKET_API_URL/KEY set)

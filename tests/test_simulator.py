@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -18,13 +17,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from pydantic import ValidationError
 
 from basket_lib.api.models import BasketEnvelope, ProductDetailsEnvelope
 from basket_lib.demo.catalogue import HOSTILE_PRODUCTS, PURCHASABLE
-from basket_lib.demo.server import MAX_HEAD_BYTES
+from basket_lib.demo.server import MAX_BODY_BYTES, MAX_LINE_BYTES
 from basket_lib.simulator import (
     CATALOGUE,
     DEFAULT_DEMO_USERS,
@@ -575,72 +575,102 @@ def test_server_honours_connection_close() -> None:
         assert server.connections_accepted == 2
 
 
-def raw_exchange(port: int, payload: bytes) -> bytes:
-    """Send raw bytes, read until the server closes the connection."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(payload)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
+def test_server_answers_a_user_id_as_its_encoded_path_segment() -> None:
+    # Decoded before routing, %2F would make two path segments (404) and %3F start a query.
+    with DemoServer(api=fixed_api()) as server, httpx.Client(base_url=server.base_url) as c:
+        slash = c.get("/baskets/users/a%2Fb")
+        question = c.get("/baskets/users/a%3Fb")
+        assert c.get("/baskets/users/user%2D00001").status_code == 200
+        assert server.requests_by_user == Counter({"a/b": 1, "a?b": 1, "user-00001": 1})
+    assert slash.status_code == question.status_code == 422
+    assert "'/'" in slash.json()["error"]["message"]
+    assert "'?'" in question.json()["error"]["message"]
 
 
-def test_server_answers_pipelined_requests_in_order() -> None:
-    with DemoServer(api=fixed_api()) as server:
-        answer = raw_exchange(
-            server.port,
-            # A stray CRLF before a request line is tolerated (RFC 9112, 2.2).
-            b"\r\nGET /v2/baskets/users/demo-normal HTTP/1.1\r\nHost: x\r\n\r\n"
-            b"POST /v2/baskets/products/details HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\n\r\n"
-            b'["prod-1009"]'
-            b"GET /v2/baskets/users/demo-fault-404 HTTP/1.1\r\nConnection: close\r\n\r\n",
-        )
-    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)
-    assert statuses == [b"200", b"200", b"404"]
-    assert b"Night Harbor Enamel Mug" in answer
+def test_server_reads_chunked_request_bodies() -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'["prod-'
+        yield b'1009"]'
 
-
-def test_server_rejects_a_malformed_request_and_closes() -> None:
     with DemoServer() as server:
-        answer = raw_exchange(server.port, b"NONSENSE\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n")
-    assert b"Connection: close" in answer
+        response = httpx.post(f"{server.base_url}/baskets/products/details", content=chunks())
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert response.status_code == 200
+    assert response.json()["data"]["products"][0]["productId"] == "prod-1009"
 
 
-@pytest.mark.parametrize(
-    ("request_head", "status"),
-    [
-        (b"POST /v2/baskets/products/details HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n", 413),
-        (b"POST /v2/baskets/products/details HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
-        # Exactly one byte too many: the server reads all of it, so it closes without a reset.
-        (b"GET /v2/baskets/users/x HTTP/1.1\r\nX-Big: ".ljust(MAX_HEAD_BYTES + 1, b"a"), 431),
-        (b"GET /v2/baskets/users/x HTTP/1.1\r\nno colon here\r\n\r\n", 400),
-    ],
-)
-def test_server_refuses_requests_it_cannot_read(request_head: bytes, status: int) -> None:
+def test_server_reads_a_body_as_large_as_the_limit() -> None:
+    start = b'["prod-1009"'
+    body = start + b" " * (MAX_BODY_BYTES - len(start) - 1) + b"]"
+    assert len(body) == MAX_BODY_BYTES
     with DemoServer() as server:
-        answer = raw_exchange(server.port, request_head)
-    assert answer.startswith(f"HTTP/1.1 {status} ".encode())
-    assert json.loads(answer.partition(b"\r\n\r\n")[2])["error"]["code"] == status
+        response = httpx.post(f"{server.base_url}/baskets/products/details", content=body)
+    assert response.status_code == 200
+    assert response.json()["data"]["products"][0]["productId"] == "prod-1009"
 
 
-def test_http_1_0_requests_close_the_connection() -> None:
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_server_refuses_a_body_over_the_limit_and_closes(chunked: bool) -> None:
+    body = b"[" + b" " * MAX_BODY_BYTES + b"]"
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start : start + 64 * 1024]
+
+    with DemoServer() as server, httpx.Client(base_url=server.base_url) as c:
+        response = c.post("/baskets/products/details", content=chunks() if chunked else body)
+        assert response.status_code == 413
+        assert response.json()["error"]["code"] == 413
+        assert response.headers["connection"] == "close"
+        assert server.request_count == 0
+        assert c.get("/baskets/users/demo-normal").status_code == 200
+        assert server.connections_accepted == 2
+
+
+def test_server_reads_header_fields_and_targets_up_to_the_limit() -> None:
+    with DemoServer() as server, httpx.Client(base_url=server.base_url) as c:
+        # aiohttp's own default (8190 bytes) would refuse both.
+        header = c.get("/baskets/users/demo-normal", headers={"X-Big": "a" * 60_000})
+        target = c.get(f"/baskets/users/{'u' * 60_000}")
+        assert server.connections_accepted == 1
+    assert header.status_code == 200
+    assert target.status_code == 422  # the demo's own limit on user ids, not HTTP's
+
+
+def test_server_refuses_a_header_field_over_the_limit_and_closes() -> None:
+    with DemoServer() as server, httpx.Client(base_url=server.base_url) as c:
+        big = {"X-Big": "a" * (MAX_LINE_BYTES + 1)}
+        assert c.get("/baskets/users/demo-normal", headers=big).status_code == 400
+        assert server.request_count == 0
+        assert c.get("/baskets/users/demo-normal").status_code == 200
+        assert server.connections_accepted == 2
+
+
+def test_server_refuses_a_target_over_the_limit() -> None:
+    # httpx refuses to send a URL this long; aiohttp's client does not.
+    async def get(url: str) -> int:
+        async with aiohttp.ClientSession() as session, session.get(url) as response:
+            return response.status
+
     with DemoServer() as server:
-        answer = raw_exchange(server.port, b"GET /v2/baskets/users/demo-normal HTTP/1.0\r\n\r\n")
-    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"Connection: close" in answer
+        status = asyncio.run(get(f"{server.base_url}/baskets/users/{'a' * MAX_LINE_BYTES}"))
+        assert server.request_count == 0
+    assert status == 400
 
 
-def test_server_sends_100_continue_before_reading_a_body() -> None:
-    body = b'["prod-1009"]'
-    with DemoServer() as server, socket.create_connection(("127.0.0.1", server.port), 5) as sock:
-        sock.sendall(
-            b"POST /v2/baskets/products/details HTTP/1.1\r\nExpect: 100-continue\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body)
-        )
-        assert sock.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
-        sock.sendall(body)
-        answer = b"".join(iter(lambda: sock.recv(65536), b""))
-    assert answer.startswith(b"HTTP/1.1 200 OK") and b"Enamel Mug" in answer
+def test_server_answers_expect_100_continue() -> None:
+    async def post(url: str) -> tuple[int, Any]:
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(url, data=b'["prod-1009"]', expect100=True) as response,
+        ):
+            return response.status, await response.json()
+
+    with DemoServer() as server:
+        status, body = asyncio.run(post(f"{server.base_url}/baskets/products/details"))
+    assert status == 200
+    assert body["data"]["products"][0]["productId"] == "prod-1009"
 
 
 def test_head_requests_get_no_body() -> None:
@@ -709,11 +739,53 @@ def test_malformed_rate_one_answers_truncated_json_or_an_html_502() -> None:
     assert seen == {(200, "application/json"), (502, "text/html")}
 
 
+# What httpx says when the connection ends before a single byte of an answer.
+UNANSWERED = "Server disconnected without sending a response"
+
+
 def test_drop_rate_one_closes_without_an_answer() -> None:
+    async def aiohttp_get(url: str) -> None:
+        async with aiohttp.ClientSession() as session, session.get(url):
+            pass
+
     with DemoServer(faults=Faults(drop_rate=1)) as server:
-        with pytest.raises(httpx.RemoteProtocolError):
-            httpx.get(f"{server.base_url}/baskets/users/demo-normal")
+        url = f"{server.base_url}/baskets/users/demo-normal"
+        with pytest.raises(httpx.RemoteProtocolError, match=UNANSWERED):
+            httpx.get(url)
         assert server.request_count == 1
+        # aiohttp's client tries an idempotent request again once it was disconnected.
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            asyncio.run(aiohttp_get(url))
+        assert server.faults_injected == Counter({"drop": server.request_count})
+
+
+def test_a_stall_ends_with_the_connection_closed_unanswered() -> None:
+    with DemoServer(api=fixed_api(stall_seconds=0.2)) as server:
+        with pytest.raises(httpx.RemoteProtocolError, match=UNANSWERED):
+            httpx.get(f"{server.base_url}/baskets/users/demo-fault-timeout", timeout=10)
+        assert server.request_count == 1
+
+
+def test_a_stalled_request_holds_up_no_other() -> None:
+    server = DemoServer(api=fixed_api(stall_seconds=60)).start()
+    outcome: list[BaseException] = []
+
+    def stalled() -> None:
+        try:
+            httpx.get(f"{server.base_url}/baskets/users/demo-fault-timeout", timeout=30)
+        except httpx.TransportError as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=stalled)
+    thread.start()
+    try:
+        assert server.wait_for_requests(1)
+        response = httpx.get(f"{server.base_url}/baskets/users/demo-normal", timeout=5)
+        assert response.status_code == 200
+    finally:
+        server.stop()
+        thread.join(timeout=20)
+    assert len(outcome) == 1
 
 
 def test_stall_rate_one_makes_the_client_time_out() -> None:
