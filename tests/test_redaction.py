@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from typing import Any
 
 import httpx
 import pytest
 
 from basket_lib.api import errors
-from basket_lib.api.client import BasketClient
+from basket_lib.api.client import AsyncBasketClient, BasketClient
 from basket_lib.api.redaction import Redactor
 
 KEY = "key-redaction-0123456789"
@@ -62,3 +64,39 @@ def test_a_percent_encoded_or_cut_short_echo_is_redacted_too() -> None:
 
 def test_a_short_secret_is_still_redacted_whole() -> None:
     assert Redactor("demo-key").text("x demo-key y demo-kez") == "x [redacted] y demo-kez"
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_key_echoed_in_a_200_body_reaches_no_field_and_no_raw_copy(flavour: str) -> None:
+    basket = {
+        "data": {
+            "cart": [{"productId": f"p-{KEY}", "count": 1}],
+            "echo": {"headers": {"x-api-key": KEY, "url": f"/v2?key={KEY[:16]}"}},
+        }
+    }
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=json.dumps(basket).encode())
+
+    transport = httpx.MockTransport(echo)
+    if flavour == "sync":
+        with BasketClient("https://api.example.test", KEY, transport=transport) as client:
+            result = client.get_basket("u")
+    else:
+
+        async def fetch() -> Any:
+            async with AsyncBasketClient(
+                "https://api.example.test", KEY, transport=transport
+            ) as client:
+                return await client.get_basket("u")
+
+        result = asyncio.run(fetch())
+    shown = json.dumps(result.raw) + repr(result) + result.basket.cart[0].product_id
+    assert KEY not in shown and KEY[:12] not in shown
+    assert result.basket.cart[0].product_id == "p-[redacted]"
+    assert result.raw["data"]["echo"]["headers"]["x-api-key"] == "[redacted]"
+
+
+def test_a_body_without_a_secret_is_left_as_it_is() -> None:
+    body = b'{"data":{"cart":[{"productId":"p1"}]}}'
+    assert Redactor(KEY).body(body) is body

@@ -324,7 +324,7 @@ class BasketClient(_ClientCore):
                 head, body = send_httpx(
                     self._http, request, self.max_response_bytes, self.deadline, attempt
                 )
-                return interpret(head, body, call.parse)
+                return interpret(head, self.redactor.body(body), call.parse)
             except errors.APIError as error:
                 delay = self._retry_delay(error, attempt.retry_after, retry_index)
                 if delay is None:
@@ -422,7 +422,7 @@ class AsyncBasketClient(_ClientCore):
             try:
                 self.request_count += 1
                 head, body = await send(request, attempt)
-                return interpret(head, body, call.parse)
+                return interpret(head, self.redactor.body(body), call.parse)
             except errors.APIError as error:
                 delay = self._retry_delay(error, attempt.retry_after, retry_index)
                 if delay is None:

@@ -26,7 +26,7 @@ E = TypeVar("E", bound=BasketError)
 class Redactor:
     """Replaces each of its secrets by [redacted] in text, nested values and errors."""
 
-    __slots__ = ("_forms", "_secrets")
+    __slots__ = ("_forms", "_heads", "_secrets")
 
     def __init__(self, *secrets: str | None) -> None:
         kept = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}
@@ -36,6 +36,13 @@ class Redactor:
         # echoed in a URL), and the start of it (an API that quotes "the key abcd…" cut short).
         forms = {quote(s, safe="") for s in self._secrets} | set(self._secrets)
         self._forms = tuple(sorted(forms, key=len, reverse=True))
+        # Keys and tokens are ASCII (api/options refuses anything else), and so are their
+        # percent-encoded forms.
+        self._heads = tuple(
+            (form, form[: min(len(form), PREFIX_LENGTH)].encode())
+            for form in self._forms
+            if form.isascii()
+        )
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -48,6 +55,17 @@ class Redactor:
         for form in self._forms:
             text = _replace_prefixes(text, form)
         return text
+
+    def body(self, body: bytes) -> bytes:
+        """A response body with every secret form replaced, before anything parses it: an API
+        that echoes the key in a 200 body (a product name, an unknown field) must not put it on
+        a page, in the raw JSON shown to engineers, or in a stored result. JSON stays valid: the
+        replacement is plain text inside whatever string held the secret."""
+        for form, head in self._heads:
+            if head in body:  # a C-speed scan; the body is decoded only when it holds a secret
+                text = _replace_prefixes(body.decode("utf-8", "surrogateescape"), form)
+                body = text.encode("utf-8", "surrogateescape")
+        return body
 
     def value(self, value: Any) -> Any:
         return map_strings(value, self.text) if self._secrets else value
