@@ -550,3 +550,38 @@ def test_an_injected_transport_that_trickles_cannot_hold_a_request_past_its_dead
 
             asyncio.run(scenario())
     assert trickled[0] < 25
+
+
+# --- chunked trailers ---------------------------------------------------------------------------
+
+
+@path_param
+def test_an_endless_chunked_trailer_section_is_never_buffered(path: str) -> None:
+    # A complete chunked body followed by trailer fields that never end: 40 MiB of them, sent
+    # as fast as the client reads. No path may hold them, or wait for their end, or return the
+    # basket as if nothing followed (the answer is not complete until the trailers end).
+    field = b"X-Padding: " + b"p" * 1000 + b"\r\n"
+    sent = [0]
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        body = basket_body("u")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(body) + body + b"\r\n0\r\n"
+        )
+        for _ in range(40 * 1024):
+            writer.write(field)
+            await writer.drain()
+            sent[0] += len(field)
+
+    with HostileServer(handler) as server:
+        tracemalloc.start()
+        try:
+            outcome = only(fetch(path, server.base_url, ["u"], timeout=5))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert isinstance(outcome, errors.APIError), outcome
+    assert peak < 12 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+    assert sent[0] < 40 * 1024 * len(field)  # the client gave up; it did not read them all
