@@ -114,54 +114,29 @@ class _ClientCore:
             api_key if isinstance(api_key, str) else None, token if isinstance(token, str) else None
         )
         with self.redactor.scrubbing():
-            self._configure(
-                base_url,
-                api_key,
-                token=token,
-                api_version=api_version,
-                timeout=timeout,
-                max_retries=max_retries,
-                max_response_bytes=max_response_bytes,
-                retry_after_cap=retry_after_cap,
-                max_connections=max_connections,
-            )
+            # The rules are the settings' rules (basket_lib.api.options), worded for code.
+            self._api_key = options.api_key(api_key, "The API key")
+            self._token = options.token(token, "The bearer token")
+            self.base_url = options.base_url(base_url, "The API base URL")
+            self.api_version = options.api_version(api_version, "The API version")
+            self.timeout = _timeout(timeout)
+            self.max_retries = options.max_retries(max_retries, "max_retries")
+            if (
+                isinstance(retry_after_cap, bool)
+                or not isinstance(retry_after_cap, (int, float))
+                or not retry_after_cap >= 0
+            ):
+                raise errors.ConfigurationError(
+                    f"retry_after_cap must be a number >= 0, not {retry_after_cap!r}."
+                )
+            self.max_response_bytes = _non_negative_int("max_response_bytes", max_response_bytes, 1)
+            self.max_connections = _non_negative_int("max_connections", max_connections, 1)
+            self.retry_after_cap = float(retry_after_cap)
+            self.deadline = deadline_seconds(self.timeout)
         # The bare token too: a pasted "Bearer xyz" must not leave "xyz" unredacted.
         self.redactor = Redactor(self._api_key, self._token, *self.redactor.secrets)
         self.request_count = 0
         self._jitter = jitter
-
-    def _configure(
-        self,
-        base_url: str,
-        api_key: str,
-        *,
-        token: str | None,
-        api_version: str,
-        timeout: float | httpx.Timeout,
-        max_retries: int,
-        max_response_bytes: int,
-        retry_after_cap: float,
-        max_connections: int,
-    ) -> None:
-        # The rules are the settings' rules (basket_lib.api.options), worded for code.
-        self._api_key = options.api_key(api_key, "The API key")
-        self._token = options.token(token, "The bearer token")
-        self.base_url = options.base_url(base_url, "The API base URL")
-        self.api_version = options.api_version(api_version, "The API version")
-        self.timeout = _timeout(timeout)
-        self.max_retries = options.max_retries(max_retries, "max_retries")
-        if (
-            isinstance(retry_after_cap, bool)
-            or not isinstance(retry_after_cap, (int, float))
-            or not retry_after_cap >= 0
-        ):
-            raise errors.ConfigurationError(
-                f"retry_after_cap must be a number >= 0, not {retry_after_cap!r}."
-            )
-        self.max_response_bytes = _non_negative_int("max_response_bytes", max_response_bytes, 1)
-        self.max_connections = _non_negative_int("max_connections", max_connections, 1)
-        self.retry_after_cap = float(retry_after_cap)
-        self.deadline = deadline_seconds(self.timeout)
 
     def __repr__(self) -> str:
         return (
