@@ -862,7 +862,7 @@ def test_faults_reject_impossible_values() -> None:
 
 # --- command line -------------------------------------------------------------------------------
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_cli_serves_until_terminated() -> None:

@@ -21,7 +21,7 @@ from basket_lib.scan import cli, engine, export, inputs
 from basket_lib.scan.report import ScanProgress, ScanReport
 from basket_lib.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SUMMARY = re.compile(
     r"users=(\d+) scanned=(\d+) with_checkout=(\d+) failed_reservations=(\d+) errors=(\d+) "
     r"seconds=\d+\.\d\d"
