@@ -43,11 +43,12 @@ def forget_later(manager: MediaFileManager, file_id: str, delay: float) -> None:
         _generations[file_id] = generation
 
     def forget() -> None:
+        # Under the lock: a click that renews the file waits, and Streamlit stores it afresh.
         with _lock:
             if _generations.get(file_id) != generation:
                 return
             del _generations[file_id]
-        manager._storage.delete_file(file_id)
+            manager._storage.delete_file(file_id)
 
     timer = threading.Timer(delay, forget)
     timer.daemon = True
