@@ -13,7 +13,7 @@ from basket_lib.scan.inputs import MAX_SCAN_USERS, ParsedIds, parse_pasted_ids, 
 from basket_lib.scan.report import ScanProgress, ScanReport
 from basket_lib.views import charts, tables
 from basket_lib.views.text import md_escape, plural
-from dashboard import columns, data, gate
+from dashboard import columns, data, exports, gate
 
 PASTE, UPLOAD, SAMPLE = "Paste ids", "Upload CSV", "Sample demo users"
 
@@ -140,13 +140,11 @@ else:
         column_config=columns.FAILURE_COLUMNS,
         key="failures_table",
     )
-    st.download_button(
+    # Made on the click, not with the page: see dashboard/exports.py.
+    exports.csv_download(
         "Download failures (CSV)",
-        data=export.failures_csv(report.failures, details),
+        lambda: export.failures_csv(report.failures, details),
         file_name="reservation-failures.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
         key="download_failures",
     )
 if details_error is not None:
@@ -172,13 +170,10 @@ if report.errors:
         column_config=columns.ERROR_COLUMNS,
     )
     # Same CSV format as the command line's --errors-csv, so no unread user is lost on export.
-    st.download_button(
+    exports.csv_download(
         "Download users not fetched (CSV)",
-        data=export.errors_csv(report.errors),
+        lambda: export.errors_csv(report.errors),
         file_name="scan-errors.csv",
-        mime="text/csv",
-        on_click="ignore",
-        icon=":material/download:",
         key="download_errors",
     )
 else:

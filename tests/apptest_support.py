@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from streamlit.proto.DownloadButton_pb2 import DownloadButton as DownloadButtonProto
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.runtime.media_file_storage import MediaFileStorageError
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest, app_test
 
@@ -170,29 +171,34 @@ def record_requests(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
     return api
 
 
-class _KeptMediaStorage(MemoryMediaFileStorage):
-    instances: ClassVar[list[MemoryMediaFileStorage]] = []
+class _KeptMediaManager(MediaFileManager):
+    instances: ClassVar[list[MediaFileManager]] = []
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        _KeptMediaStorage.instances.append(self)
+        _KeptMediaManager.instances.append(self)
 
 
-def keep_media_files(monkeypatch: pytest.MonkeyPatch) -> list[MemoryMediaFileStorage]:
-    """The media stores of every later run (download buttons put their data there)."""
-    _KeptMediaStorage.instances = []
-    monkeypatch.setattr(app_test, "MemoryMediaFileStorage", _KeptMediaStorage)
-    return _KeptMediaStorage.instances
+def keep_media_managers(monkeypatch: pytest.MonkeyPatch) -> list[MediaFileManager]:
+    """The media managers of every later run (download buttons register their data there)."""
+    _KeptMediaManager.instances = []
+    monkeypatch.setattr(app_test, "MediaFileManager", _KeptMediaManager)
+    return _KeptMediaManager.instances
 
 
-def download_data(stores: list[MemoryMediaFileStorage], url: str) -> bytes:
-    name = url.rsplit("/", 1)[-1]
-    for store in reversed(stores):
+def download_data(managers: list[MediaFileManager], button: DownloadButtonProto) -> bytes:
+    """What a click on `button` downloads. Customer exports are deferred: the page stores
+    nothing until the click, so a button with a ready URL is a failure here."""
+    assert not button.url, f"{button.label!r} stored its file before any click"
+    for manager in reversed(managers):
         try:
-            return store.get_file(name).content
-        except MediaFileStorageError:  # kept by another run's store
+            url = manager.execute_deferred(button.deferred_file_id)
+        except MediaFileStorageError:  # registered in another run's manager
             continue
-    raise AssertionError(f"no media file behind {url}")
+        stored = manager.read_file(url.rsplit("/", 1)[-1])
+        assert stored is not None
+        return stored.content
+    raise AssertionError(f"no deferred file behind {button.label!r}")
 
 
 def audit_lines(path: Path) -> list[dict[str, Any]]:

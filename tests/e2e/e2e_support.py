@@ -121,6 +121,16 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def get_without_cookies(url: str) -> tuple[int, bytes]:
+    """Status and body of a plain GET that carries no cookie, no session and no proxy."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=30) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as error:
+        return int(error.code), error.read()
+
+
 @contextmanager
 def run_streamlit(
     env: Mapping[str, str],

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from e2e_support import (
+    DATAFRAME,
     ERROR,
     RunningApp,
     app_environment,
@@ -24,10 +25,19 @@ from e2e_support import (
 from basket_lib.demo.catalogue import CATALOGUE
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    from playwright.sync_api import Locator, Page
 
 USER = "demo-checkout-failed"
 FAILED_MESSAGE = re.compile(r"(?<![0-9])2 stock reservation(s|\(s\)) failed in this checkout")
+
+
+def expect_no_csv_download(table: Locator) -> None:
+    """The table's hover toolbar offers no "Download as CSV" (issue 10, item 4): it would write
+    API text raw, formulas included; client.disableDataExport removes it."""
+    table.hover()
+    # The toolbar is drawn: its Search button shows, and would next to a download button.
+    expect(table.get_by_role("button", name=re.compile(r"^Search"))).to_be_visible()
+    expect(table.get_by_role("button", name=re.compile(r"^Download as CSV"))).to_have_count(0)
 
 
 def test_ticket_link_shows_the_basket_and_its_failed_reservations(
@@ -49,6 +59,12 @@ def test_ticket_link_shows_the_basket_and_its_failed_reservations(
     # Names come from the product-details endpoint, not just the ids.
     expect_cell(checkout, CATALOGUE["prod-1017"].name)
     expect_cell(checkout, "prod-1017")
+
+    # Checkout, cart and saved for later.
+    tables = page.locator(DATAFRAME)
+    expect(tables).to_have_count(3)
+    for table in tables.all():
+        expect_no_csv_download(table)
 
     shot = screenshot(page, "basket-demo-checkout-failed")
     assert shot.stat().st_size > 10_000

@@ -10,9 +10,12 @@ viewer signs in the same way and sees the basket, which proves that the flow its
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,14 +30,20 @@ from e2e_support import (
     expect,
     expect_cell,
     free_port,
+    get_without_cookies,
     heading,
+    metric,
     open_app,
+    paste_and_scan,
     run_streamlit,
     running_in_ci,
     screenshot,
     sources_containing,
     wait_for_app,
 )
+
+from basket_lib.demo.baskets import demo_user_ids
+from dashboard.exports import CSV_MIME, EXPORT_LIFETIME_SECONDS, stored_file_id
 
 try:
     from oidc_provider_mock import User, run_server_in_thread
@@ -49,6 +58,8 @@ TICKET_USER = "demo-checkout-failed"
 BASKET_MARKER = "failed (-2)"
 VERIFIED = "bob@example.com"
 LISTED = "alice@example.com"
+# The id of any file of Streamlit's media store, in a page's `/media/<id>.<extension>` URLs.
+MEDIA_ID = re.compile(rb"/media/([0-9a-f]{32})")
 LOOK_ALIKE = "\u212aim@example.com"  # the Kelvin sign lower-cases to "k"
 ALLOWED_VIEWERS = f"{LISTED}, {VERIFIED}, kim@example.com"
 
@@ -178,3 +189,58 @@ def test_a_verified_listed_viewer_sees_the_basket(
     assert "websocket frames received" in sources_containing(BASKET_MARKER, capture.sources())
     lookups = [line for line in signin_app.audit_lines() if line.get("viewer") == VERIFIED]
     assert lookups and lookups[-1]["user_ids"] == [TICKET_USER]
+
+
+def media_ids(capture: Capture) -> set[str]:
+    return {
+        match.decode()
+        for blobs in capture.sources().values()
+        for blob in blobs
+        for match in MEDIA_ID.findall(blob)
+    }
+
+
+def test_an_export_exists_only_briefly_after_the_signed_in_viewers_click(
+    page: Page, signin_app: SignInApp, provider_url: str
+) -> None:
+    """Issue 10, item 3: Streamlit's /media route answers anyone, so no export may wait there."""
+    capture = Capture()
+    capture.attach(page)
+    sign_in(page, signin_app, provider_url, ACCOUNTS["verified"])
+    open_app(page, signin_app.url("/failures"), heading(page, "Reservation failures"))
+    paste_and_scan(page, [*demo_user_ids(30), TICKET_USER, "demo-fault-500"])
+    download = page.get_by_role("button", name="Download failures (CSV)")
+    expect(download).to_be_visible()
+    expect(page.get_by_role("button", name="Download users not fetched (CSV)")).to_be_visible()
+    capture.snapshot(page)
+
+    # (a) Before any click no URL the page was given serves a file to a request without cookies.
+    before_click = media_ids(capture)
+    for file_id in before_click:
+        # The route finds a file by its id alone, whatever the extension.
+        status, body = get_without_cookies(signin_app.url(f"/media/{file_id}"))
+        assert status == 404, f"{file_id} answered {status} without a cookie: {body[:200]!r}"
+
+    with page.expect_download() as made:
+        download.click()
+    data = made.value.path().read_bytes()
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    failed = metric(page, "Failed reservations").locator("[data-testid=stMetricValue]")
+    assert len(rows) == int(failed.inner_text().replace(",", ""))
+    assert TICKET_USER in {row["user_id"] for row in rows}
+    assert {row["stocked"] for row in rows if row["user_id"] == TICKET_USER} >= {"-2"}
+
+    # The file's name is a hash of its bytes (customer rows included), never sent before the click.
+    file_id = stored_file_id(data, CSV_MIME, "reservation-failures.csv")
+    path = f"/media/{file_id}.csv"
+    assert made.value.url == signin_app.url(path)
+    assert file_id not in before_click
+
+    # (b) After the click it is removed within its lifetime: for a request without cookies and
+    # for the signed-in browser alike. The poll's deadline is generous; the lifetime is the bound.
+    deadline = time.monotonic() + EXPORT_LIFETIME_SECONDS + 90
+    while (answer := get_without_cookies(signin_app.url(path)))[0] != 404:
+        assert time.monotonic() < deadline, f"{path} still answers {answer[0]}"
+        time.sleep(0.5)  # the poll's pause; the condition is the file's removal
+    assert TICKET_USER.encode() not in answer[1]
+    assert page.request.get(signin_app.url(path)).status == 404

@@ -13,13 +13,13 @@ from apptest_support import (
     audit_lines,
     download_data,
     frame_with,
-    keep_media_files,
+    keep_media_managers,
     new_app,
     no_exception,
     plain_texts,
     use_navigation,
 )
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from basket_lib.scan import inputs
@@ -37,8 +37,8 @@ def _environment(monkeypatch: pytest.MonkeyPatch, app_environment: None) -> None
 
 
 @pytest.fixture
-def media_files(monkeypatch: pytest.MonkeyPatch) -> list[MemoryMediaFileStorage]:
-    return keep_media_files(monkeypatch)
+def media_files(monkeypatch: pytest.MonkeyPatch) -> list[MediaFileManager]:
+    return keep_media_managers(monkeypatch)
 
 
 def failures_page() -> AppTest:
@@ -76,7 +76,7 @@ def mixed_input() -> tuple[str, list[str]]:
 
 
 def test_scan_accounts_for_every_distinct_user(
-    api: RecordingApi, media_files: list[MemoryMediaFileStorage]
+    api: RecordingApi, media_files: list[MediaFileManager]
 ) -> None:
     text, distinct = mixed_input()
     at = paste(failures_page(), text)
@@ -117,13 +117,13 @@ def test_scan_accounts_for_every_distinct_user(
     )
 
     failures_button, errors_button = at.get("download_button")
-    data = download_data(media_files, failures_button.proto.url).decode("utf-8")
+    data = download_data(media_files, failures_button.proto).decode("utf-8")
     assert data.startswith("user_id,")
     rows = list(csv.DictReader(io.StringIO(data)))
     assert len(rows) == len(failures)
     assert {row["user_id"] for row in rows} == set(failures["user_id"])
     # Every user not fetched is in the errors download too, with its reason.
-    data = download_data(media_files, errors_button.proto.url).decode("utf-8")
+    data = download_data(media_files, errors_button.proto).decode("utf-8")
     error_rows = list(csv.DictReader(io.StringIO(data)))
     assert sorted(row["user_id"] for row in error_rows) == sorted(errors["user_id"])
     assert all(row["kind"] and row["message"] for row in error_rows)
