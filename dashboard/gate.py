@@ -7,7 +7,7 @@ import streamlit as st
 from basket_lib.access import Verdict, judge_viewer
 from basket_lib.api.errors import ConfigurationError
 from basket_lib.settings import Settings
-from basket_lib.views.text import md_escape
+from basket_lib.views.text import md_escape, refusal_message
 from dashboard.config import AppConfig, load_config
 from dashboard.navigation import run_through_entry_point
 
@@ -46,40 +46,6 @@ def access_allowed(config: AppConfig) -> bool:
     if not config.auth_enabled:
         return True
     return _verdict(config) is Verdict.ALLOWED
-
-
-_ASK_OPERATOR = (
-    "Ask the dashboard's operator to add you to BASKET\\_ALLOWED\\_VIEWERS if you should have "
-    "access."
-)
-
-
-def refusal_message(verdict: Verdict, email: object) -> str:
-    """Why a signed-in viewer is refused, as markdown; the address only when it is plain ASCII."""
-    if verdict is Verdict.NO_ADDRESS:
-        return (
-            "Your account has no e-mail address, so it cannot be checked against this "
-            f"dashboard's list of allowed viewers. {_ASK_OPERATOR}"
-        )
-    if verdict is Verdict.NOT_PLAIN:
-        # Not echoed: look-alike, invisible or direction-changing characters would show the
-        # viewer something other than what was checked.
-        return (
-            "Your account's e-mail address is not a plain address (it has spaces, control "
-            "characters or characters outside ASCII), so it cannot be checked against this "
-            "dashboard's list of allowed viewers."
-        )
-    who = md_escape(email)
-    if verdict is Verdict.NOT_VERIFIED:
-        return (
-            f"You are signed in as {who}, but your sign-in provider has not verified that this "
-            "e-mail address is yours, so you cannot be let in. Verify the address with your "
-            "provider, then sign out and sign in again."
-        )
-    return (
-        f"You are signed in as {who}, which is not on this dashboard's list of allowed "
-        f"viewers. {_ASK_OPERATOR}"
-    )
 
 
 def sign_in_gate(config: AppConfig) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass
 
+from basket_lib.access import Verdict
 from basket_lib.api.errors import BasketError
 
 _ESCAPE = {ord(ch): "\\" + ch for ch in string.punctuation}
@@ -62,4 +63,38 @@ def describe_error(exc: BasketError) -> ErrorDisplay:
         message=exc.message,
         meaning=info.meaning if info is not None else None,
         hint=exc.hint,
+    )
+
+
+_ASK_OPERATOR = (
+    "Ask the dashboard's operator to add you to BASKET\\_ALLOWED\\_VIEWERS if you should have "
+    "access."
+)
+
+
+def refusal_message(verdict: Verdict, email: object) -> str:
+    """Why a signed-in viewer is refused, as markdown; the address only when it is plain ASCII."""
+    if verdict is Verdict.NO_ADDRESS:
+        return (
+            "Your account has no e-mail address, so it cannot be checked against this "
+            f"dashboard's list of allowed viewers. {_ASK_OPERATOR}"
+        )
+    if verdict is Verdict.NOT_PLAIN:
+        # Not echoed: look-alike, invisible or direction-changing characters would show the
+        # viewer something other than what was checked.
+        return (
+            "Your account's e-mail address is not a plain address (it has spaces, control "
+            "characters or characters outside ASCII), so it cannot be checked against this "
+            "dashboard's list of allowed viewers."
+        )
+    who = md_escape(email)
+    if verdict is Verdict.NOT_VERIFIED:
+        return (
+            f"You are signed in as {who}, but your sign-in provider has not verified that this "
+            "e-mail address is yours, so you cannot be let in. Verify the address with your "
+            "provider, then sign out and sign in again."
+        )
+    return (
+        f"You are signed in as {who}, which is not on this dashboard's list of allowed "
+        f"viewers. {_ASK_OPERATOR}"
     )

@@ -4,8 +4,9 @@ import re
 
 import pytest
 
+from basket_lib.access import Verdict
 from basket_lib.api.errors import APITimeoutError, error_for_status
-from basket_lib.views.text import describe_error, md_escape, plural
+from basket_lib.views.text import describe_error, md_escape, plural, refusal_message
 
 
 @pytest.mark.parametrize(
@@ -70,3 +71,21 @@ def test_markdown_escapes_hostile_api_message() -> None:
 )
 def test_plural(count: int, singular: str, plural_form: str | None, expected: str) -> None:
     assert plural(count, singular, plural_form) == expected
+
+
+@pytest.mark.parametrize(
+    ("verdict", "email", "says", "shows_address"),
+    [
+        (Verdict.NO_ADDRESS, None, "has no e-mail address", False),
+        (Verdict.NOT_PLAIN, "\u212aim@example.com", "not a plain address", False),
+        (Verdict.NOT_VERIFIED, "kim@example.com", "has not verified", True),
+        (Verdict.NOT_LISTED, "kim@example.com", "not on this dashboard's list", True),
+    ],
+)
+def test_each_refusal_says_why_and_echoes_only_a_plain_address(
+    verdict: Verdict, email: str | None, says: str, shows_address: bool
+) -> None:
+    text = refusal_message(verdict, email)
+    assert says in text
+    assert ("kim\\@example\\.com" in text) is shows_address  # md_escape(address)
+    assert "\u212a" not in text
