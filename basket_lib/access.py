@@ -88,19 +88,6 @@ def judge_viewer(
     return Verdict.NOT_LISTED
 
 
-def viewer_allowed(
-    claims: Mapping[str, object],
-    allowed: tuple[str, ...],
-    *,
-    allow_missing_email_verified: bool = False,
-) -> bool:
-    """True only when `judge_viewer` admits the viewer."""
-    verdict = judge_viewer(
-        claims, allowed, allow_missing_email_verified=allow_missing_email_verified
-    )
-    return verdict is Verdict.ALLOWED
-
-
 def _ascii_quote(text: str) -> str:
     # Escapes show which character is not ASCII; a look-alike printed as itself would not.
     return ascii(text[:QUOTE_LIMIT]) + ("…" if len(text) > QUOTE_LIMIT else "")
