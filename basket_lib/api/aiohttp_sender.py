@@ -12,12 +12,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
-import httpx
 import yarl
 
 from basket_lib.api import errors
-from basket_lib.api.responses import BoundedDecoder, ResponseHead, declared_length_error
-from basket_lib.api.senders import Attempt, WireRequest, deadline_seconds
+from basket_lib.api.responses import (
+    BoundedDecoder,
+    ResponseHead,
+    declared_length_error,
+    host_label,
+)
+from basket_lib.api.wire import Attempt, PhaseTimeouts, WireRequest, deadline_seconds
 
 # httpx's keep-alive expiry, so both clients hold idle connections alike.
 KEEPALIVE_SECONDS = 5.0
@@ -26,17 +30,12 @@ KEEPALIVE_SECONDS = 5.0
 class AiohttpHead:
     """Status, headers and URL of an aiohttp response, under httpx.Response's names."""
 
-    __slots__ = ("_url", "headers", "status_code")
+    __slots__ = ("headers", "status_code", "url")
 
     def __init__(self, status_code: int, headers: Mapping[str, str], url: str) -> None:
         self.status_code = status_code
         self.headers = headers  # aiohttp's CIMultiDictProxy: looked up case-insensitively
-        self._url = url
-
-    @property
-    def url(self) -> httpx.URL:
-        # Built on demand: only a redirect's or a decoding error's message needs it.
-        return httpx.URL(self._url)
+        self.url = url
 
 
 class FreshConnector(aiohttp.TCPConnector):
@@ -61,12 +60,12 @@ class AiohttpSender:
     """One `aiohttp.ClientSession`, opened on first use inside the running loop, bound to it."""
 
     def __init__(
-        self, base_url: str, timeout: httpx.Timeout, max_connections: int, cap: int
+        self, base_url: str, timeout: PhaseTimeouts, max_connections: int, cap: int
     ) -> None:
-        url = httpx.URL(base_url)
+        url = yarl.URL(base_url)
         self._base_url = base_url
         self._https = url.scheme == "https"
-        self._host = f"{url.host}:{url.port}" if url.port else url.host
+        self._host = host_label(base_url)
         self._timeout = timeout
         self._max_connections = max_connections
         self._cap = cap
@@ -96,11 +95,14 @@ class AiohttpSender:
         # first, and would reschedule a timer on every read.
         read = timeout.read
         sock_read = read if read is not None and total is not None and read < total else None
-        connector = FreshConnector(
-            limit=self._max_connections,
-            keepalive_timeout=KEEPALIVE_SECONDS,
+        ssl: Any = True
+        if self._https:
             # The trust store of the sync client (certifi, or SSL_CERT_FILE / SSL_CERT_DIR).
-            ssl=httpx.create_ssl_context() if self._https else True,
+            import httpx
+
+            ssl = httpx.create_ssl_context()
+        connector = FreshConnector(
+            limit=self._max_connections, keepalive_timeout=KEEPALIVE_SECONDS, ssl=ssl
         )
         self.session = aiohttp.ClientSession(
             connector=connector,

@@ -12,14 +12,13 @@ import functools
 import json
 import random
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar
 from urllib.parse import quote
-
-import httpx
 
 from basket_lib.api import errors, models, options
 from basket_lib.api.defaults import (
@@ -38,16 +37,6 @@ from basket_lib.api.responses import (
     parse_product_details,
 )
 from basket_lib.api.retry import is_retryable, retry_delay
-from basket_lib.api.senders import (
-    USER_AGENT,
-    Attempt,
-    HttpxAsyncSender,
-    Sender,
-    WireRequest,
-    deadline_seconds,
-    enforce_deadlines,
-    send_httpx,
-)
 from basket_lib.api.validation import (
     clean_provider_id,
     clean_tracking_header,
@@ -55,6 +44,18 @@ from basket_lib.api.validation import (
     user_path_segment,
     validate_user_id,
 )
+from basket_lib.api.wire import (
+    USER_AGENT,
+    Attempt,
+    PhaseTimeouts,
+    Sender,
+    Timeouts,
+    WireRequest,
+    deadline_seconds,
+)
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 
@@ -67,17 +68,31 @@ T = TypeVar("T")
 _UNSENDABLE = re.compile("[\r\n\x00\u0100-\U0010ffff]")
 
 
-def _timeout(timeout: float | httpx.Timeout) -> httpx.Timeout:
-    if isinstance(timeout, httpx.Timeout):
-        return timeout
+def _timeouts(timeout: float | httpx.Timeout) -> PhaseTimeouts:
+    # httpx is imported only by the clients that send through it (a scan never does); a value
+    # can only be an httpx.Timeout if httpx was imported to make it.
+    httpx_module = sys.modules.get("httpx")
+    if httpx_module is not None and isinstance(timeout, httpx_module.Timeout):
+        return timeout  # type: ignore[no-any-return]
     seconds = options.timeout(timeout, "The timeout")
-    return httpx.Timeout(seconds, connect=min(seconds, DEFAULT_CONNECT_TIMEOUT))
+    connect = min(seconds, DEFAULT_CONNECT_TIMEOUT)
+    return Timeouts(connect=connect, read=seconds, write=seconds, pool=seconds)
 
 
 def _non_negative_int(name: str, value: int, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise errors.ConfigurationError(f"{name} must be an integer >= {minimum}, not {value!r}.")
     return value
+
+
+def _check_sendable(headers: Mapping[str, str]) -> None:
+    """Every header value passes here before any library sees it, whatever its source (input
+    validation already refuses such values: this is the last line)."""
+    for name, value in headers.items():
+        if _UNSENDABLE.search(value):
+            raise errors.InvalidInputError(
+                f"The {name} header contains characters that cannot be sent in a header."
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +102,7 @@ class _Call(Generic[T]):
     method: str
     path: str
     parse: Callable[[ResponseHead, Any, bool], T]
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)  # besides the client's own
     params: Mapping[str, str] | None = None
     json: Any = None
 
@@ -119,7 +134,7 @@ class _ClientCore:
             self._token = options.token(token, "The bearer token")
             self.base_url = options.base_url(base_url, "The API base URL")
             self.api_version = options.api_version(api_version, "The API version")
-            self.timeout = _timeout(timeout)
+            self.timeouts = _timeouts(timeout)
             self.max_retries = options.max_retries(max_retries, "max_retries")
             if (
                 isinstance(retry_after_cap, bool)
@@ -132,9 +147,11 @@ class _ClientCore:
             self.max_response_bytes = _non_negative_int("max_response_bytes", max_response_bytes, 1)
             self.max_connections = _non_negative_int("max_connections", max_connections, 1)
             self.retry_after_cap = float(retry_after_cap)
-            self.deadline = deadline_seconds(self.timeout)
+            self.deadline = deadline_seconds(self.timeouts)
         # The bare token too: a pasted "Bearer xyz" must not leave "xyz" unredacted.
         self.redactor = Redactor(self._api_key, self._token, *self.redactor.secrets)
+        with self.redactor.scrubbing():
+            self._headers = self._static_headers()
         self.request_count = 0
         self._jitter = jitter
 
@@ -143,18 +160,18 @@ class _ClientCore:
             f"{type(self).__name__}(base_url={self.base_url!r}, api_version={self.api_version!r})"
         )
 
-    def _http_options(self) -> dict[str, Any]:
-        return {
-            "timeout": self.timeout,
-            # Never: a redirect would carry X-API-Key to wherever it points.
-            "follow_redirects": False,
-            "limits": httpx.Limits(
-                max_connections=self.max_connections,
-                max_keepalive_connections=min(20, self.max_connections),
-            ),
-        }
+    @property
+    def timeout(self) -> httpx.Timeout:
+        """The timeouts as an httpx.Timeout (the type the constructor accepts)."""
+        import httpx
 
-    def _headers(self, tracking: str | None = None) -> dict[str, str]:
+        t = self.timeouts
+        if isinstance(t, httpx.Timeout):
+            return t
+        return httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool)
+
+    def _static_headers(self) -> dict[str, str]:
+        """The headers every request carries, built and checked once per client."""
         headers = {
             "Accept": "application/json",
             # Compression is accepted because every path inflates through BoundedDecoder, which
@@ -167,8 +184,7 @@ class _ClientCore:
         }
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
-        if tracking:
-            headers["X-JAY-Tracking"] = tracking
+        _check_sendable(headers)
         return headers
 
     def _basket_call(
@@ -181,7 +197,7 @@ class _ClientCore:
             method="GET",
             path=f"/baskets/users/{user_path_segment(user_id)}",
             parse=functools.partial(parse_basket, user_id),
-            headers=self._headers(tracking),
+            headers={"X-JAY-Tracking": tracking} if tracking else {},
             params={"provider_id": provider_id} if provider_id else None,
         )
 
@@ -195,30 +211,26 @@ class _ClientCore:
             method="POST",
             path="/baskets/products/details",
             parse=parse_product_details,
-            headers=self._headers(),
             json=ids,
         )
 
     def _wire_request(self, call: _Call[Any]) -> WireRequest:
-        """The request every attempt of `call` sends, its headers checked in this one place."""
-        headers = dict(call.headers)
+        """The request every attempt of `call` sends: the client's headers and the call's own."""
+        extra = dict(call.headers)
         body = None
         if call.json is not None:
             body = _json_body(call.json)
-            headers["Content-Type"] = "application/json"
-        for name, value in headers.items():
-            # Validation already refuses such input; this is the last point before any library
-            # sees it, for every value whatever its source.
-            if _UNSENDABLE.search(value):
-                raise errors.InvalidInputError(
-                    f"The {name} header contains characters that cannot be sent in a header."
-                )
+            extra["Content-Type"] = "application/json"
+        _check_sendable(extra)
         url = self.base_url + call.path
         if call.params:
             url += "?" + "&".join(
                 f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in call.params.items()
             )
-        return WireRequest(call.method, url, headers, body)
+        # The shared dict is never changed: senders copy headers before adding their own.
+        return WireRequest(
+            call.method, url, {**self._headers, **extra} if extra else self._headers, body
+        )
 
     def _retry_delay(
         self, error: errors.APIError, retry_after: str | None, retry_index: int
@@ -261,8 +273,15 @@ class BasketClient(_ClientCore):
             jitter=jitter,
         )
         self._sleep = sleep
-        self._http = httpx.Client(transport=transport, **self._http_options())
-        enforce_deadlines(self._http)
+        import httpx
+
+        from basket_lib.api import senders
+
+        self._send = senders.send_httpx
+        self._http = httpx.Client(
+            transport=transport, **senders.httpx_options(self.timeouts, self.max_connections)
+        )
+        senders.enforce_deadlines(self._http)
 
     def __enter__(self) -> Self:
         return self
@@ -281,8 +300,11 @@ class BasketClient(_ClientCore):
     def get_basket(
         self, user_id: str, *, tracking: str | None = None, provider_id: str | None = None
     ) -> models.BasketResult:
-        with self.redactor.scrubbing():
+        try:
             return self._request(self._basket_call(user_id, tracking, provider_id))
+        except errors.BasketError as exc:  # Redactor.scrubbing, without its per-call cost
+            self.redactor.error(exc)
+            raise
 
     def get_product_details(self, product_ids: Iterable[str]) -> dict[str, models.ProductDetails]:
         with self.redactor.scrubbing():
@@ -296,7 +318,7 @@ class BasketClient(_ClientCore):
             attempt = Attempt()
             try:
                 self.request_count += 1
-                head, body = send_httpx(
+                head, body = self._send(
                     self._http, request, self.max_response_bytes, self.deadline, attempt
                 )
                 return interpret(head, self.redactor.body(body), call.parse)
@@ -348,17 +370,23 @@ class AsyncBasketClient(_ClientCore):
             jitter=jitter,
         )
         self._sleep = sleep
+        # Each sender's library is imported only when that sender is built: the dashboard's
+        # pages mostly need the sync client, and a scan never needs httpx.
         self._sender: Sender
         if transport is not None:
-            self._sender = HttpxAsyncSender(
-                transport, self._http_options(), self.max_response_bytes, self.deadline
+            from basket_lib.api import senders
+
+            self._sender = senders.HttpxAsyncSender(
+                transport,
+                senders.httpx_options(self.timeouts, self.max_connections),
+                self.max_response_bytes,
+                self.deadline,
             )
         else:
-            # Imported here: aiohttp is needed only where the async client sends for real.
             from basket_lib.api.aiohttp_sender import AiohttpSender
 
             self._sender = AiohttpSender(
-                self.base_url, self.timeout, self.max_connections, self.max_response_bytes
+                self.base_url, self.timeouts, self.max_connections, self.max_response_bytes
             )
 
     async def __aenter__(self) -> Self:
@@ -378,8 +406,11 @@ class AsyncBasketClient(_ClientCore):
     async def get_basket(
         self, user_id: str, *, tracking: str | None = None, provider_id: str | None = None
     ) -> models.BasketResult:
-        with self.redactor.scrubbing():
+        try:
             return await self._request(self._basket_call(user_id, tracking, provider_id))
+        except errors.BasketError as exc:  # Redactor.scrubbing, without its per-call cost
+            self.redactor.error(exc)
+            raise
 
     async def get_product_details(
         self, product_ids: Iterable[str]

@@ -12,8 +12,8 @@ import zlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
+from urllib.parse import urljoin, urlsplit
 
-import httpx
 import pydantic
 
 from basket_lib.api import errors, models
@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 class ResponseHead(Protocol):
     """What decoding reads of a response: httpx.Response has it, and so has the head of an
-    aiohttp response (basket_lib.api.senders.AiohttpHead)."""
+    aiohttp response (basket_lib.api.aiohttp_sender.AiohttpHead)."""
 
     @property
     def status_code(self) -> int: ...
@@ -37,7 +37,7 @@ class ResponseHead(Protocol):
     def headers(self) -> Mapping[str, str]: ...  # case-insensitive
 
     @property
-    def url(self) -> httpx.URL: ...
+    def url(self) -> object: ...  # its str() is the absolute URL (httpx.URL, or a str)
 
 
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
@@ -146,23 +146,26 @@ def _lenient_error_fields(payload: Any) -> tuple[int | None, str | None, Any]:
     return None, None, detail
 
 
-def _host_label(url: httpx.URL) -> str:
-    return f"{url.host}:{url.port}" if url.port else url.host
+def host_label(url: object) -> str:
+    """`host:port` of an absolute URL (the port only when the URL names one), for messages."""
+    parts = urlsplit(str(url))
+    host = parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port else host
 
 
 def redirect_error(response: ResponseHead) -> errors.APIStatusError:
     """A 3xx is never followed: the key would travel to wherever the Location points."""
     status = response.status_code
-    source = response.url
+    source = urlsplit(str(response.url))
     location = response.headers.get("Location")
     target: str
     try:
-        target_host = source.join(location).host if location else None
-    except httpx.InvalidURL:
+        target_host = urlsplit(urljoin(source.geturl(), location)).hostname if location else None
+    except ValueError:  # e.g. an unclosed IPv6 bracket
         target_host = None
     if target_host is None:
         target = "an invalid location"
-    elif target_host == source.host:
+    elif target_host == source.hostname:
         target = f"another URL on the same host {target_host}"
     else:
         target = f"host {target_host}"
@@ -171,41 +174,6 @@ def redirect_error(response: ResponseHead) -> errors.APIStatusError:
         "so the API key only goes to the configured host. Check BASKET_API_URL.",
         status=status,
     )
-
-
-def transport_error(exc: httpx.HTTPError, request: httpx.Request) -> errors.APIError:
-    """Map an httpx exception to ours: what happened and the host, never the headers."""
-    host = _host_label(request.url)
-    if isinstance(exc, httpx.TimeoutException):
-        phase = {
-            httpx.ConnectTimeout: "connecting",
-            httpx.ReadTimeout: "waiting for the response",
-            httpx.WriteTimeout: "sending the request",
-            httpx.PoolTimeout: "waiting for a free connection",
-        }.get(type(exc), "talking to it")
-        return errors.APITimeoutError(f"The API at {host} timed out while {phase}.")
-    if isinstance(exc, httpx.RemoteProtocolError) and str(exc).startswith(
-        "Invalid URL in location header"
-    ):
-        # httpx parses Location even when not following; this is a redirect, not a network fault.
-        return errors.UnexpectedStatusError(
-            f"The API at {host} redirected the request to an invalid location; redirects are not "
-            "followed. Check BASKET_API_URL."
-        )
-    reason = f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__
-    if isinstance(exc, httpx.DecodingError):
-        return errors.ResponseFormatError(
-            f"The API at {host} sent a body that could not be decoded ({reason})."
-        )
-    if isinstance(exc, httpx.ConnectError):
-        what = f"Could not connect to the API at {host}"
-    elif isinstance(exc, httpx.ProxyError):
-        what = f"The proxy in front of the API at {host} failed"
-    elif isinstance(exc, httpx.RemoteProtocolError):
-        what = f"The API at {host} closed the connection or broke the HTTP protocol"
-    else:
-        what = f"The connection to the API at {host} failed"
-    return errors.APIConnectionError(f"{what} ({reason}).")
 
 
 def declared_length_error(response: ResponseHead, cap: int) -> errors.ResponseTooLargeError | None:
@@ -264,7 +232,7 @@ class BoundedDecoder:
 
     def _decoding_error(self, reason: str) -> errors.ResponseFormatError:
         return errors.ResponseFormatError(
-            f"The API at {_host_label(self._head.url)} sent a body that could not be decoded "
+            f"The API at {host_label(self._head.url)} sent a body that could not be decoded "
             f"({reason}).",
             status=self._head.status_code,
         )

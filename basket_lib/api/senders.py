@@ -22,53 +22,20 @@ import contextvars
 import ssl
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import httpcore
 import httpx
 
+from basket_lib.api import errors
 from basket_lib.api.responses import (
     BoundedDecoder,
     ResponseHead,
     declared_length_error,
+    host_label,
     read_limit_error,
-    transport_error,
 )
-
-USER_AGENT = "basket-support"
-
-
-@dataclass(frozen=True, slots=True)
-class WireRequest:
-    """One request as it goes on the wire; every attempt of a call sends the same one."""
-
-    method: str
-    url: str  # absolute, path and query already percent-encoded
-    headers: Mapping[str, str]
-    body: bytes | None
-
-
-class Sender(Protocol):
-    """One attempt of the async client: the head and whole body, or the client's error."""
-
-    async def send(self, request: WireRequest, attempt: Attempt) -> tuple[ResponseHead, bytes]: ...
-
-    async def aclose(self) -> None: ...
-
-
-class Attempt:
-    """What the retry loop learns of an attempt even when it fails: the head, once it arrived
-    (a failure while reading the body still honours the answer's Retry-After)."""
-
-    __slots__ = ("head",)
-
-    def __init__(self) -> None:
-        self.head: ResponseHead | None = None
-
-    @property
-    def retry_after(self) -> str | None:
-        return None if self.head is None else self.head.headers.get("Retry-After")
+from basket_lib.api.wire import Attempt, PhaseTimeouts, WireRequest
 
 
 def _in_memory_body(response: httpx.Response, cap: int) -> bytes | None:
@@ -82,12 +49,56 @@ def _in_memory_body(response: httpx.Response, cap: int) -> bytes | None:
     return body
 
 
-def deadline_seconds(timeout: httpx.Timeout) -> float | None:
-    """The whole attempt's deadline: the longest of its phase timeouts (for `timeout=10` that is
-    10 s), so no phase can be starved by another, and a server that trickles bytes cannot hold an
-    attempt longer."""
-    phases = [t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t]
-    return max(phases) if phases else None
+def httpx_options(timeout: PhaseTimeouts, max_connections: int) -> dict[str, Any]:
+    """The options of the clients' httpx.Client / httpx.AsyncClient."""
+    return {
+        "timeout": timeout
+        if isinstance(timeout, httpx.Timeout)
+        else httpx.Timeout(
+            connect=timeout.connect, read=timeout.read, write=timeout.write, pool=timeout.pool
+        ),
+        # Never: a redirect would carry X-API-Key to wherever it points.
+        "follow_redirects": False,
+        "limits": httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=min(20, max_connections),
+        ),
+    }
+
+
+def transport_error(exc: httpx.HTTPError, request: httpx.Request) -> errors.APIError:
+    """Map an httpx exception to ours: what happened and the host, never the headers."""
+    host = host_label(request.url)
+    if isinstance(exc, httpx.TimeoutException):
+        phase = {
+            httpx.ConnectTimeout: "connecting",
+            httpx.ReadTimeout: "waiting for the response",
+            httpx.WriteTimeout: "sending the request",
+            httpx.PoolTimeout: "waiting for a free connection",
+        }.get(type(exc), "talking to it")
+        return errors.APITimeoutError(f"The API at {host} timed out while {phase}.")
+    if isinstance(exc, httpx.RemoteProtocolError) and str(exc).startswith(
+        "Invalid URL in location header"
+    ):
+        # httpx parses Location even when not following; this is a redirect, not a network fault.
+        return errors.UnexpectedStatusError(
+            f"The API at {host} redirected the request to an invalid location; redirects are not "
+            "followed. Check BASKET_API_URL."
+        )
+    reason = f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.DecodingError):
+        return errors.ResponseFormatError(
+            f"The API at {host} sent a body that could not be decoded ({reason})."
+        )
+    if isinstance(exc, httpx.ConnectError):
+        what = f"Could not connect to the API at {host}"
+    elif isinstance(exc, httpx.ProxyError):
+        what = f"The proxy in front of the API at {host} failed"
+    elif isinstance(exc, httpx.RemoteProtocolError):
+        what = f"The API at {host} closed the connection or broke the HTTP protocol"
+    else:
+        what = f"The connection to the API at {host} failed"
+    return errors.APIConnectionError(f"{what} ({reason}).")
 
 
 # --- sync: httpx.Client, with a deadline httpx does not have -------------------------------------

@@ -1090,3 +1090,17 @@ def test_a_cancelled_request_is_cancelled_and_its_connection_closed(
             return await client.get_basket("demo-normal")
 
     assert not asyncio.run(scenario()).basket.is_empty
+
+
+def test_the_package_names_resolve_on_first_use() -> None:
+    # basket_lib/__init__ loads its names lazily: each listed name must lead to the real object.
+    import basket_lib
+    from basket_lib.api import client, models
+    from basket_lib.tracking import decode_tracking
+
+    assert set(basket_lib.__all__) == set(basket_lib._HOMES)
+    assert basket_lib.AsyncBasketClient is client.AsyncBasketClient
+    assert basket_lib.BasketResult is models.BasketResult
+    assert basket_lib.decode_tracking is decode_tracking
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        basket_lib.nope  # noqa: B018

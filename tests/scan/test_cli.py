@@ -476,3 +476,31 @@ def test_sigterm_ends_with_143_a_message_and_no_partial_files(tmp_path: Path) ->
     assert "terminated: no output files written" in err and "Traceback" not in err
     assert failures_csv.read_text(encoding="utf-8") == "yesterday\n"
     assert not partial.exists()
+
+
+def test_a_scan_never_imports_httpx(tmp_path: Path) -> None:
+    # The scan sends through aiohttp; httpx and what it pulls in (httpcore, and trio or click
+    # where installed) would only add to every scan's start-up.
+    users = _users_file(tmp_path, simulator.demo_user_ids(20))
+    probe = (
+        "import atexit, runpy, sys\n"
+        "atexit.register(lambda: print('loaded:', sorted(m for m in ('httpx', 'httpcore')"
+        " if m in sys.modules), file=sys.stderr))\n"
+        f"sys.argv = ['basket_lib', 'scan', {str(users)!r}]\n"
+        "runpy.run_module('basket_lib', run_name='__main__')\n"
+    )
+    with simulator.DemoServer(api=simulator.DemoApi(api_key=SECRET)) as server:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
+        env |= {"BASKET_API_URL": server.base_url, "BASKET_API_KEY": SECRET}
+        env |= {"BASKET_AUDIT_LOG": os.devnull, "NO_PROXY": "127.0.0.1"}
+        proc = subprocess.run(
+            [sys.executable, "-c", probe],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert _summary(proc.stdout)["users"] == 20
+    assert "loaded: []" in proc.stderr
