@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 
 from basket_lib import access
 from basket_lib.api import options
-from basket_lib.api.defaults import DEFAULT_API_VERSION, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT
+from basket_lib.api.defaults import (
+    DEFAULT_API_VERSION,
+    DEFAULT_DATABASE_URL,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+)
 from basket_lib.api.errors import ConfigurationError
 from basket_lib.api.redaction import Redactor
 
@@ -28,6 +33,7 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "BASKET_AUDIT_LOG",
     "BASKET_ALLOWED_VIEWERS",
     "BASKET_ALLOW_MISSING_EMAIL_VERIFIED",
+    "BASKET_DATABASE_URL",
 )
 
 
@@ -45,11 +51,23 @@ class Settings:
     # Whether a sign-in without an `email_verified` claim counts as verified. Off: refused, since
     # a provider that does not vouch for the address lets anyone claim a listed one.
     allow_missing_email_verified: bool = False
+    # Where scans are stored: a SQLAlchemy URL (basket_lib.store.database). Its password, if any,
+    # is never shown.
+    database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
 
     @property
     def redactor(self) -> Redactor:
         """Scrubs this configuration's key and token from errors, logs and exports."""
         return Redactor(self.api_key, self.token)
+
+    @property
+    def api_host(self) -> str:
+        """Where requests go, as stored with a scan: host[:port], or "demo"."""
+        if self.api_url is None:
+            return "demo"
+        from basket_lib.api.wire import host_label
+
+        return host_label(self.api_url)
 
     @property
     def demo(self) -> bool:
@@ -105,4 +123,15 @@ class Settings:
                 read("BASKET_ALLOW_MISSING_EMAIL_VERIFIED") or "false",
                 "BASKET_ALLOW_MISSING_EMAIL_VERIFIED",
             ),
+            database_url=_database_url(read("BASKET_DATABASE_URL")),
         )
+
+
+def _database_url(value: str | None) -> str:
+    if value is None:
+        return DEFAULT_DATABASE_URL
+    # Imported only when set: SQLAlchemy is needed where scans are stored, not for every read.
+    from basket_lib.store.database import parse_database_url
+
+    parse_database_url(value, "BASKET_DATABASE_URL")
+    return value

@@ -17,10 +17,12 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A developer's own configuration must not leak into tests: every test starts in demo mode.
+def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # A developer's own configuration must not leak into tests: every test starts in demo mode,
+    # and stores its scans in a database of its own (never basket-support.db in the tree).
     for name in ENVIRONMENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BASKET_DATABASE_URL", f"sqlite:///{tmp_path / 'scans.db'}")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -19,9 +19,8 @@ from basket_lib.api.responses import (
     BoundedDecoder,
     ResponseHead,
     declared_length_error,
-    host_label,
 )
-from basket_lib.api.wire import Attempt, PhaseTimeouts, WireRequest, deadline_seconds
+from basket_lib.api.wire import Attempt, PhaseTimeouts, WireRequest, deadline_seconds, host_label
 
 # httpx's keep-alive expiry, so both clients hold idle connections alike.
 KEEPALIVE_SECONDS = 5.0

@@ -13,6 +13,10 @@ BACKOFF_BASE = 0.5
 BACKOFF_FACTOR = 2.0
 BACKOFF_MAX = 8.0
 
+# Scans are stored in an embedded SQLite file in the working directory unless
+# BASKET_DATABASE_URL names another database.
+DEFAULT_DATABASE_URL = "sqlite:///basket-support.db"
+
 # Upper bounds of what the settings accept.
 MAX_TIMEOUT = 300.0
 MAX_RETRIES = 10

@@ -118,6 +118,19 @@ class ConfigurationError(BasketError):
     hint = "Check the BASKET_API_* settings (environment or .streamlit/secrets.toml)."
 
 
+class StorageError(BasketError):
+    """The scan database cannot be opened, migrated, read or written."""
+
+    hint = "Check BASKET_DATABASE_URL and that the database is reachable and writable."
+
+
+class ScanStateError(BasketError):
+    """A stored scan that does not exist, or cannot do what was asked in its state (resume a
+    completed scan, a run that another process took over)."""
+
+    hint = "List the stored scans with: python -m basket_lib scans"
+
+
 class InvalidInputError(BasketError, ValueError):
     """Input rejected before any request was sent."""
 
@@ -223,6 +236,8 @@ class ResponseValidationError(APIError):
 
 _KIND_LABELS: dict[type, str] = {
     ConfigurationError: "configuration error",
+    StorageError: "database error",
+    ScanStateError: "scan state",
     InvalidInputError: "invalid input",
     InvalidUserIdError: "invalid user id",
     TrackingDecodeError: "invalid tracking value",

@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import pydantic
 
 from basket_lib.api import errors, models
+from basket_lib.api.wire import host_label
 
 EXCERPT_CHARS = 200
 # Only the start of a non-JSON body is inspected for the excerpt, keeping the tag stripping cheap.
@@ -144,13 +145,6 @@ def _lenient_error_fields(payload: Any) -> tuple[int | None, str | None, Any]:
     if isinstance(detail, str):
         return None, detail, None
     return None, None, detail
-
-
-def host_label(url: object) -> str:
-    """`host:port` of an absolute URL (the port only when the URL names one), for messages."""
-    parts = urlsplit(str(url))
-    host = parts.hostname or ""
-    return f"{host}:{parts.port}" if parts.port else host
 
 
 def redirect_error(response: ResponseHead) -> errors.APIStatusError:

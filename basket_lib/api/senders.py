@@ -32,10 +32,9 @@ from basket_lib.api.responses import (
     BoundedDecoder,
     ResponseHead,
     declared_length_error,
-    host_label,
     read_limit_error,
 )
-from basket_lib.api.wire import Attempt, PhaseTimeouts, WireRequest
+from basket_lib.api.wire import Attempt, PhaseTimeouts, WireRequest, host_label
 
 
 def _in_memory_body(response: httpx.Response, cap: int) -> bytes | None:

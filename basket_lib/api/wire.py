@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from basket_lib.api.responses import ResponseHead
@@ -81,3 +82,10 @@ def deadline_seconds(timeout: PhaseTimeouts) -> float | None:
     attempt longer."""
     phases = [t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t]
     return max(phases) if phases else None
+
+
+def host_label(url: object) -> str:
+    """`host:port` of an absolute URL (the port only when the URL names one), for messages."""
+    parts = urlsplit(str(url))
+    host = parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port else host

@@ -1,12 +1,18 @@
 """Command line: the reservation-failure scan of the dashboard, for nightly jobs.
 
-    python -m basket_lib scan USERS_FILE [--concurrency N] [--failures-csv PATH]
-                              [--errors-csv PATH] [--provider-id P]
+    python -m basket_lib scan USERS_FILE [--label TEXT] [--concurrency N] [--failures-csv PATH]
+                              [--errors-csv PATH] [--provider-id P] [--fail-above RATE]
+                              [--no-store]
+    python -m basket_lib scan --resume SCAN_ID [--concurrency N] [--failures-csv PATH] ...
+    python -m basket_lib scans [--limit N] [--label TEXT]
+    python -m basket_lib export SCAN_ID [--failures-csv PATH] [--errors-csv PATH]
 
-Configured like the app (BASKET_API_* variables; the demo API without BASKET_API_URL). Progress
-goes to stderr, a one-line summary to stdout. Exit status: 0 when the scan completed (users that
-could not be read are outcomes, listed in the errors CSV), 2 on a usage or configuration error
-(an API key refused for every user included), 130 when interrupted, 143 when terminated.
+Configured like the app (BASKET_API_* variables; the demo API without BASKET_API_URL; scans are
+stored where BASKET_DATABASE_URL says). Progress goes to stderr, a one-line summary to stdout.
+Exit status: 0 done (users that could not be read are outcomes, listed in the errors CSV), 2 on a
+usage, configuration or database error (an API key refused for every user included), 3 when the
+completed scan's reservation failure rate is above --fail-above, 130 when interrupted (Ctrl-C),
+143 when terminated (SIGTERM); an interrupted scan is stored as such and can be resumed.
 """
 
 from __future__ import annotations
@@ -20,17 +26,24 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, NoReturn, TypeVar
+from typing import IO, TYPE_CHECKING, NoReturn, TypeVar
 
 from basket_lib.api import errors
 from basket_lib.api.errors import BasketError, kind_of
 from basket_lib.audit import DEFAULT_AUDIT_LOG, AuditError, AuditLog
 from basket_lib.scan import engine, export, inputs
-from basket_lib.scan.report import ErrorRecord, FailureRecord, ScanProgress
+from basket_lib.scan.report import ErrorRecord, FailureRecord, ScanProgress, ScanReport
+
+if TYPE_CHECKING:
+    from basket_lib.settings import Settings
+    from basket_lib.store.database import Database
+    from basket_lib.store.scans import Recorder, ScanInfo
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+EXIT_THRESHOLD = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
 MAX_CONCURRENCY = 256
@@ -69,6 +82,32 @@ def _provider_id(value: str) -> str:
     return value
 
 
+def _rate(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {value!r}")
+    return number
+
+
+def _limit(value: str) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= 10_000:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 10000, got {value!r}")
+    return int(value)
+
+
+def _outputs(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--failures-csv", type=Path, metavar="PATH", help="write failures here")
+    parser.add_argument(
+        "--errors-csv",
+        type=Path,
+        metavar="PATH",
+        help="write users that could not be read (invalid ids included) here",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m basket_lib", description="Jay Basket API tools.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -81,24 +120,40 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "users_file",
         metavar="USERS_FILE",
+        nargs="?",
         help="a CSV with a user_id column, or a text file with one user id per line "
         "(a .csv or .tsv file must have the user_id column)",
     )
     scan.add_argument(
+        "--resume",
+        metavar="SCAN_ID",
+        help="continue a stored scan that was interrupted or cancelled, instead of a new one",
+    )
+    scan.add_argument("--label", metavar="TEXT", help="a name for the scan, to compare runs by")
+    scan.add_argument(
         "--concurrency",
         type=_concurrency,
-        default=engine.DEFAULT_CONCURRENCY,
+        default=None,
         metavar="N",
         help=f"requests in flight at once (default {engine.DEFAULT_CONCURRENCY})",
     )
-    scan.add_argument("--failures-csv", type=Path, metavar="PATH", help="write failures here")
-    scan.add_argument(
-        "--errors-csv",
-        type=Path,
-        metavar="PATH",
-        help="write users that could not be read (invalid ids included) here",
-    )
+    _outputs(scan)
     scan.add_argument("--provider-id", type=_provider_id, metavar="P", help="provider_id to send")
+    scan.add_argument(
+        "--fail-above",
+        type=_rate,
+        metavar="RATE",
+        help="exit 3 when the completed scan's reservation failure rate is above RATE (0-1)",
+    )
+    scan.add_argument(
+        "--no-store", action="store_true", help="do not store the scan in the database"
+    )
+    listing = commands.add_parser("scans", help="list the stored scans, most recent first")
+    listing.add_argument("--limit", type=_limit, default=20, metavar="N", help="at most N")
+    listing.add_argument("--label", metavar="TEXT", help="only scans with this label")
+    exporting = commands.add_parser("export", help="write a stored scan's CSV files")
+    exporting.add_argument("scan_id", metavar="SCAN_ID")
+    _outputs(exporting)
     return parser
 
 
@@ -226,23 +281,114 @@ def _report_input(parsed: inputs.ParsedIds, errors_csv: Path | None) -> None:
         print(f"... and {hidden:,} more invalid ids ({where})", file=sys.stderr)
 
 
-def _run_scan(args: argparse.Namespace) -> int:
-    from basket_lib.connect import build_async_client
-    from basket_lib.settings import Settings
+@dataclass
+class _Job:
+    """What one scan run works on: the users still to fetch and the report they are added to."""
 
-    try:
-        parsed = inputs.read_ids_file(args.users_file, cap=inputs.MAX_SCAN_USERS)
-        settings = Settings.from_env()
-    except BasketError as exc:
-        return _error(str(exc))
+    user_ids: list[str]
+    report: ScanReport
+    all_user_ids: list[str]  # every input line's id, for the audit
+    provider_id: str | None
+    concurrency: int
+    scan: ScanInfo | None = None
+    recorder: Recorder | None = None
+
+
+def _new_job(args: argparse.Namespace, settings: Settings) -> _Job:
+    if args.users_file is None:
+        raise _ArgumentError("scan needs USERS_FILE, or --resume SCAN_ID")
+    parsed = inputs.read_ids_file(args.users_file, cap=inputs.MAX_SCAN_USERS)
     if parsed.truncated:
         # A nightly job must not silently scan part of its list.
-        return _error(
+        raise _ArgumentError(
             f"{args.users_file} has {'more than ' if parsed.unread else ''}"
             f"{len(parsed.ids) + parsed.truncated:,} distinct valid ids; "
             f"the limit is {inputs.MAX_SCAN_USERS:,} per scan. Split the file."
         )
     _report_input(parsed, args.errors_csv)
+    report = ScanReport(
+        total=len(parsed.ids), duplicates=parsed.duplicates, redactor=settings.redactor
+    )
+    report.add_invalid_ids(parsed.invalid)
+    return _Job(
+        user_ids=parsed.ids,
+        report=report,
+        all_user_ids=[*parsed.ids, *(user for user, _ in parsed.invalid)],
+        provider_id=args.provider_id,
+        concurrency=args.concurrency or engine.DEFAULT_CONCURRENCY,
+    )
+
+
+def _stored_job(args: argparse.Namespace, settings: Settings, db: Database) -> _Job:
+    """The job of a new stored scan, or of the resumed one: created or claimed, owned."""
+    from basket_lib.store import scans
+
+    owner = scans.new_owner()
+    if args.resume is None:
+        job = _new_job(args, settings)
+        report = job.report
+        job.scan = scans.create_scan(
+            db,
+            user_ids=job.user_ids,
+            invalid=[(e.user_id, e.message) for e in report.errors],
+            duplicates=report.duplicates,
+            label=args.label,
+            source="cli",
+            api_host=settings.api_host,
+            provider_id=job.provider_id,
+            concurrency=job.concurrency,
+            owner=owner,
+        )
+        report.as_of = job.scan.created_at
+    else:
+        for option in ("users_file", "label", "provider_id"):
+            if getattr(args, option) is not None:
+                name = "USERS_FILE" if option == "users_file" else "--" + option.replace("_", "-")
+                raise _ArgumentError(
+                    f"{name} cannot be given with --resume: the scan keeps its own"
+                )
+        job_scan = scans.claim(db, args.resume, owner)
+        report = scans.load_report(db, job_scan.id, settings.redactor)
+        pending = scans.pending_user_ids(db, job_scan.id)
+        print(
+            f"resuming scan {job_scan.id}: {report.outcomes_total:,} of "
+            f"{job_scan.input_size:,} users already have an outcome, {len(pending):,} to fetch",
+            file=sys.stderr,
+        )
+        job = _Job(
+            user_ids=pending,
+            report=report,
+            all_user_ids=pending,
+            provider_id=job_scan.provider_id,
+            concurrency=args.concurrency or job_scan.concurrency,
+            scan=job_scan,
+        )
+    assert job.scan is not None
+    job.recorder = scans.Recorder(db, job.scan.id, owner, job.report)
+    return job
+
+
+class _ArgumentError(Exception):
+    pass
+
+
+def _run_scan(args: argparse.Namespace) -> int:
+    from basket_lib.connect import build_async_client
+    from basket_lib.settings import Settings
+
+    if args.no_store and args.resume is not None:
+        return _error("--no-store cannot be given with --resume")
+    try:
+        settings = Settings.from_env()
+        if args.no_store:
+            job = _new_job(args, settings)
+        else:
+            job = _stored_job(args, settings, _database(settings))
+    except _ArgumentError as exc:
+        return _error(str(exc))
+    except BasketError as exc:
+        return _error(str(exc))
+    report, recorder = job.report, job.recorder
     # Handlers can only be set from the main thread (not when main() is called from another).
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
@@ -250,15 +396,23 @@ def _run_scan(args: argparse.Namespace) -> int:
         with ExitStack() as stack:
             failures_out = stack.enter_context(_output(args.failures_csv))
             errors_out = stack.enter_context(_output(args.errors_csv))
-            report = engine.scan_users_sync(
-                # httpx's pool would otherwise cap the requests in flight at its default of 100.
-                lambda: build_async_client(settings, max_connections=args.concurrency),
-                parsed.ids,
-                concurrency=args.concurrency,
-                provider_id=args.provider_id,
-                on_progress=ProgressPrinter(sys.stderr),
-            )
-            report.add_invalid_ids(parsed.invalid)
+            try:
+                engine.scan_users_sync(
+                    # httpx's pool would otherwise cap the requests in flight at its default.
+                    lambda: build_async_client(settings, max_connections=job.concurrency),
+                    job.user_ids,
+                    concurrency=job.concurrency,
+                    provider_id=job.provider_id,
+                    on_progress=ProgressPrinter(sys.stderr),
+                    report=report,
+                    on_outcome=recorder,
+                )
+            except KeyboardInterrupt:
+                if recorder is not None:
+                    recorder.interrupt()
+                raise
+            if recorder is not None:
+                recorder.complete()
             report.check_complete()
             if report.scanned == 0 and report.errors_by_kind().get(_AUTH_KIND):
                 # Not a per-user outcome: the key itself is refused.
@@ -266,13 +420,15 @@ def _run_scan(args: argparse.Namespace) -> int:
                     "The API refused the key for every user (HTTP 401): check BASKET_API_KEY "
                     "and BASKET_API_TOKEN; no output files written."
                 )
+            scan_id = job.scan.id if job.scan is not None else None
             # Before any output: a scan that cannot be audited leaves no results behind.
             AuditLog(settings.audit_log or DEFAULT_AUDIT_LOG, redactor=settings.redactor).record(
                 "scan",
                 viewer=None,
-                user_ids=[*parsed.ids, *(user for user, _ in parsed.invalid)],
+                user_ids=job.all_user_ids,
                 outcome=report.summary_line(),
                 source="cli",
+                **({"scan_id": scan_id} if scan_id else {}),
             )
             if failures_out is not None:
                 _write(args.failures_csv, failures_out, export.write_failures_csv, report.failures)
@@ -284,12 +440,13 @@ def _run_scan(args: argparse.Namespace) -> int:
         return _error(str(exc))
     except _OutputError as exc:
         return _error(str(exc))
-    except _Terminated:
-        print("\nterminated: no output files written", file=sys.stderr)
-        return EXIT_TERMINATED
-    except KeyboardInterrupt:
-        print("\ninterrupted: no output files written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, _Terminated)
+        word = "terminated" if terminated else "interrupted"
+        print(f"\n{word}: no output files written", file=sys.stderr)
+        if job.scan is not None:
+            print(_stored_note(job), file=sys.stderr)
+        return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
@@ -298,7 +455,89 @@ def _run_scan(args: argparse.Namespace) -> int:
     if kinds:
         breakdown = ", ".join(f"{kind}={count}" for kind, count in kinds.most_common())
         print(f"errors by kind: {breakdown}", file=sys.stderr)
-    print(report.summary_line())
+    summary = report.summary_line()
+    print(summary if job.scan is None else f"scan_id={job.scan.id} {summary}")
+    if recorder is not None and recorder.failure is not None:
+        written = "; its results are in the CSV files written" if args.failures_csv else ""
+        return _error(f"the scan was not stored completely: {recorder.failure}{written}")
+    rate = report.reservation_failure_rate
+    if args.fail_above is not None and rate is not None and rate > args.fail_above:
+        print(
+            f"reservation failure rate {rate:.2%} is above --fail-above {args.fail_above:.2%}",
+            file=sys.stderr,
+        )
+        return EXIT_THRESHOLD
+    return EXIT_OK
+
+
+def _stored_note(job: _Job) -> str:
+    assert job.scan is not None and job.recorder is not None
+    if job.recorder.failure is not None:
+        return f"scan {job.scan.id} could not be stored: {job.recorder.failure}"
+    return (
+        f"scan {job.scan.id} stored as interrupted with {job.recorder.stored:,} of "
+        f"{job.report.total:,} outcomes; continue it with: "
+        f"python -m basket_lib scan --resume {job.scan.id}"
+    )
+
+
+def _database(settings: Settings) -> Database:
+    from basket_lib.store.database import open_database
+
+    return open_database(settings.database_url)
+
+
+def _list_scans(args: argparse.Namespace) -> int:
+    from basket_lib.settings import Settings
+    from basket_lib.store import scans
+
+    try:
+        found = scans.list_scans(_database(Settings.from_env()), limit=args.limit, label=args.label)
+    except BasketError as exc:
+        return _error(str(exc))
+    columns = ("scan_id", "status", "started", "users", "failure_rate", "label")
+    print("\t".join(columns))
+    for info in found:
+        rate = info.reservation_failure_rate
+        print(
+            "\t".join(
+                (
+                    info.id,
+                    f"{info.status}{' (partial)' if info.partial else ''}",
+                    f"{info.created_at:%Y-%m-%d %H:%M:%S}Z",
+                    f"{info.done}/{info.input_size}",
+                    "-" if rate is None else f"{rate:.4f}",
+                    info.label or "",
+                )
+            )
+        )
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from basket_lib.settings import Settings
+    from basket_lib.store import scans
+
+    if args.failures_csv is None and args.errors_csv is None:
+        return _error("export needs --failures-csv PATH, --errors-csv PATH or both")
+    try:
+        settings = Settings.from_env()
+        db = _database(settings)
+        info = scans.require_scan(db, args.scan_id)
+        report = scans.load_report(db, info.id, settings.redactor)
+        with ExitStack() as stack:
+            failures_out = stack.enter_context(_output(args.failures_csv))
+            errors_out = stack.enter_context(_output(args.errors_csv))
+            if failures_out is not None:
+                _write(args.failures_csv, failures_out, export.write_failures_csv, report.failures)
+            if errors_out is not None:
+                _write(args.errors_csv, errors_out, export.write_errors_csv, report.errors)
+    except BasketError as exc:
+        return _error(str(exc))
+    except _OutputError as exc:
+        return _error(str(exc))
+    partial = f" (partial: the scan is {info.status})" if info.partial else ""
+    print(f"scan_id={info.id} status={info.status} {report.summary_line()}{partial}")
     return EXIT_OK
 
 
@@ -332,4 +571,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(str(exc))
     except SystemExit as exc:  # --help
         return exc.code if isinstance(exc.code, int) else EXIT_OK
+    if args.command == "scans":
+        return _list_scans(args)
+    if args.command == "export":
+        return _export(args)
     return _run_scan(args)

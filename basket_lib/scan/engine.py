@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from basket_lib.api.models import BasketResult
 from basket_lib.api.redaction import NO_SECRETS
-from basket_lib.scan.report import ScanProgress, ScanReport
+from basket_lib.scan.report import BasketSummary, ErrorRecord, ScanProgress, ScanReport
 
 DEFAULT_CONCURRENCY = 32
 
@@ -40,28 +40,38 @@ async def scan_users(
     on_progress: Callable[[ScanProgress], Any] | None = None,
     progress_every: int | None = None,
     now: Callable[[], datetime] = _utc_now,
+    report: ScanReport | None = None,
+    on_outcome: Callable[[str, BasketSummary | ErrorRecord], Any] | None = None,
 ) -> ScanReport:
     """Read every distinct user's basket once and aggregate the failed reservations.
 
     Every distinct user ends as exactly one outcome: a scanned basket or an ErrorRecord (any
-    exception from the client, BasketError or not, is recorded; the scan goes on). An exception
-    raised by ``on_progress`` (e.g. the page was stopped) or a cancellation of this coroutine
-    cancels all workers and propagates unchanged.
+    exception from the client, BasketError or not, is recorded; the scan goes on), each passed to
+    ``on_outcome`` as it is added. An exception raised by ``on_progress`` or ``on_outcome`` (the
+    page was stopped, the database failed) or a cancellation of this coroutine cancels all
+    workers and propagates unchanged.
+
+    ``report``: the report to add to (a resumed scan's outcomes so far; ``user_ids`` are then the
+    users still to fetch), else a new one for ``user_ids``.
     """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
     started = time.perf_counter()
     distinct = list(dict.fromkeys(user_ids))
-    report = ScanReport(
-        total=len(distinct),
-        duplicates=len(user_ids) - len(distinct),
-        as_of=now(),
-        redactor=getattr(client, "redactor", NO_SECRETS),
-    )
-    total = report.total
+    if report is None:
+        report = ScanReport(
+            total=len(distinct),
+            duplicates=len(user_ids) - len(distinct),
+            as_of=now(),
+            redactor=getattr(client, "redactor", NO_SECRETS),
+        )
+        done = 0
+    else:
+        done = report.outcomes_total - report.invalid
+    elapsed_before = report.elapsed_seconds
+    total = done + len(distinct)
     every = progress_every or max(1, total // 200)
     pending = iter(distinct)
-    done = 0
 
     def progress() -> None:
         if on_progress is not None:
@@ -79,17 +89,20 @@ async def scan_users(
         nonlocal done
         # Workers share one iterator: next() runs between awaits, so no id is taken twice.
         for user_id in pending:
+            outcome: BasketSummary | ErrorRecord
             try:
                 result = await client.get_basket(user_id, provider_id=provider_id)
             except Exception as exc:  # one user's failure is that user's outcome
-                report.add_error(user_id, exc)
+                outcome = report.add_error(user_id, exc)
             else:
-                report.add_basket(user_id, result.basket)
+                outcome = report.add_basket(user_id, result.basket)
+            if on_outcome is not None:
+                on_outcome(user_id, outcome)
             done += 1
             if done % every == 0 or done == total:
                 progress()
 
-    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, total))]
+    workers = [asyncio.create_task(worker()) for _ in range(min(concurrency, len(distinct)))]
     try:
         if workers:
             finished, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
@@ -102,7 +115,7 @@ async def scan_users(
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
-    report.elapsed_seconds = time.perf_counter() - started
+    report.elapsed_seconds = elapsed_before + time.perf_counter() - started
     return report
 
 

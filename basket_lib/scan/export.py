@@ -1,7 +1,9 @@
 """The one CSV format of a scan's results, for the page's downloads and the command line alike.
 
-RFC 4180: UTF-8, a header row, CRLF line ends. Every text cell is quoted, so a lone CR, a comma or
-a semicolon (the list separator of European spreadsheets) never splits a row or a cell. Text that a
+RFC 4180: UTF-8 with a byte order mark (without it Excel reads the file in the machine's legacy
+code page and garbles every non-ASCII name), a header row, CRLF line ends. Every text cell is
+quoted, so a lone CR, a comma or a semicolon (the list separator of European spreadsheets) never
+splits a row or a cell. Text that a
 spreadsheet would run as a formula gets a leading quote, at the start of the cell and after each
 `;` or tab inside it (OWASP's CSV injection advice); numbers (a stocked of -2, an id "-42") are
 left as they are.
@@ -23,6 +25,7 @@ FAILURE_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 ERROR_COLUMNS: tuple[str, ...] = ("user_id", "kind", "http_status", "api_code", "message")
 
+BOM = "\ufeff"
 # Characters that make spreadsheet software evaluate a cell as a formula.
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
@@ -50,6 +53,7 @@ def csv_safe(value: object) -> object:
 
 def write_csv(stream: IO[str], columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     """Every export goes through here; None is written as an empty cell."""
+    stream.write(BOM)
     csv.writer(stream, lineterminator="\r\n").writerow(columns)
     # QUOTE_NONNUMERIC quotes text and leaves int cells bare, so numbers stay numbers.
     writer = csv.writer(stream, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)

@@ -90,6 +90,35 @@ class ErrorRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class BasketSummary:
+    """What the aggregates take from one scanned basket (also what a stored scan keeps of it)."""
+
+    checkout_items: int
+    failures: tuple[FailureRecord, ...]
+    empty: bool
+    expires_in_hours: float | None  # from the scan's as_of; None without an expiry
+
+    @classmethod
+    def of(cls, user_id: str, basket: Basket, as_of: datetime) -> BasketSummary:
+        checkout = basket.checkout
+        failures = tuple(
+            FailureRecord(
+                user_id,
+                item.product_id,
+                item.variant,
+                item.main_product_identifier,
+                item.count,
+                item.stocked,
+            )
+            for item in checkout
+            if item.stocked is not None and item.stocked < 0
+        )
+        expires = basket.expires
+        hours = None if expires is None else (expires - as_of).total_seconds() / 3600
+        return cls(len(checkout), failures, basket.is_empty, hours)
+
+
+@dataclass(frozen=True, slots=True)
 class ScanProgress:
     done: int
     total: int
@@ -111,6 +140,7 @@ class ScanReport:
 
     total: int = 0  # distinct users, each ends as scanned or as an error
     duplicates: int = 0
+    invalid: int = 0  # of the errors, ids refused before the scan (add_invalid_ids)
     scanned: int = 0
     errors: list[ErrorRecord] = field(default_factory=list)
     failures: list[FailureRecord] = field(default_factory=list)
@@ -129,49 +159,42 @@ class ScanReport:
     # The scanning client's secrets, scrubbed from every recorded error.
     redactor: Redactor = field(default=NO_SECRETS, repr=False, compare=False)
 
-    def add_basket(self, user_id: str, basket: Basket) -> None:
+    def add_basket(self, user_id: str, basket: Basket) -> BasketSummary:
+        summary = BasketSummary.of(user_id, basket, self.as_of)
+        self.add_summary(summary)
+        return summary
+
+    def add_summary(self, summary: BasketSummary) -> None:
         self.scanned += 1
-        failed = False
-        checkout = basket.checkout
-        if checkout:
+        failures = summary.failures
+        if summary.checkout_items:
             self.baskets_with_checkout += 1
-            self.checkout_items += len(checkout)
-            for item in checkout:
-                stocked = item.stocked
-                if stocked is not None and stocked < 0:
-                    failed = True
-                    self.failed_reservations += 1
-                    self.failures.append(
-                        FailureRecord(
-                            user_id,
-                            item.product_id,
-                            item.variant,
-                            item.main_product_identifier,
-                            item.count,
-                            stocked,
-                        )
-                    )
-            if failed:
+            self.checkout_items += summary.checkout_items
+            if failures:
+                self.failed_reservations += len(failures)
+                self.failures += failures
                 self.users_with_failure += 1
-        elif not (basket.cart or basket.saved):
+        elif summary.empty:
             self.empty_baskets += 1
-        expires = basket.expires
-        if expires is None:
+        hours = summary.expires_in_hours
+        if hours is None:
             self.baskets_without_expiry += 1
             return
-        hours = (expires - self.as_of).total_seconds() / 3600
         if hours <= 0:
             self.expired_baskets += 1
-        bins = self.expiry_with_failure if failed else self.expiry_without_failure
+        bins = self.expiry_with_failure if failures else self.expiry_without_failure
         bins[expiry_bin(hours)] += 1
 
-    def add_error(self, user_id: str, exc: BaseException) -> None:
-        self.errors.append(ErrorRecord.from_exception(user_id, exc, self.redactor))
+    def add_error(self, user_id: str, exc: BaseException) -> ErrorRecord:
+        record = ErrorRecord.from_exception(user_id, exc, self.redactor)
+        self.errors.append(record)
+        return record
 
     def add_invalid_ids(self, invalid: Iterable[tuple[str, str]]) -> None:
         """Count ids rejected before the scan (see inputs.ParsedIds.invalid) as outcomes too."""
         for user_id, reason in invalid:
             self.total += 1
+            self.invalid += 1
             self.errors.append(ErrorRecord(user_id, INVALID_USER_ID_KIND, None, None, reason))
 
     @property

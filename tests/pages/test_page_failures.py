@@ -117,13 +117,13 @@ def test_scan_accounts_for_every_distinct_user(
     )
 
     failures_button, errors_button = at.get("download_button")
-    data = download_data(media_files, failures_button.proto).decode("utf-8")
+    data = download_data(media_files, failures_button.proto).decode("utf-8-sig")
     assert data.startswith("user_id,")
     rows = list(csv.DictReader(io.StringIO(data)))
     assert len(rows) == len(failures)
     assert {row["user_id"] for row in rows} == set(failures["user_id"])
     # Every user not fetched is in the errors download too, with its reason.
-    data = download_data(media_files, errors_button.proto).decode("utf-8")
+    data = download_data(media_files, errors_button.proto).decode("utf-8-sig")
     error_rows = list(csv.DictReader(io.StringIO(data)))
     assert sorted(row["user_id"] for row in error_rows) == sorted(errors["user_id"])
     assert all(row["kind"] and row["message"] for row in error_rows)

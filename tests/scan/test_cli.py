@@ -23,7 +23,8 @@ from basket_lib.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SUMMARY = re.compile(
-    r"users=(\d+) scanned=(\d+) with_checkout=(\d+) failed_reservations=(\d+) errors=(\d+) "
+    r"(?:scan_id=[0-9a-f]{12} )?users=(\d+) scanned=(\d+) with_checkout=(\d+) "
+    r"failed_reservations=(\d+) errors=(\d+) "
     r"seconds=\d+\.\d\d"
 )
 SECRET = "sk-cli-test-key-0123456789"
@@ -50,7 +51,7 @@ def _summary(stdout: str) -> dict[str, int]:
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as handle:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -182,7 +183,7 @@ def test_progress_for_an_empty_scan() -> None:
     ("args", "message"),
     [
         ([], "required: command"),
-        (["scan"], "required: USERS_FILE"),
+        (["scan"], "scan needs USERS_FILE, or --resume SCAN_ID"),
         (["scan", "{users}", "--concurrency", "0"], "from 1 to 256, got '0'"),
         (["scan", "{users}", "--concurrency", "many"], "got 'many'"),
         (["scan", "{users}", "--concurrency", "1000"], "got '1000'"),
@@ -320,6 +321,7 @@ def test_a_scan_that_cannot_be_audited_writes_no_results(
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
     base["BASKET_AUDIT_LOG"] = os.devnull
+    base["BASKET_DATABASE_URL"] = os.environ["BASKET_DATABASE_URL"]
     return subprocess.run(
         [sys.executable, "-m", "basket_lib", *args],
         cwd=ROOT,
@@ -392,7 +394,11 @@ def test_a_fifo_is_written_through_not_replaced(tmp_path: Path) -> None:
     assert cli.main(["scan", str(users), "--failures-csv", str(fifo)]) == 0
     reader.join(timeout=30)
     assert fifo.is_fifo()
-    assert received and received[0].startswith("user_id,") and "demo-checkout-failed" in received[0]
+    assert (
+        received
+        and received[0].startswith("\ufeffuser_id,")
+        and "demo-checkout-failed" in received[0]
+    )
 
 
 def test_failures_to_stdout(tmp_path: Path) -> None:
@@ -400,7 +406,7 @@ def test_failures_to_stdout(tmp_path: Path) -> None:
     proc = _run("scan", str(users), "--failures-csv", "/dev/stdout")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].startswith("user_id,") and any("demo-checkout-failed" in x for x in lines)
+    assert lines[0].startswith("\ufeffuser_id,") and any("demo-checkout-failed" in x for x in lines)
     assert SUMMARY.fullmatch(lines[-1])
 
 
@@ -427,7 +433,7 @@ def test_failures_to_stdout_redirected_to_a_file_keep_the_summary(tmp_path: Path
         )
     assert proc.returncode == 0, proc.stderr
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert lines[0].startswith("user_id,") and SUMMARY.fullmatch(lines[-1])
+    assert lines[0].startswith("\ufeffuser_id,") and SUMMARY.fullmatch(lines[-1])
     assert Path("/dev/stdout").is_symlink() or not Path("/dev/stdout").is_file()
 
 
@@ -458,6 +464,7 @@ def test_sigterm_ends_with_143_a_message_and_no_partial_files(tmp_path: Path) ->
         env = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
         env |= {"BASKET_API_URL": server.base_url, "BASKET_API_KEY": SECRET}
         env |= {"BASKET_AUDIT_LOG": os.devnull, "NO_PROXY": "127.0.0.1"}
+        env["BASKET_DATABASE_URL"] = os.environ["BASKET_DATABASE_URL"]
         command = [sys.executable, "-m", "basket_lib", "scan", str(users), "--concurrency", "1"]
         proc = subprocess.Popen(
             [*command, "--failures-csv", str(failures_csv)],
@@ -493,6 +500,7 @@ def test_a_scan_never_imports_httpx(tmp_path: Path) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
         env |= {"BASKET_API_URL": server.base_url, "BASKET_API_KEY": SECRET}
         env |= {"BASKET_AUDIT_LOG": os.devnull, "NO_PROXY": "127.0.0.1"}
+        env["BASKET_DATABASE_URL"] = os.environ["BASKET_DATABASE_URL"]
         proc = subprocess.run(
             [sys.executable, "-c", probe],
             cwd=ROOT,

@@ -11,7 +11,7 @@ from basket_lib.api.models import ProductDetails
 from basket_lib.scan import export
 from basket_lib.scan.report import ErrorRecord, FailureRecord
 
-HEADER = b"user_id,product_id,name,variant,main_product,count,stocked\r\n"
+HEADER = b"\xef\xbb\xbfuser_id,product_id,name,variant,main_product,count,stocked\r\n"
 DETAILS = {
     "p1": ProductDetails(product_id="p1", name="Shirt"),
     "p2": ProductDetails(product_id="p2", name="Mug"),
@@ -25,7 +25,7 @@ FAILURES = [
 
 
 def _rows(data: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+    return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
 @pytest.mark.parametrize(
@@ -68,6 +68,15 @@ def test_failures_csv_has_the_header_and_a_row_per_failure_named_from_details() 
 
 def test_failures_csv_of_nothing_is_just_the_header() -> None:
     assert export.failures_csv([]) == HEADER
+
+
+def test_every_export_starts_with_a_byte_order_mark_for_excel() -> None:
+    # Without it Excel decodes UTF-8 as the machine's legacy code page: "Café" reads "CafÃ©".
+    for data in (export.failures_csv(FAILURES, DETAILS), export.errors_csv([])):
+        assert data.startswith(b"\xef\xbb\xbfuser_id,")
+    stream = io.StringIO(newline="")
+    export.write_errors_csv(stream, [])
+    assert stream.getvalue().startswith("\ufeffuser_id,")
 
 
 def test_the_command_line_writer_and_the_download_give_the_same_bytes() -> None:

@@ -1,0 +1,523 @@
+"""Stored scans: created with their input, run by one process at a time (its owner), recorded in
+batches while they run, resumable once their run has ended without finishing.
+
+A run owns its scan through `scans.owner` and proves it is alive with `scans.heartbeat_at`. A
+scan whose owner is gone (its process exited without marking it, was killed, or its machine was
+lost) reads as interrupted and can be claimed by a new run: at once when the owner ran on this
+machine and its process no longer exists, else once its heartbeat is STALE_SECONDS old. Claiming
+is a compare-and-set on the row, so two runs never own one scan.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, RowMapping
+
+from basket_lib.api.errors import BasketError, ScanStateError, StorageError
+from basket_lib.api.redaction import NO_SECRETS, Redactor
+from basket_lib.scan.report import (
+    BasketSummary,
+    ErrorRecord,
+    FailureRecord,
+    ScanReport,
+)
+from basket_lib.store.database import Database
+from basket_lib.store.schema import (
+    EMAIL_LENGTH,
+    LABEL_LENGTH,
+    scan_failures,
+    scan_outcomes,
+    scan_users,
+    scans,
+)
+
+HEARTBEAT_SECONDS = 5.0
+STALE_SECONDS = 30.0
+# A batch is written when it holds this many outcomes or is this old, whichever comes first: a
+# kill loses at most that much fetched work, which a resume fetches again.
+FLUSH_OUTCOMES = 2000
+FLUSH_SECONDS = 1.0
+_INSERT_CHUNK = 5000
+MAX_MESSAGE_CHARS = 500
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+RESUMABLE = frozenset({Status.QUEUED, Status.INTERRUPTED, Status.CANCELLED})
+
+_AGGREGATES = (
+    "scanned",
+    "baskets_with_checkout",
+    "checkout_items",
+    "failed_reservations",
+    "users_with_failure",
+    "empty_baskets",
+    "expired_baskets",
+    "baskets_without_expiry",
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_owner() -> str:
+    """Who runs a scan: this machine and process, and a nonce (a reused pid is not the owner)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def owner_alive(owner: str | None, heartbeat_at: datetime | None, now: datetime) -> bool:
+    if owner is None or heartbeat_at is None:
+        return False
+    if now - heartbeat_at > timedelta(seconds=STALE_SECONDS):
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host == socket.gethostname()[:60] and pid_text.isdigit():
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True  # exists, owned by another user
+    return True
+
+
+@dataclass(frozen=True)
+class ScanInfo:
+    """One stored scan as the page, the CLI and the history show it."""
+
+    id: str
+    label: str | None
+    started_by: str | None
+    source: str
+    stored_status: str
+    api_host: str | None
+    provider_id: str | None
+    concurrency: int
+    input_size: int
+    duplicates: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    owner: str | None
+    done: int
+    scanned: int
+    errors: int
+    baskets_with_checkout: int
+    checkout_items: int
+    failed_reservations: int
+    users_with_failure: int
+    elapsed_seconds: float
+    alive: bool  # a run owns it and has shown signs of life
+
+    @property
+    def status(self) -> Status:
+        """The status to show: a running scan whose run is gone is interrupted."""
+        status = Status(self.stored_status)
+        if status is Status.RUNNING and not self.alive:
+            return Status.INTERRUPTED
+        return status
+
+    @property
+    def partial(self) -> bool:
+        return self.status in (Status.CANCELLED, Status.INTERRUPTED)
+
+    @property
+    def reservation_failure_rate(self) -> float | None:
+        return self.failed_reservations / self.checkout_items if self.checkout_items else None
+
+    @property
+    def user_failure_rate(self) -> float | None:
+        if not self.baskets_with_checkout:
+            return None
+        return self.users_with_failure / self.baskets_with_checkout
+
+    @classmethod
+    def from_row(cls, row: RowMapping, now: datetime) -> ScanInfo:
+        return cls(
+            id=row["id"],
+            label=row["label"],
+            started_by=row["started_by"],
+            source=row["source"],
+            stored_status=row["status"],
+            api_host=row["api_host"],
+            provider_id=row["provider_id"],
+            concurrency=row["concurrency"],
+            input_size=row["input_size"],
+            duplicates=row["duplicates"],
+            created_at=row["created_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            heartbeat_at=row["heartbeat_at"],
+            owner=row["owner"],
+            done=row["done"],
+            scanned=row["scanned"],
+            errors=row["errors"],
+            baskets_with_checkout=row["baskets_with_checkout"],
+            checkout_items=row["checkout_items"],
+            failed_reservations=row["failed_reservations"],
+            users_with_failure=row["users_with_failure"],
+            elapsed_seconds=row["elapsed_seconds"],
+            alive=owner_alive(row["owner"], row["heartbeat_at"], now),
+        )
+
+
+def _label(label: str | None) -> str | None:
+    if label is None or not label.strip():
+        return None
+    text = " ".join(label.split())
+    if len(text) > LABEL_LENGTH:
+        raise ScanStateError(f"The label is {len(text)} characters long; at most {LABEL_LENGTH}.")
+    return text
+
+
+def _chunks(rows: Sequence[dict[str, Any]], size: int = _INSERT_CHUNK) -> Iterable[list[Any]]:
+    for start in range(0, len(rows), size):
+        yield list(rows[start : start + size])
+
+
+def create_scan(
+    db: Database,
+    *,
+    user_ids: Sequence[str],
+    invalid: Sequence[tuple[str, str]] = (),
+    duplicates: int = 0,
+    label: str | None = None,
+    started_by: str | None = None,
+    source: str = "cli",
+    api_host: str | None = None,
+    provider_id: str | None = None,
+    concurrency: int,
+    owner: str | None = None,
+) -> ScanInfo:
+    """Store a new scan with its distinct valid `user_ids` (in input order) and its `invalid`
+    ids (shown form, reason): running under `owner`, or queued without one."""
+    now = _now()
+    scan_id = secrets.token_hex(6)
+    report = ScanReport(total=len(user_ids), duplicates=duplicates, as_of=now)
+    report.add_invalid_ids(invalid)
+    row = {
+        "id": scan_id,
+        "label": _label(label),
+        "started_by": started_by[:EMAIL_LENGTH] if started_by else None,
+        "source": source,
+        "status": Status.RUNNING if owner else Status.QUEUED,
+        "api_host": api_host,
+        "provider_id": provider_id,
+        "concurrency": concurrency,
+        "input_size": report.total,
+        "duplicates": duplicates,
+        "created_at": now,
+        "started_at": now if owner else None,
+        "as_of": now,
+        "owner": owner,
+        "heartbeat_at": now if owner else None,
+        **_aggregates(report),
+    }
+    users = [
+        {"scan_id": scan_id, "position": i, "user_id": user_id, "invalid_reason": None}
+        for i, user_id in enumerate(user_ids)
+    ]
+    users += [
+        {"scan_id": scan_id, "position": len(user_ids) + i, "user_id": shown, "invalid_reason": why}
+        for i, (shown, why) in enumerate(invalid)
+    ]
+
+    def insert(connection: Connection) -> None:
+        connection.execute(scans.insert(), row)
+        for chunk in _chunks(users):
+            connection.execute(scan_users.insert(), chunk)
+
+    db.run(insert, "could not be written (creating the scan)")
+    info = get_scan(db, scan_id)
+    assert info is not None
+    return info
+
+
+def _aggregates(report: ScanReport) -> dict[str, Any]:
+    values: dict[str, Any] = {name: getattr(report, name) for name in _AGGREGATES}
+    values["errors"] = len(report.errors)
+    values["done"] = report.outcomes_total
+    values["expiry_with_failure"] = list(report.expiry_with_failure)
+    values["expiry_without_failure"] = list(report.expiry_without_failure)
+    values["elapsed_seconds"] = report.elapsed_seconds
+    return values
+
+
+def get_scan(db: Database, scan_id: str) -> ScanInfo | None:
+    with db.connect() as connection:
+        row = connection.execute(sa.select(scans).where(scans.c.id == scan_id)).mappings().first()
+    return None if row is None else ScanInfo.from_row(row, _now())
+
+
+def require_scan(db: Database, scan_id: str) -> ScanInfo:
+    info = get_scan(db, scan_id)
+    if info is None:
+        raise ScanStateError(f"There is no stored scan {scan_id!r} in {db.label}.")
+    return info
+
+
+def list_scans(db: Database, *, limit: int = 20, label: str | None = None) -> list[ScanInfo]:
+    """The most recent scans first."""
+    query = sa.select(scans).order_by(scans.c.created_at.desc(), scans.c.id).limit(limit)
+    if label is not None:
+        query = query.where(scans.c.label == label)
+    with db.connect() as connection:
+        rows = connection.execute(query).mappings().all()
+    now = _now()
+    return [ScanInfo.from_row(row, now) for row in rows]
+
+
+def load_report(db: Database, scan_id: str, redactor: Redactor = NO_SECRETS) -> ScanReport:
+    """The scan's report rebuilt from what is stored: the same aggregates, failures and errors
+    as the run that recorded them had."""
+    with db.connect() as connection:
+        head = connection.execute(sa.select(scans).where(scans.c.id == scan_id)).mappings().first()
+        if head is None:
+            raise ScanStateError(f"There is no stored scan {scan_id!r} in {db.label}.")
+        report = ScanReport(
+            total=0,
+            duplicates=head["duplicates"],
+            as_of=head["as_of"],
+            elapsed_seconds=head["elapsed_seconds"],
+            redactor=redactor,
+        )
+        users = connection.execute(
+            sa.select(scan_users.c.user_id, scan_users.c.invalid_reason)
+            .where(scan_users.c.scan_id == scan_id)
+            .order_by(scan_users.c.position)
+        ).all()
+        report.total = sum(1 for _, reason in users if reason is None)
+        failures: dict[str, list[FailureRecord]] = {}
+        for row in connection.execute(
+            sa.select(scan_failures)
+            .where(scan_failures.c.scan_id == scan_id)
+            .order_by(scan_failures.c.id)
+        ).mappings():
+            failures.setdefault(row["user_id"], []).append(
+                FailureRecord(
+                    row["user_id"],
+                    row["product_id"],
+                    row["variant"],
+                    row["main_product_identifier"],
+                    row["count"],
+                    row["stocked"],
+                )
+            )
+        for row in connection.execute(
+            sa.select(scan_outcomes).where(scan_outcomes.c.scan_id == scan_id)
+        ).mappings():
+            if row["kind"] is None:
+                report.add_summary(
+                    BasketSummary(
+                        row["checkout_items"],
+                        tuple(failures.get(row["user_id"], ())),
+                        row["empty"],
+                        row["expires_in_hours"],
+                    )
+                )
+            else:
+                report.errors.append(
+                    ErrorRecord(
+                        row["user_id"], row["kind"], row["status"], row["api_code"], row["message"]
+                    )
+                )
+    report.add_invalid_ids((user_id, reason) for user_id, reason in users if reason is not None)
+    return report
+
+
+def pending_user_ids(db: Database, scan_id: str) -> list[str]:
+    """The scan's valid input users without an outcome yet, in input order."""
+    recorded = sa.select(scan_outcomes.c.user_id).where(
+        scan_outcomes.c.scan_id == scan_id, scan_outcomes.c.user_id == scan_users.c.user_id
+    )
+    query = (
+        sa.select(scan_users.c.user_id)
+        .where(
+            scan_users.c.scan_id == scan_id,
+            scan_users.c.invalid_reason.is_(None),
+            ~sa.exists(recorded),
+        )
+        .order_by(scan_users.c.position)
+    )
+    with db.connect() as connection:
+        return list(connection.execute(query).scalars())
+
+
+def claim(db: Database, scan_id: str, owner: str) -> ScanInfo:
+    """Make `owner` the scan's run, if nothing else runs it and it has work left."""
+    info = require_scan(db, scan_id)
+    status = info.status
+    if status is Status.COMPLETED:
+        raise ScanStateError(f"Scan {scan_id} is completed: there is nothing to resume.")
+    if status is Status.RUNNING:
+        raise ScanStateError(
+            f"Scan {scan_id} is still running (its run last reported at "
+            f"{info.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); it is never run twice."
+        )
+    now = _now()
+    seen = scans.c.owner.is_(None) if info.owner is None else scans.c.owner == info.owner
+    claimed = sa.update(scans).where(
+        scans.c.id == scan_id, scans.c.status == info.stored_status, seen
+    )
+    values = {"status": Status.RUNNING, "owner": owner, "heartbeat_at": now, "finished_at": None}
+    if info.started_at is None:
+        values["started_at"] = now
+    with db.begin() as connection:
+        taken = connection.execute(claimed.values(**values)).rowcount
+    if taken != 1:
+        raise ScanStateError(f"Scan {scan_id} was just claimed by another run; it runs there.")
+    return require_scan(db, scan_id)
+
+
+class Recorder:
+    """Writes a run's outcomes in batches, and keeps its ownership alive.
+
+    Called by the engine with every outcome (scan.engine's ``on_outcome``). A batch, its failed
+    reservations and the scan's aggregates are written in one transaction, so what is stored is
+    always a consistent prefix of the run. Should the database fail, recording stops and
+    `failure` says why; the run goes on and the report still has every outcome.
+    """
+
+    def __init__(self, db: Database, scan_id: str, owner: str, report: ScanReport) -> None:
+        self.db = db
+        self.scan_id = scan_id
+        self.owner = owner
+        self.report = report
+        self.failure: BasketError | None = None
+        self.stored = report.outcomes_total
+        self._outcomes: list[dict[str, Any]] = []
+        self._failures: list[dict[str, Any]] = []
+        self._last_flush = time.monotonic()
+        self._started = time.perf_counter()
+        self._elapsed_before = report.elapsed_seconds
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._beat = threading.Thread(target=self._heartbeat, name="scan-heartbeat", daemon=True)
+        self._beat.start()
+
+    def __call__(self, user_id: str, outcome: BasketSummary | ErrorRecord) -> None:
+        if self.failure is not None:
+            return
+        scan_id = self.scan_id
+        if isinstance(outcome, ErrorRecord):
+            self._outcomes.append(
+                {
+                    "scan_id": scan_id,
+                    "user_id": user_id,
+                    "kind": outcome.kind,
+                    "status": outcome.status,
+                    "api_code": outcome.api_code,
+                    "message": outcome.message[:MAX_MESSAGE_CHARS],
+                    "checkout_items": 0,
+                    "failed": 0,
+                    "empty": False,
+                    "expires_in_hours": None,
+                }
+            )
+        else:
+            self._outcomes.append(
+                {
+                    "scan_id": scan_id,
+                    "user_id": user_id,
+                    "kind": None,
+                    "status": None,
+                    "api_code": None,
+                    "message": None,
+                    "checkout_items": outcome.checkout_items,
+                    "failed": len(outcome.failures),
+                    "empty": outcome.empty,
+                    "expires_in_hours": outcome.expires_in_hours,
+                }
+            )
+            for failure in outcome.failures:
+                self._failures.append(
+                    {
+                        "scan_id": scan_id,
+                        "user_id": user_id,
+                        "product_id": failure.product_id,
+                        "variant": failure.variant,
+                        "main_product_identifier": failure.main_product_identifier,
+                        "count": failure.count,
+                        "stocked": failure.stocked,
+                    }
+                )
+        if (
+            len(self._outcomes) >= FLUSH_OUTCOMES
+            or time.monotonic() - self._last_flush >= FLUSH_SECONDS
+        ):
+            self.flush()
+
+    def flush(self, **final: Any) -> None:
+        """Write what is buffered, with the aggregates (and `final` columns, when finishing)."""
+        if self.failure is not None:
+            return
+        outcomes, self._outcomes = self._outcomes, []
+        failures, self._failures = self._failures, []
+        self._last_flush = time.monotonic()
+        self.report.elapsed_seconds = self._elapsed_before + time.perf_counter() - self._started
+        values = {**_aggregates(self.report), "heartbeat_at": _now(), **final}
+        update = (
+            sa.update(scans)
+            .where(scans.c.id == self.scan_id, scans.c.owner == self.owner)
+            .values(**values)
+        )
+        try:
+            with self._lock, self.db.begin() as connection:
+                for chunk in _chunks(outcomes):
+                    connection.execute(scan_outcomes.insert(), chunk)
+                for chunk in _chunks(failures):
+                    connection.execute(scan_failures.insert(), chunk)
+                if connection.execute(update).rowcount != 1:
+                    raise ScanStateError(
+                        f"Scan {self.scan_id} is no longer owned by this run; stopped recording."
+                    )
+        except (StorageError, ScanStateError) as exc:
+            self.failure = exc
+            self._stop.set()
+            return
+        self.stored += len(outcomes)
+
+    def finish(self, status: Status) -> None:
+        """Write the rest and hand the scan back: `status` completed, cancelled or interrupted."""
+        self._stop.set()
+        self._beat.join()
+        self.flush(status=status, owner=None, finished_at=_now())
+
+    def complete(self) -> None:
+        self.finish(Status.COMPLETED)
+
+    def interrupt(self) -> None:
+        self.finish(Status.INTERRUPTED)
+
+    def _heartbeat(self) -> None:
+        update = (
+            sa.update(scans)
+            .where(scans.c.id == self.scan_id, scans.c.owner == self.owner)
+            .values(heartbeat_at=sa.bindparam("now"))
+        )
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            try:
+                with self._lock, self.db.begin() as connection:
+                    connection.execute(update, {"now": _now()})
+            except StorageError:
+                continue  # the next flush reports a database that stays broken
