@@ -69,3 +69,40 @@ def api(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
     from apptest_support import record_requests
 
     return record_requests(monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    from postgres_support import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind the scan store supports, for one test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'scans.db'}"
+        return
+    import secrets
+
+    import sqlalchemy as sa
+
+    server = request.getfixturevalue("postgres_server_url")
+    name = f"test_{secrets.token_hex(6)}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        yield sa.make_url(server).set(database=name).render_as_string(hide_password=False)
+        from basket_lib.store import database
+
+        for url, opened in list(database._opened.items()):
+            if name in url:
+                opened.dispose()
+                del database._opened[url]
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

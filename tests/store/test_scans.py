@@ -1,0 +1,230 @@
+"""Stored scans on SQLite and PostgreSQL: what a run records is what a reader rebuilds; one run
+owns a scan at a time; a dead run's scan is resumable; a broken database loses nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from basket_lib import connect, simulator
+from basket_lib.api.errors import ScanStateError
+from basket_lib.scan import engine
+from basket_lib.scan.report import ScanReport
+from basket_lib.settings import Settings
+from basket_lib.store import scans
+from basket_lib.store.database import Database
+from basket_lib.store.scans import Status
+from basket_lib.store.schema import scan_outcomes
+
+USERS = [*simulator.demo_user_ids(300), "demo-fault-500", "demo-checkout-failed"]
+INVALID = [("bad id!", "The user id contains ' ' (line 9)")]
+
+
+def _scan(db: Database, users: list[str] = USERS, **options: object) -> scans.ScanInfo:
+    return scans.create_scan(
+        db, user_ids=users, invalid=INVALID, concurrency=8, owner=scans.new_owner(), **options
+    )
+
+
+def _run(db: Database, info: scans.ScanInfo, owner: str, users: list[str]) -> ScanReport:
+    report = scans.load_report(db, info.id)
+    recorder = scans.Recorder(db, info.id, owner, report)
+    result = engine.scan_users_sync(
+        lambda: connect.build_async_client(Settings(max_retries=0)),
+        users,
+        concurrency=8,
+        report=report,
+        on_outcome=recorder,
+    )
+    recorder.complete()
+    assert recorder.failure is None
+    return result
+
+
+def _same(a: ScanReport, b: ScanReport) -> None:
+    key = lambda r: (r.user_id, getattr(r, "product_id", ""))  # noqa: E731
+    assert sorted(a.failures, key=key) == sorted(b.failures, key=key)
+    assert sorted(a.errors, key=key) == sorted(b.errors, key=key)
+    for name in (
+        "total", "scanned", "baskets_with_checkout", "checkout_items", "failed_reservations",
+        "users_with_failure", "empty_baskets", "expired_baskets", "baskets_without_expiry",
+        "expiry_with_failure", "expiry_without_failure", "as_of", "invalid", "duplicates",
+    ):  # fmt: skip
+        assert getattr(a, name) == getattr(b, name), name
+
+
+def test_a_run_is_rebuilt_exactly_from_what_it_stored(database_url: str) -> None:
+    db = Database(database_url)
+    info = _scan(db, label="  nightly   run ", source="cli", api_host="api.example:8443")
+    assert info.label == "nightly run" and info.status is Status.RUNNING
+    ran = _run(db, info, info.owner or "", USERS)
+    ran.check_complete()
+    assert ran.failed_reservations > 0 and len(ran.errors) == 2  # the fault user and the invalid
+    stored = scans.load_report(db, info.id)
+    _same(stored, ran)
+    stored.check_complete()
+    done = scans.require_scan(db, info.id)
+    assert done.status is Status.COMPLETED and done.owner is None and done.finished_at
+    assert (done.done, done.input_size, done.errors) == (len(USERS) + 1, len(USERS) + 1, 2)
+    assert done.failed_reservations == ran.failed_reservations
+    assert done.reservation_failure_rate == ran.reservation_failure_rate
+    assert done.api_host == "api.example:8443" and scans.pending_user_ids(db, info.id) == []
+
+
+def test_a_resumed_scan_fetches_only_the_rest_and_ends_with_one_outcome_each(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    info = _scan(db)
+    owner = info.owner or ""
+    report = scans.load_report(db, info.id)
+    recorder = scans.Recorder(db, info.id, owner, report)
+    engine.scan_users_sync(
+        lambda: connect.build_async_client(Settings(max_retries=0)),
+        USERS[:120],
+        concurrency=8,
+        report=report,
+        on_outcome=recorder,
+    )
+    recorder.interrupt()
+    interrupted = scans.require_scan(db, info.id)
+    assert interrupted.status is Status.INTERRUPTED and interrupted.partial
+    assert interrupted.done == 121  # 120 fetched and the invalid id
+    pending = scans.pending_user_ids(db, info.id)
+    assert pending == USERS[120:]
+    resumed = scans.claim(db, info.id, scans.new_owner())
+    _run(db, resumed, resumed.owner or "", pending)
+    final = scans.load_report(db, info.id)
+    final.check_complete()
+    with db.connect() as connection:
+        rows = connection.execute(
+            sa.select(scan_outcomes.c.user_id).where(scan_outcomes.c.scan_id == info.id)
+        ).scalars()
+        recorded = list(rows)
+    assert sorted(recorded) == sorted(USERS)
+    fresh = Database(database_url)
+    whole = _scan(fresh)
+    _same_counts = _run(fresh, whole, whole.owner or "", USERS)
+    assert final.failed_reservations == _same_counts.failed_reservations
+    assert final.expiry_with_failure == _same_counts.expiry_with_failure
+
+
+def test_a_completed_scan_and_a_live_run_cannot_be_claimed(database_url: str) -> None:
+    db = Database(database_url)
+    live = _scan(db)
+    with pytest.raises(ScanStateError, match="still running"):
+        scans.claim(db, live.id, scans.new_owner())
+    done = _scan(db, USERS[:5])
+    _run(db, done, done.owner or "", USERS[:5])
+    with pytest.raises(ScanStateError, match="completed: there is nothing to resume"):
+        scans.claim(db, done.id, scans.new_owner())
+    with pytest.raises(ScanStateError, match="no stored scan 'nope'"):
+        scans.claim(db, "nope", scans.new_owner())
+
+
+def test_a_run_whose_process_died_is_interrupted_at_once_and_claimed_once(
+    database_url: str,
+) -> None:
+    db = Database(database_url)
+    # The owner of a process that has exited, on this machine: known dead without waiting.
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    owner = f"{scans.new_owner().split(':')[0]}:{gone}:0000"
+    info = scans.create_scan(db, user_ids=USERS[:3], concurrency=1, owner=owner)
+    assert scans.require_scan(db, info.id).status is Status.INTERRUPTED
+    first = scans.claim(db, info.id, scans.new_owner())
+    assert first.status is Status.RUNNING and first.alive
+    with pytest.raises(ScanStateError, match="still running"):
+        scans.claim(db, info.id, scans.new_owner())
+
+
+def test_a_run_on_another_machine_is_dead_once_its_heartbeat_is_stale(database_url: str) -> None:
+    db = Database(database_url)
+    info = scans.create_scan(db, user_ids=USERS[:3], concurrency=1, owner="elsewhere:1:abcd")
+    assert scans.require_scan(db, info.id).status is Status.RUNNING  # heartbeat fresh
+    old = datetime.now(UTC) - timedelta(seconds=scans.STALE_SECONDS + 1)
+    with db.begin() as connection:
+        connection.execute(
+            sa.update(scans.scans).where(scans.scans.c.id == info.id).values(heartbeat_at=old)
+        )
+    assert scans.require_scan(db, info.id).status is Status.INTERRUPTED
+    scans.claim(db, info.id, scans.new_owner())
+
+
+def test_of_two_claims_read_at_once_only_one_wins(database_url: str) -> None:
+    db = Database(database_url)
+    info = scans.create_scan(db, user_ids=USERS[:3], concurrency=1)  # queued: no owner yet
+    seen = scans.require_scan(db, info.id)
+    scans.claim(db, info.id, "first:1:aaaa")
+    # A second claimer that read the row before the first one's write: its compare-and-set fails.
+    original = scans.require_scan
+    try:
+        scans.require_scan = lambda *_: seen  # type: ignore[assignment]
+        with pytest.raises(ScanStateError, match="just claimed by another run"):
+            scans.claim(db, info.id, "second:2:bbbb")
+    finally:
+        scans.require_scan = original
+    assert scans.require_scan(db, info.id).owner == "first:1:aaaa"
+
+
+def test_a_run_that_lost_its_scan_stops_recording(database_url: str) -> None:
+    db = Database(database_url)
+    info = _scan(db, USERS[:50])
+    report = scans.load_report(db, info.id)
+    recorder = scans.Recorder(db, info.id, info.owner or "", report)
+    with db.begin() as connection:  # another run took it over
+        connection.execute(
+            sa.update(scans.scans).where(scans.scans.c.id == info.id).values(owner="other:1:x")
+        )
+    engine.scan_users_sync(
+        lambda: connect.build_async_client(Settings(max_retries=0)),
+        USERS[:50],
+        report=report,
+        on_outcome=recorder,
+    )
+    recorder.complete()
+    assert isinstance(recorder.failure, ScanStateError)
+    assert "no longer owned by this run" in recorder.failure.message
+    assert scans.pending_user_ids(db, info.id) == USERS[:50]  # the batch went with the failure
+    report.check_complete()  # and the run's own report still has every outcome
+
+
+def test_a_database_that_breaks_mid_run_loses_no_fetched_result(tmp_path: object) -> None:
+    path = f"{tmp_path}/scans.db"
+    db = Database(f"sqlite:///{path}")
+    info = _scan(db, USERS[:40])
+    report = scans.load_report(db, info.id)
+    recorder = scans.Recorder(db, info.id, info.owner or "", report)
+    os.remove(path)
+    os.mkdir(path)  # the file is gone and nothing can be created in its place
+    db.dispose()
+    engine.scan_users_sync(
+        lambda: connect.build_async_client(Settings(max_retries=0)),
+        USERS[:40],
+        report=report,
+        on_outcome=recorder,
+    )
+    recorder.complete()
+    assert recorder.failure is not None and "could not be written" in recorder.failure.message
+    report.check_complete()
+    assert report.outcomes_total == 41
+
+
+def test_recent_scans_first_and_by_label(database_url: str) -> None:
+    db = Database(database_url)
+    ids = [_scan(db, USERS[:2], label=label).id for label in ("a", "b", "a")]
+    assert [s.id for s in scans.list_scans(db)] == ids[::-1]
+    assert [s.id for s in scans.list_scans(db, label="a")] == [ids[2], ids[0]]
+    assert [s.id for s in scans.list_scans(db, limit=1)] == [ids[2]]
+
+
+def test_a_label_too_long_is_refused_before_anything_is_stored(database_url: str) -> None:
+    db = Database(database_url)
+    with pytest.raises(ScanStateError, match="at most 200"):
+        _scan(db, label="x" * 201)
+    assert scans.list_scans(db) == []
