@@ -1,0 +1,226 @@
+"""The command line's stored scans: `scan` stores, `scans` lists, `export` writes the same files,
+`--resume` continues after SIGTERM or SIGKILL with exactly one outcome per user, `--fail-above`
+alerts a cron job."""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from basket_lib import simulator
+from basket_lib.scan import cli
+from basket_lib.store import scans
+from basket_lib.store.database import Database
+from basket_lib.store.schema import scan_outcomes
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "sk-cli-store-key-0123456789"
+SCAN_ID = re.compile(r"^scan_id=([0-9a-f]{12}) ", re.M)
+
+
+@pytest.fixture(autouse=True)
+def _audit_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "audit.jsonl"
+    monkeypatch.setenv("BASKET_AUDIT_LOG", str(path))
+    return path
+
+
+def _users(tmp_path: Path, ids: list[str]) -> Path:
+    path = tmp_path / "users.txt"
+    path.write_text("\n".join(ids) + "\n", encoding="utf-8")
+    return path
+
+
+def _db() -> Database:
+    return Database(os.environ["BASKET_DATABASE_URL"])
+
+
+def _recorded(db: Database, scan_id: str) -> list[str]:
+    with db.connect() as connection:
+        return list(
+            connection.execute(
+                sa.select(scan_outcomes.c.user_id).where(scan_outcomes.c.scan_id == scan_id)
+            ).scalars()
+        )
+
+
+def test_a_scan_is_stored_listed_and_exported_as_it_wrote_its_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], _audit_log: Path
+) -> None:
+    users = _users(tmp_path, [*simulator.demo_user_ids(80), "demo-fault-500", "bad id!"])
+    failures, errors = tmp_path / "failures.csv", tmp_path / "errors.csv"
+    code = cli.main(
+        ["scan", str(users), "--label", "nightly", "--failures-csv", str(failures),
+         "--errors-csv", str(errors)]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0
+    match = SCAN_ID.search(out)
+    assert match, out
+    scan_id = match.group(1)
+    assert scan_id in _audit_log.read_text(encoding="utf-8")
+
+    assert cli.main(["scans", "--limit", "5"]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].split("\t") == [
+        "scan_id", "status", "started", "users", "failure_rate", "label",
+    ]  # fmt: skip
+    row = listing[1].split("\t")
+    assert row[0] == scan_id and row[1] == "completed" and row[3] == "82/82" and row[5] == "nightly"
+
+    again_failures, again_errors = tmp_path / "again-f.csv", tmp_path / "again-e.csv"
+    code = cli.main(
+        ["export", scan_id, "--failures-csv", str(again_failures),
+         "--errors-csv", str(again_errors)]
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    # Sorted by user both times: the stored scan gives back the very same files.
+    assert again_failures.read_bytes() == failures.read_bytes()
+    assert again_errors.read_bytes() == errors.read_bytes()
+    assert failures.read_bytes().startswith(b"\xef\xbb\xbfuser_id,")
+
+
+def test_export_and_resume_of_an_unknown_scan_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["export", "0123456789ab", "--errors-csv", os.devnull]) == 2
+    assert "no stored scan '0123456789ab'" in capsys.readouterr().err
+    assert cli.main(["scan", "--resume", "0123456789ab"]) == 2
+    assert "no stored scan" in capsys.readouterr().err
+
+
+def test_a_completed_scan_is_not_resumed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["scan", str(_users(tmp_path, ["demo-normal"]))]) == 0
+    match = SCAN_ID.search(capsys.readouterr().out)
+    assert match
+    assert cli.main(["scan", "--resume", match.group(1)]) == 2
+    assert "is completed: there is nothing to resume" in capsys.readouterr().err
+
+
+def test_fail_above_exits_3_when_the_rate_is_higher(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = str(_users(tmp_path, ["demo-checkout-failed", "demo-normal"]))
+    assert cli.main(["scan", users, "--fail-above", "0.1"]) == 3
+    err = capsys.readouterr().err
+    assert "is above --fail-above 10.00%" in err
+    assert cli.main(["scan", users, "--fail-above", "1"]) == 0
+    assert cli.main(["scan", users, "--fail-above", "1.5"]) == 2
+    assert "must be a number from 0 to 1" in capsys.readouterr().err
+
+
+def test_no_store_keeps_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["scan", str(_users(tmp_path, ["demo-normal"])), "--no-store"]) == 0
+    assert not SCAN_ID.search(capsys.readouterr().out)
+    assert scans.list_scans(_db()) == []
+
+
+def test_a_database_that_cannot_be_opened_exits_2_before_any_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BASKET_DATABASE_URL", f"sqlite:///{tmp_path}/missing/scans.db")
+    assert cli.main(["scan", str(_users(tmp_path, ["demo-normal"]))]) == 2
+    err = capsys.readouterr().err
+    assert "scans.db could not be opened" in err and "missing does not exist" in err
+    assert "Traceback" not in err
+
+
+def _start(users: Path, server: simulator.DemoServer, *extra: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
+    env |= {"BASKET_API_URL": server.base_url, "BASKET_API_KEY": SECRET, "NO_PROXY": "127.0.0.1"}
+    env |= {"BASKET_AUDIT_LOG": os.devnull, "BASKET_API_MAX_RETRIES": "0"}
+    env["BASKET_DATABASE_URL"] = os.environ["BASKET_DATABASE_URL"]
+    return subprocess.Popen(
+        [sys.executable, "-m", "basket_lib", "scan", *extra] + ([str(users)] if users.name else []),
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _running_scan(db: Database) -> str:
+    found = scans.list_scans(db, limit=1)
+    assert found and found[0].stored_status == "running", found
+    return found[0].id
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_scan_resumes_with_one_outcome_per_user_and_nothing_fetched_again(
+    tmp_path: Path, how: signal.Signals
+) -> None:
+    ids = simulator.demo_user_ids(scans.FLUSH_OUTCOMES + 1000)
+    users = _users(tmp_path, ids)
+    db = _db()
+    with simulator.DemoServer(api=simulator.DemoApi(api_key=SECRET)) as server:
+        first = _start(users, server, "--concurrency", "16")
+        # A batch is written while no request goes out, at the latest when it holds
+        # FLUSH_OUTCOMES: once the server has seen this many, one batch is stored at least, and
+        # more outcomes are in flight or unwritten.
+        assert server.wait_for_requests(scans.FLUSH_OUTCOMES + 16, timeout=120)
+        scan_id = _running_scan(db)
+        first.send_signal(how)
+        _, err = first.communicate(timeout=120)
+        stored_first = set(_recorded(db, scan_id))
+        before = server.requests_by_user
+        info = scans.require_scan(db, scan_id)
+        if how == signal.SIGKILL:
+            assert first.returncode == -signal.SIGKILL
+            # Its process is gone: recognised at once, no waiting for the heartbeat to go stale.
+            assert info.stored_status == "running" and info.status == "interrupted"
+        else:
+            assert first.returncode == 143, err
+            assert f"scan {scan_id} stored as interrupted" in err
+            assert f"--resume {scan_id}" in err
+            assert info.stored_status == "interrupted"
+        assert 0 < len(stored_first) < len(ids)
+
+        failures_csv = tmp_path / "failures.csv"
+        second = _start(Path(""), server, "--resume", scan_id, "--failures-csv", str(failures_csv))
+        out, err = second.communicate(timeout=300)
+        assert second.returncode == 0, err
+        assert f"scan_id={scan_id} users={len(ids)} scanned={len(ids)}" in out
+        after = server.requests_by_user
+
+    recorded = _recorded(db, scan_id)
+    assert len(recorded) == len(set(recorded)) == len(ids)  # never recorded twice, none lost
+    assert set(recorded) == set(ids)
+    resumed_fetches = after - before
+    # What the first run stored was not fetched again; the rest was fetched by the resume.
+    assert not set(resumed_fetches) & stored_first
+    assert set(resumed_fetches) == set(ids) - stored_first
+    assert all(n == 1 for n in resumed_fetches.values())
+    assert Counter(after).total() >= len(ids)
+    assert scans.require_scan(db, scan_id).status == "completed"
+    with failures_csv.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == scans.require_scan(db, scan_id).failed_reservations > 0
+
+
+def test_a_scan_that_is_still_running_is_never_run_twice(tmp_path: Path) -> None:
+    users = _users(tmp_path, simulator.demo_user_ids(600))
+    db = _db()
+    with simulator.DemoServer(
+        api=simulator.DemoApi(api_key=SECRET), faults=simulator.Faults(latency_ms=50)
+    ) as server:
+        first = _start(users, server, "--concurrency", "2")
+        try:
+            assert server.wait_for_requests(1, timeout=120)
+            scan_id = _running_scan(db)
+            second = _start(Path(""), server, "--resume", scan_id)
+            _, err = second.communicate(timeout=120)
+            assert second.returncode == 2
+            assert f"Scan {scan_id} is still running" in err and "never run twice" in err
+        finally:
+            first.send_signal(signal.SIGTERM)
+            first.communicate(timeout=120)
