@@ -151,6 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("scans", help="list the stored scans, most recent first")
     listing.add_argument("--limit", type=_limit, default=20, metavar="N", help="at most N")
     listing.add_argument("--label", metavar="TEXT", help="only scans with this label")
+    commands.add_parser(
+        "worker",
+        help="run the queued scans (the failures page starts this), then exit",
+        description="Run the stored scans that wait in the queue, at most a few at once across "
+        "every worker on the database; exits when none is left.",
+    )
     exporting = commands.add_parser("export", help="write a stored scan's CSV files")
     exporting.add_argument("scan_id", metavar="SCAN_ID")
     _outputs(exporting)
@@ -396,23 +402,33 @@ def _run_scan(args: argparse.Namespace) -> int:
         with ExitStack() as stack:
             failures_out = stack.enter_context(_output(args.failures_csv))
             errors_out = stack.enter_context(_output(args.errors_csv))
-            try:
+            progress = ProgressPrinter(sys.stderr)
+            if recorder is None:
                 engine.scan_users_sync(
                     # httpx's pool would otherwise cap the requests in flight at its default.
                     lambda: build_async_client(settings, max_connections=job.concurrency),
                     job.user_ids,
                     concurrency=job.concurrency,
                     provider_id=job.provider_id,
-                    on_progress=ProgressPrinter(sys.stderr),
+                    on_progress=progress,
                     report=report,
-                    on_outcome=recorder,
                 )
-            except KeyboardInterrupt:
-                if recorder is not None:
-                    recorder.interrupt()
-                raise
-            if recorder is not None:
-                recorder.complete()
+            else:
+                from basket_lib.scan import worker
+
+                assert job.scan is not None
+                run = worker.run_claimed(
+                    settings,
+                    job.scan,
+                    recorder,
+                    concurrency=job.concurrency,
+                    on_progress=progress,
+                    pending=job.user_ids,
+                )
+                if run.status != "completed":
+                    print("\ncancelled from the page: no output files written", file=sys.stderr)
+                    print(_stored_note(job, "cancelled"), file=sys.stderr)
+                    return EXIT_INTERRUPTED
             report.check_complete()
             if report.scanned == 0 and report.errors_by_kind().get(_AUTH_KIND):
                 # Not a per-user outcome: the key itself is refused.
@@ -470,12 +486,12 @@ def _run_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _stored_note(job: _Job) -> str:
+def _stored_note(job: _Job, status: str = "interrupted") -> str:
     assert job.scan is not None and job.recorder is not None
     if job.recorder.failure is not None:
         return f"scan {job.scan.id} could not be stored: {job.recorder.failure}"
     return (
-        f"scan {job.scan.id} stored as interrupted with {job.recorder.stored:,} of "
+        f"scan {job.scan.id} stored as {status} with {job.recorder.stored:,} of "
         f"{job.report.total:,} outcomes; continue it with: "
         f"python -m basket_lib scan --resume {job.scan.id}"
     )
@@ -485,6 +501,30 @@ def _database(settings: Settings) -> Database:
     from basket_lib.store.database import open_database
 
     return open_database(settings.database_url)
+
+
+def _run_worker() -> int:
+    from basket_lib.scan import worker
+    from basket_lib.settings import Settings
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    try:
+        settings = Settings.from_env()
+        ran = worker.run_queued(settings, _database(settings))
+    except BasketError as exc:
+        return _error(str(exc))
+    except _Terminated:
+        print("terminated: the running scan is stored as interrupted", file=sys.stderr)
+        return EXIT_TERMINATED
+    except KeyboardInterrupt:
+        print("interrupted: the running scan is stored as interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    print(f"ran {ran} queued scan{'s' if ran != 1 else ''}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _list_scans(args: argparse.Namespace) -> int:
@@ -575,4 +615,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _list_scans(args)
     if args.command == "export":
         return _export(args)
+    if args.command == "worker":
+        return _run_worker()
     return _run_scan(args)

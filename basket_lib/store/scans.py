@@ -42,8 +42,10 @@ from basket_lib.store.schema import (
     scans,
 )
 
-HEARTBEAT_SECONDS = 5.0
+HEARTBEAT_SECONDS = 2.0
 STALE_SECONDS = 30.0
+# Scans run at once by the page's workers (basket_lib.scan.worker); the rest wait, queued.
+MAX_RUNNING_SCANS = 2
 # A batch is written when it holds this many outcomes or is this old, whichever comes first: a
 # kill loses at most that much fetched work, which a resume fetches again.
 FLUSH_OUTCOMES = 2000
@@ -127,6 +129,7 @@ class ScanInfo:
     failed_reservations: int
     users_with_failure: int
     elapsed_seconds: float
+    cancel_requested: bool
     alive: bool  # a run owns it and has shown signs of life
 
     @property
@@ -177,6 +180,7 @@ class ScanInfo:
             failed_reservations=row["failed_reservations"],
             users_with_failure=row["users_with_failure"],
             elapsed_seconds=row["elapsed_seconds"],
+            cancel_requested=bool(row["cancel_requested"]),
             alive=owner_alive(row["owner"], row["heartbeat_at"], now),
         )
 
@@ -389,6 +393,92 @@ def claim(db: Database, scan_id: str, owner: str) -> ScanInfo:
     return require_scan(db, scan_id)
 
 
+class ScanCancelled(Exception):
+    """The scan was asked to stop (the page's Stop): its run ends it as cancelled."""
+
+
+def _fresh(now: datetime) -> Any:
+    return scans.c.heartbeat_at > now - timedelta(seconds=STALE_SECONDS)
+
+
+def request_cancel(db: Database, scan_id: str) -> ScanInfo:
+    """Stop the scan: a queued one is cancelled at once, a running one by its run (at its next
+    batch or heartbeat, keeping what it fetched). Anything else is left as it is."""
+    info = require_scan(db, scan_id)
+    with db.begin() as connection:
+        if info.status is Status.QUEUED:
+            connection.execute(
+                sa.update(scans)
+                .where(scans.c.id == scan_id, scans.c.status == Status.QUEUED)
+                .values(status=Status.CANCELLED, finished_at=_now())
+            )
+        elif info.status is Status.RUNNING:
+            connection.execute(
+                sa.update(scans).where(scans.c.id == scan_id).values(cancel_requested=True)
+            )
+    return require_scan(db, scan_id)
+
+
+def requeue(db: Database, scan_id: str) -> ScanInfo:
+    """Put an interrupted or cancelled scan back in the queue, for a worker to resume."""
+    info = require_scan(db, scan_id)
+    if info.status not in (Status.INTERRUPTED, Status.CANCELLED):
+        raise ScanStateError(f"Scan {scan_id} is {info.status}; only a stopped scan is resumed.")
+    seen = scans.c.owner.is_(None) if info.owner is None else scans.c.owner == info.owner
+    with db.begin() as connection:
+        moved = connection.execute(
+            sa.update(scans)
+            .where(scans.c.id == scan_id, scans.c.status == info.stored_status, seen)
+            .values(status=Status.QUEUED, owner=None, cancel_requested=False, finished_at=None)
+        ).rowcount
+    if moved != 1:
+        raise ScanStateError(f"Scan {scan_id} was just resumed by another run.")
+    return require_scan(db, scan_id)
+
+
+def claim_next(db: Database, owner: str, limit: int = MAX_RUNNING_SCANS) -> ScanInfo | None:
+    """Take the oldest queued scan for `owner`, unless `limit` scans already run."""
+    now = _now()
+    oldest = (
+        sa.select(scans.c.id)
+        .where(scans.c.status == Status.QUEUED)
+        .order_by(scans.c.created_at, scans.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    running = (
+        sa.select(sa.func.count())
+        .select_from(scans)
+        .where(scans.c.status == Status.RUNNING, _fresh(now))
+        .scalar_subquery()
+    )
+    take = (
+        sa.update(scans)
+        .where(scans.c.id == oldest, scans.c.status == Status.QUEUED, running < limit)
+        .values(status=Status.RUNNING, owner=owner, heartbeat_at=now, cancel_requested=False)
+        .returning(scans.c.id)
+    )
+    with db.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # One claimer at a time, so two workers never both see a free slot (SQLite runs
+            # one writing statement at a time by itself).
+            connection.execute(sa.text("SELECT pg_advisory_xact_lock(7710422)"))
+        taken = connection.execute(take).scalar()
+        if taken is not None:
+            connection.execute(
+                sa.update(scans)
+                .where(scans.c.id == taken, scans.c.started_at.is_(None))
+                .values(started_at=now)
+            )
+    return None if taken is None else require_scan(db, taken)
+
+
+def running_count(db: Database) -> int:
+    query = sa.select(sa.func.count()).where(scans.c.status == Status.RUNNING, _fresh(_now()))
+    with db.connect() as connection:
+        return int(connection.execute(query).scalar() or 0)
+
+
 class Recorder:
     """Writes a run's outcomes in batches, and keeps its ownership alive.
 
@@ -404,6 +494,7 @@ class Recorder:
         self.owner = owner
         self.report = report
         self.failure: BasketError | None = None
+        self.cancelled = False  # the scan was asked to stop
         self.stored = report.outcomes_total
         self._outcomes: list[dict[str, Any]] = []
         self._failures: list[dict[str, Any]] = []
@@ -466,6 +557,9 @@ class Recorder:
             or time.monotonic() - self._last_flush >= FLUSH_SECONDS
         ):
             self.flush()
+        if self.cancelled:
+            # After the outcome is buffered: the report and what finish() stores stay equal.
+            raise ScanCancelled(self.scan_id)
 
     def flush(self, **final: Any) -> None:
         """Write what is buffered, with the aggregates (and `final` columns, when finishing)."""
@@ -491,6 +585,7 @@ class Recorder:
                     raise ScanStateError(
                         f"Scan {self.scan_id} is no longer owned by this run; stopped recording."
                     )
+                self._note_cancel(connection)
         except (StorageError, ScanStateError) as exc:
             self.failure = exc
             self._stop.set()
@@ -501,7 +596,17 @@ class Recorder:
         """Write the rest and hand the scan back: `status` completed, cancelled or interrupted."""
         self._stop.set()
         self._beat.join()
-        self.flush(status=status, owner=None, finished_at=_now())
+        self.flush(status=status, owner=None, finished_at=_now(), cancel_requested=False)
+
+    def _note_cancel(self, connection: Connection) -> None:
+        flag = connection.execute(
+            sa.select(scans.c.cancel_requested).where(scans.c.id == self.scan_id)
+        ).scalar()
+        if flag:
+            self.cancelled = True
+
+    def cancel(self) -> None:
+        self.finish(Status.CANCELLED)
 
     def complete(self) -> None:
         self.finish(Status.COMPLETED)
@@ -519,5 +624,6 @@ class Recorder:
             try:
                 with self._lock, self.db.begin() as connection:
                     connection.execute(update, {"now": _now()})
+                    self._note_cancel(connection)
             except StorageError:
                 continue  # the next flush reports a database that stays broken

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.engine import Dialect
 
@@ -82,6 +83,8 @@ scans = Table(
     # Which process runs it and when it last said so: a run whose heartbeat is stale has died.
     Column("owner", String(100)),
     Column("heartbeat_at", UtcDateTime),
+    # Set by the page's Stop; the run sees it at its next batch or heartbeat and ends cancelled.
+    Column("cancel_requested", Boolean, nullable=False, default=False, server_default=false()),
     Column("elapsed_seconds", Float, nullable=False, default=0.0),
     # The aggregates the page and the CLI show, rewritten at every flush while it runs.
     Column("done", Integer, nullable=False, default=0),
@@ -109,6 +112,7 @@ scan_users = Table(
     Column("position", Integer, primary_key=True),
     Column("user_id", Text, nullable=False),
     Column("invalid_reason", Text),
+    Column("extra", JSON),  # the input row's other columns, e.g. {"ticket": "T-1"}
 )
 
 # One row per distinct valid input user once it has an outcome; the key makes a second one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,50 @@ def test_a_read_only_database_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_open_database_keeps_one_engine_per_url(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'one.db'}"
     assert database.open_database(url) is database.open_database(url)
+
+
+def test_a_database_of_the_previous_revision_is_upgraded_with_its_scans(
+    database_url: str,
+) -> None:
+    from alembic import command
+
+    from basket_lib.store import scans
+    from basket_lib.store.schema import UtcDateTime
+
+    old = Database(database_url)
+    counters = ("done", "scanned", "errors", "baskets_with_checkout", "checkout_items",
+                "failed_reservations", "users_with_failure", "empty_baskets", "expired_baskets",
+                "baskets_without_expiry")  # fmt: skip
+    # The scans table as revision 0001 has it, written the way that revision's code wrote it.
+    table = sa.table(
+        "scans",
+        *(sa.column(name) for name in ("id", "source", "status", "concurrency", "input_size",
+                                       "duplicates", "elapsed_seconds", *counters)),
+        *(sa.column(name, UtcDateTime) for name in ("created_at", "as_of")),
+        *(sa.column(name, sa.JSON) for name in ("expiry_with_failure", "expiry_without_failure")),
+    )  # fmt: skip
+    now = datetime.now(UTC)
+    with old.engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.execute(
+            table.insert().values(
+                id="0123456789ab", source="cli", status="completed", concurrency=4, input_size=0,
+                duplicates=0, elapsed_seconds=1.5, created_at=now, as_of=now,
+                expiry_with_failure=[0] * 12, expiry_without_failure=[0] * 12,
+                **dict.fromkeys(counters, 0),
+            )
+        )  # fmt: skip
+    assert _revision(old) == "0001"
+    old.dispose()
+
+    new = Database(database_url)
+    info = scans.require_scan(new, "0123456789ab")  # the first use migrates
+    assert _revision(new) == HEAD_REVISION
+    assert info.status is scans.Status.COMPLETED and info.elapsed_seconds == 1.5
+    assert info.created_at == now
+    with new.connect() as connection:
+        flag = connection.execute(sa.text("SELECT cancel_requested FROM scans")).scalar()
+    assert flag in (False, 0)
+    assert scans.load_report(new, "0123456789ab").total == 0

@@ -1,0 +1,132 @@
+"""The page's scans as jobs: queued, claimed by workers within the running limit, stopped with
+their partial results kept, resumed from the queue; `python -m basket_lib worker` runs them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from basket_lib import simulator
+from basket_lib.api.errors import ScanStateError
+from basket_lib.scan import worker
+from basket_lib.settings import Settings
+from basket_lib.store import scans
+from basket_lib.store.database import Database
+from basket_lib.store.scans import Status
+
+ROOT = Path(__file__).resolve().parents[2]
+USERS = simulator.demo_user_ids(200)
+
+
+def _queued(db: Database, users: list[str] = USERS) -> scans.ScanInfo:
+    return scans.create_scan(db, user_ids=users, concurrency=8, source="page")
+
+
+def test_workers_take_queued_scans_oldest_first_within_the_limit(database_url: str) -> None:
+    db = Database(database_url)
+    first, second, third = (_queued(db) for _ in range(3))
+    assert first.status is Status.QUEUED and first.owner is None and first.started_at is None
+    taken = [scans.claim_next(db, f"w{i}:1:x", limit=2) for i in range(3)]
+    assert [t.id if t else None for t in taken] == [first.id, second.id, None]
+    assert scans.running_count(db) == 2
+    assert taken[0] is not None and taken[0].status is Status.RUNNING and taken[0].started_at
+    # One ends: its slot goes to the scan still waiting.
+    recorder = scans.Recorder(db, first.id, "w0:1:x", scans.load_report(db, first.id))
+    recorder.complete()
+    after = scans.claim_next(db, "w3:1:x", limit=2)
+    assert after is not None and after.id == third.id
+
+
+def test_stop_cancels_a_queued_scan_at_once(database_url: str) -> None:
+    db = Database(database_url)
+    info = scans.request_cancel(db, _queued(db).id)
+    assert info.status is Status.CANCELLED and info.finished_at and info.partial
+    assert scans.claim_next(db, "w:1:x") is None
+
+
+def test_stop_ends_a_running_scan_cancelled_with_what_it_fetched(database_url: str) -> None:
+    db = Database(database_url)
+    queued = _queued(db)
+    owner = scans.new_owner()
+    claimed = scans.claim_next(db, owner)
+    assert claimed is not None
+    recorder = worker.recorder_for(Settings(max_retries=0), db, claimed, owner)
+    assert scans.request_cancel(db, queued.id).cancel_requested
+    recorder.flush()  # the run's next batch (or heartbeat) sees the request
+    assert recorder.cancelled
+    run = worker.run_claimed(Settings(max_retries=0), claimed, recorder)
+    assert run.status is Status.CANCELLED
+    info = scans.require_scan(db, queued.id)
+    assert info.status is Status.CANCELLED and info.partial and not info.cancel_requested
+    assert 1 <= info.done < len(USERS)
+    assert scans.load_report(db, queued.id).outcomes_total == info.done
+    # Resumed from the queue, it ends with every user.
+    assert scans.requeue(db, queued.id).status is Status.QUEUED
+    assert worker.run_queued(Settings(max_retries=0), db) == 1
+    done = scans.require_scan(db, queued.id)
+    assert done.status is Status.COMPLETED and done.done == len(USERS)
+    scans.load_report(db, queued.id).check_complete()
+
+
+def test_only_a_stopped_scan_is_put_back_in_the_queue(database_url: str) -> None:
+    db = Database(database_url)
+    info = _queued(db)
+    with pytest.raises(ScanStateError, match="is queued; only a stopped scan is resumed"):
+        scans.requeue(db, info.id)
+    worker.run_queued(Settings(max_retries=0), db)
+    with pytest.raises(ScanStateError, match="is completed"):
+        scans.requeue(db, info.id)
+
+
+def test_an_interrupted_scan_of_a_dead_run_goes_back_in_the_queue(database_url: str) -> None:
+    db = Database(database_url)
+    info = scans.create_scan(db, user_ids=USERS, concurrency=4, owner="gone:1:x")
+    with db.begin() as connection:
+        connection.execute(
+            sa.update(scans.scans).where(scans.scans.c.id == info.id).values(heartbeat_at=None)
+        )
+    assert scans.require_scan(db, info.id).status is Status.INTERRUPTED
+    assert scans.requeue(db, info.id).status is Status.QUEUED
+
+
+def test_the_worker_command_runs_the_queue_and_exits(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    db = Database(url)
+    ids = [_queued(db, USERS[:30]).id, _queued(db, USERS[30:60]).id]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
+    env |= {"BASKET_DATABASE_URL": url, "BASKET_API_MAX_RETRIES": "0"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "basket_lib", "worker"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "ran 2 queued scans" in proc.stderr
+    for scan_id in ids:
+        info = scans.require_scan(db, scan_id)
+        assert info.status is Status.COMPLETED and info.done == 30
+
+
+def test_launch_worker_starts_a_detached_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'launched.db'}"
+    monkeypatch.setenv("BASKET_DATABASE_URL", url)
+    monkeypatch.setenv("BASKET_API_MAX_RETRIES", "0")
+    monkeypatch.chdir(ROOT)
+    db = Database(url)
+    info = _queued(db, USERS[:10])
+    process = worker.launch_worker()
+    # A session of its own (until waited for, even an exited child keeps its ids): the page's
+    # server being stopped from its terminal does not stop the scan.
+    assert os.getsid(process.pid) == process.pid != os.getsid(0)
+    assert process.wait(timeout=120) == 0
+    assert scans.require_scan(db, info.id).status is Status.COMPLETED
