@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -17,14 +20,24 @@ ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "benchmark-key-0123456789"
 
 
+@functools.cache
+def _scratch() -> Path:
+    """A folder for this run's files (the children's scan database), removed at exit."""
+    folder = Path(tempfile.mkdtemp(prefix="basket-benchmark-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """The environment of a child: the repository importable without installing it, no BASKET_*
     settings from the caller's shell, no proxy for the loopback server."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["NO_PROXY"] = env["no_proxy"] = "127.0.0.1,localhost"
-    # The CLI audits every scan; measurements must not grow a log in the working tree.
+    # The CLI audits and stores every scan; measurements must not grow a log or a database in
+    # the working tree.
     env["BASKET_AUDIT_LOG"] = os.devnull
+    env["BASKET_DATABASE_URL"] = f"sqlite:///{_scratch() / 'scans.db'}"
     env.update(extra)
     return env
 

@@ -43,3 +43,13 @@ ERROR_COLUMNS: dict[str, Any] = {
     "api_code": _NUMBER("API code", format="%d"),
     "message": _TEXT("Reason"),
 }
+HISTORY_COLUMNS: dict[str, Any] = {
+    "scan": st.column_config.LinkColumn("Scan", display_text="Open"),
+    "label": _TEXT("Label"),
+    "status": _TEXT("Status"),
+    "started": _TEXT("Started"),
+    "users": _TEXT("Users read / input", help="Outcomes so far / distinct users in the input."),
+    "failed_reservations": _NUMBER("Failed reservations", format="%d"),
+    "failure_rate": _NUMBER("Failure rate", format="percent"),
+    "by": _TEXT("Started by"),
+}

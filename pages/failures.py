@@ -5,15 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from basket_lib.api.errors import BasketError
-from basket_lib.connect import build_async_client
 from basket_lib.demo.baskets import demo_user_ids
 from basket_lib.scan import export
-from basket_lib.scan.engine import DEFAULT_CONCURRENCY, scan_users_sync
+from basket_lib.scan.engine import DEFAULT_CONCURRENCY
 from basket_lib.scan.inputs import MAX_SCAN_USERS, ParsedIds, parse_pasted_ids, parse_uploaded_csv
-from basket_lib.scan.report import ScanProgress, ScanReport
+from basket_lib.store import scans
 from basket_lib.views import charts, tables
+from basket_lib.views import scans as scan_views
 from basket_lib.views.text import md_escape, plural
-from dashboard import columns, data, exports, gate
+from dashboard import columns, data, exports, gate, history
+from dashboard import scans as dashboard_scans
 
 PASTE, UPLOAD, SAMPLE = "Paste ids", "Upload CSV", "Sample demo users"
 
@@ -21,97 +22,149 @@ settings = gate.require_settings()
 st.title("Reservation failures")
 st.caption(
     "How often do checkout stock reservations fail (stocked < 0), for which products and for "
-    f"whom? Scan up to {MAX_SCAN_USERS:,} user ids."
+    f"whom? Scan up to {MAX_SCAN_USERS:,} user ids; every scan is kept, so it can be shared by "
+    "its link, compared and followed over time."
 )
+db = dashboard_scans.database(settings)
+if db is None:
+    st.stop()
+tz_name = st.context.timezone or "UTC"
+scan_id = st.query_params.get("scan")
 
-sources = [PASTE, UPLOAD, SAMPLE] if settings.demo else [PASTE, UPLOAD]
-source = st.radio("User ids", sources, horizontal=True, key="scan_source")
+with st.expander("New scan", expanded=scan_id is None, icon=":material/add:"):
+    sources = [PASTE, UPLOAD, SAMPLE] if settings.demo else [PASTE, UPLOAD]
+    source = st.radio("User ids", sources, horizontal=True, key="scan_source")
 
-parsed: ParsedIds | None = None
-if source == PASTE:
-    text = st.text_area(
-        "User ids, separated by new lines, commas or spaces",
-        key="scan_text",
-        height=150,
-        placeholder="user-00001\nuser-00002, user-00003",
-    )
-    if text.strip():
-        parsed = parse_pasted_ids(text, cap=MAX_SCAN_USERS)
-elif source == UPLOAD:
-    upload = st.file_uploader(
-        "CSV file with a column named user_id", type=["csv", "txt"], key="scan_file"
-    )
-    if upload is not None:
-        try:
-            parsed = parse_uploaded_csv(upload.getvalue(), cap=MAX_SCAN_USERS, filename=upload.name)
-        except BasketError as exc:
-            data.show_error(exc)
-else:
-    count = st.number_input("Demo users", min_value=1, max_value=5000, value=500, step=100)
-    parsed = ParsedIds(ids=demo_user_ids(int(count)))
-
-if parsed is not None:
-    st.caption(f"{plural(len(parsed.ids), 'distinct user id')} to scan")
-    if parsed.messages:
-        # Ids left out beyond the cap are a warning; duplicates and invalid ids are information.
-        notice = st.warning if parsed.truncated or parsed.unread else st.info
-        notice("  \n".join(md_escape(message) for message in parsed.messages))
-
-concurrency = st.slider(
-    "Concurrent requests", min_value=1, max_value=64, value=DEFAULT_CONCURRENCY, key="concurrency"
-)
-can_scan = parsed is not None and bool(parsed.ids or parsed.invalid)
-if st.button("Start scan", type="primary", disabled=not can_scan, key="start_scan"):
-    assert parsed is not None
-    progress_bar = st.progress(0.0, text="Starting…")
-
-    def show_progress(progress: ScanProgress) -> None:
-        progress_bar.progress(
-            progress.done / progress.total if progress.total else 1.0,
-            text=(
-                f"{progress.done:,} / {plural(progress.total, 'user')} · "
-                f"{plural(progress.errors, 'error')} · "
-                f"{plural(progress.failures, 'failed reservation')}"
-            ),
+    parsed: ParsedIds | None = None
+    if source == PASTE:
+        text = st.text_area(
+            "User ids, separated by new lines, commas or spaces",
+            key="scan_text",
+            height=150,
+            placeholder="user-00001\nuser-00002, user-00003",
         )
+        if text.strip():
+            parsed = parse_pasted_ids(text, cap=MAX_SCAN_USERS)
+    elif source == UPLOAD:
+        upload = st.file_uploader(
+            "CSV file with a column named user_id", type=["csv", "txt"], key="scan_file"
+        )
+        if upload is not None:
+            try:
+                parsed = parse_uploaded_csv(
+                    upload.getvalue(), cap=MAX_SCAN_USERS, filename=upload.name
+                )
+            except BasketError as exc:
+                data.show_error(exc)
+    else:
+        count = st.number_input("Demo users", min_value=1, max_value=5000, value=500, step=100)
+        parsed = ParsedIds(ids=demo_user_ids(int(count)))
 
-    with st.status(f"Scanning {plural(len(parsed.ids), 'user')}…", expanded=False) as status:
-        report = scan_users_sync(
-            lambda: build_async_client(settings),
-            parsed.ids,
-            concurrency=int(concurrency),
-            on_progress=show_progress,
-        )
-        report.add_invalid_ids(parsed.invalid)
-        status.update(
-            label=f"Scanned {plural(report.total, 'user')} in {report.elapsed_seconds:.1f} s",
-            state="complete",
-        )
-    audited = data.audit(
-        settings,
-        "scan",
-        user_ids=[*parsed.ids, *(user for user, _ in parsed.invalid)],
-        outcome=report.summary_line(),
+    if parsed is not None:
+        st.caption(f"{plural(len(parsed.ids), 'distinct user id')} to scan")
+        if parsed.messages:
+            # Ids left out beyond the cap are a warning; duplicates and invalid ids are info.
+            notice = st.warning if parsed.truncated or parsed.unread else st.info
+            notice("  \n".join(md_escape(message) for message in parsed.messages))
+
+    label = st.text_input(
+        "Label",
+        key="scan_label",
+        max_chars=200,
+        placeholder="e.g. weekly top customers",
+        help="Scans with the same label are compared with each other and shown as a trend.",
     )
-    # A scan that could not be audited is not shown (with sign-in on), nor kept for later runs.
-    st.session_state["scan_report"] = report if audited else None
+    concurrency = st.slider(
+        "Concurrent requests",
+        min_value=1,
+        max_value=64,
+        value=DEFAULT_CONCURRENCY,
+        key="concurrency",
+    )
+    # Never disabled: a click right after pasting commits the text in the same run, and an
+    # empty input is answered with the reason instead of a greyed-out button.
+    if st.button("Start scan", type="primary", key="start_scan"):
+        if parsed is None or not (parsed.ids or parsed.invalid):
+            st.error(
+                "There is nothing to scan yet: paste user ids, upload a CSV with a user_id "
+                "column, or choose the sample."
+            )
+        else:
+            started = dashboard_scans.start(
+                settings, db, parsed, label=label, concurrency=int(concurrency)
+            )
+            if started is not None:
+                st.query_params["scan"] = started
+                st.rerun()
 
-report: ScanReport | None = st.session_state.get("scan_report")
-if report is None:
+if scan_id is None:
+    history.show(db, tz_name)
+    st.stop()
+
+info = scans.get_scan(db, scan_id)
+if info is None:
+    st.error(f"There is no stored scan {md_escape(scan_id)!s}. Pick one from the history below.")
+    history.show(db, tz_name)
     st.stop()
 
 st.divider()
+st.subheader(info.label or "Scan")
+st.caption(md_escape(scan_views.scan_identity(info, tz_name)))
+if info.status in (scans.Status.QUEUED, scans.Status.RUNNING):
+    dashboard_scans.ensure_worker(db, info)
+    dashboard_scans.live_progress(db, info.id)
+    st.stop()
+if (note := scan_views.partial_note(info)) is not None:
+    st.warning(note, icon=":material/pending:")
+    if st.button("Resume scan", key="resume_scan", icon=":material/play_arrow:"):
+        dashboard_scans.resume(db, info.id)
+        st.rerun()
+
+report = scans.load_report(db, info.id, settings.redactor)
+# Results are customer data: each session's first look at a scan is audited (fail closed with
+# sign-in on, as for a basket).
+seen: set[str] = st.session_state.setdefault("audited_scans", set())
+if info.id not in seen:
+    if not data.audit(
+        settings,
+        "scan results",
+        user_ids=[],
+        outcome=report.summary_line(),
+        scan_id=info.id,
+    ):
+        st.stop()
+    seen.add(info.id)
 st.subheader("Results")
 rate = report.reservation_failure_rate
 user_rate = report.user_failure_rate
+previous = scan_views.previous_of(info, scans.list_scans(db, limit=200, label=info.label))
+rate_change = scan_views.rate_change(rate, previous.reservation_failure_rate if previous else None)
+count_change = scan_views.count_change(
+    report.failed_reservations, previous.failed_reservations if previous else None
+)
 cols = st.columns(5)
-cols[0].metric("Users scanned", f"{report.scanned:,}", f"of {report.total:,}", delta_color="off")
+cols[0].metric(
+    "Users read",
+    f"{report.scanned:,}",
+    f"of {report.total:,} in the input",
+    delta_color="off",
+    delta_arrow="off",
+    help="Baskets read; the others are listed below with the reason they could not be.",
+)
 cols[1].metric("Baskets with a checkout", f"{report.baskets_with_checkout:,}")
-cols[2].metric("Failed reservations", f"{report.failed_reservations:,}")
+cols[2].metric(
+    "Failed reservations",
+    f"{report.failed_reservations:,}",
+    count_change.text,
+    delta_color="inverse",
+)
 cols[3].metric(
     "Failure rate",
     f"{rate:.1%}" if rate is not None else "—",
-    help="Failed reservations / checkout items.",
+    rate_change.text,
+    delta_color="inverse",
+    help="Failed reservations / checkout items. The change is against the previous completed "
+    "scan with the same label.",
 )
 cols[4].metric(
     "Checkouts with a failure",
@@ -144,7 +197,7 @@ else:
     exports.csv_download(
         "Download failures (CSV)",
         lambda: export.failures_csv(report.failures, details),
-        file_name="reservation-failures.csv",
+        file_name=f"reservation-failures-{info.id}.csv",
         key="download_failures",
     )
 if details_error is not None:
@@ -173,8 +226,11 @@ if report.errors:
     exports.csv_download(
         "Download users not fetched (CSV)",
         lambda: export.errors_csv(report.errors),
-        file_name="scan-errors.csv",
+        file_name=f"scan-errors-{info.id}.csv",
         key="download_errors",
     )
 else:
     st.caption("None: every user was fetched.")
+
+st.divider()
+history.show(db, tz_name)

@@ -94,12 +94,16 @@ def launch_worker() -> subprocess.Popen[bytes]:
     """Start a worker process, detached from the caller's session: it outlives the page's script
     run, the browser tab and a restart of the page. Its errors go to WORKER_LOG; what it does is
     recorded in the database."""
+    env = dict(os.environ)
+    # The same basket_lib as the caller's, installed or not, wherever the caller was started.
+    here = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
     with WORKER_LOG.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "basket_lib", "worker"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=log,
-            env=dict(os.environ),
+            env=env,
             start_new_session=True,
         )

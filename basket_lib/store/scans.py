@@ -85,6 +85,11 @@ def new_owner() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
+def new_scan_id() -> str:
+    """12 hex digits: short enough for a link, too many to guess one."""
+    return secrets.token_hex(6)
+
+
 def owner_alive(owner: str | None, heartbeat_at: datetime | None, now: datetime) -> bool:
     if owner is None or heartbeat_at is None:
         return False
@@ -212,11 +217,13 @@ def create_scan(
     provider_id: str | None = None,
     concurrency: int,
     owner: str | None = None,
+    scan_id: str | None = None,
 ) -> ScanInfo:
     """Store a new scan with its distinct valid `user_ids` (in input order) and its `invalid`
-    ids (shown form, reason): running under `owner`, or queued without one."""
+    ids (shown form, reason): running under `owner`, or queued without one. `scan_id`: one made
+    by new_scan_id beforehand (to audit the scan before it exists)."""
     now = _now()
-    scan_id = secrets.token_hex(6)
+    scan_id = scan_id or new_scan_id()
     report = ScanReport(total=len(user_ids), duplicates=duplicates, as_of=now)
     report.add_invalid_ids(invalid)
     row = {

@@ -301,3 +301,27 @@ def expiry_histogram(hist: pd.DataFrame) -> alt.Chart:
         .properties(height=240, width="container", autosize=_AUTOSIZE)
     )
     return chart
+
+
+# --- failure rate across scans ----------------------------------------------------------------
+
+
+def trend_chart(trend: pd.DataFrame) -> alt.LayerChart:
+    """The reservation failure rate of each completed scan over time (views.scans.trend_frame),
+    a line per label, a point per scan."""
+    base = alt.Chart(trend).encode(
+        x=alt.X("started:T", title="Scan started"),
+        y=alt.Y("failure_rate:Q", title="Reservation failure rate", axis=alt.Axis(format="%")),
+        color=alt.Color("label:N", title="Label"),
+        tooltip=[
+            alt.Tooltip("label:N", title="Label"),
+            alt.Tooltip("started:T", title="Started", format="%Y-%m-%d %H:%M"),
+            alt.Tooltip("failure_rate:Q", title="Failure rate", format=".2%"),
+            alt.Tooltip("failed_reservations:Q", title="Failed reservations", format=","),
+            alt.Tooltip("scan:N", title="Scan"),
+        ],
+    )
+    chart: alt.LayerChart = (base.mark_line() + base.mark_point(filled=True, size=60)).properties(
+        height=260, autosize=_AUTOSIZE
+    )
+    return chart

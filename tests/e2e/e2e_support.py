@@ -167,6 +167,8 @@ def run_streamlit(
         "--secrets.files",
         str(secrets_file or log_path.with_name("no-secrets.toml")),
     ]
+    # Scans go to a database of this app's own, never basket-support.db in the tree.
+    env = {"BASKET_DATABASE_URL": f"sqlite:///{log_path.with_name('scans.db')}", **env}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             command,

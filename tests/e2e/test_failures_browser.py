@@ -28,8 +28,8 @@ def test_scan_reports_kpis_and_lists_the_user_that_failed(page: Page, demo_app: 
     # A duplicate is counted once; the fault user must end up in the errors table.
     paste_and_scan(page, [*demo_user_ids(50), "demo-fault-500", "user-00001"])
 
-    expect(metric(page, "Users scanned")).to_contain_text("50")
-    expect(metric(page, "Users scanned")).to_contain_text("of 51")
+    expect(metric(page, "Users read")).to_contain_text("50")
+    expect(metric(page, "Users read")).to_contain_text("of 51")
     expect(metric(page, "Baskets with a checkout")).to_be_visible()
     expect(metric(page, "Failed reservations")).to_contain_text(re.compile(r"[1-9]"))
     expect(metric(page, "Failure rate")).to_contain_text("%")

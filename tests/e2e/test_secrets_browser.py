@@ -152,7 +152,7 @@ def test_key_and_token_never_leave_the_server(
     assert {"page HTML", "websocket frames received", "audit log"} <= set(found)
     assert "URL: http://127.0.0.1" in app.log_text()
     # The export lists only the users with a failed reservation, all of them seeded user-000NN.
-    assert capture.downloads[0].startswith(b"user_id,")
+    assert capture.downloads[0].startswith(b"\xef\xbb\xbfuser_id,")
     assert "downloads" in sources_containing("user-000", sources)
 
 

@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 from typing import TYPE_CHECKING
 
 import pytest
@@ -224,14 +225,16 @@ def test_an_export_exists_only_briefly_after_the_signed_in_viewers_click(
     with page.expect_download() as made:
         download.click()
     data = made.value.path().read_bytes()
-    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     failed = metric(page, "Failed reservations").locator("[data-testid=stMetricValue]")
     assert len(rows) == int(failed.inner_text().replace(",", ""))
     assert TICKET_USER in {row["user_id"] for row in rows}
     assert {row["stocked"] for row in rows if row["user_id"] == TICKET_USER} >= {"-2"}
 
-    # The file's name is a hash of its bytes (customer rows included), never sent before the click.
-    file_id = stored_file_id(data, CSV_MIME, "reservation-failures.csv")
+    # The file's id is a hash of its bytes and its name, which carries the scan's random id: not
+    # guessable from the rows alone, and never sent before the click.
+    scan_id = parse_qs(urlsplit(page.url).query)["scan"][0]
+    file_id = stored_file_id(data, CSV_MIME, f"reservation-failures-{scan_id}.csv")
     path = f"/media/{file_id}.csv"
     assert made.value.url == signin_app.url(path)
     assert file_id not in before_click

@@ -22,8 +22,10 @@ from apptest_support import (
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
-from basket_lib.scan import inputs
+from basket_lib.scan import inputs, worker
 from basket_lib.scan.report import INVALID_USER_ID_KIND
+from basket_lib.settings import Settings
+from basket_lib.store.database import open_database
 
 FAILURES = "pages/failures.py"
 SEEDED = [f"user-{number:05d}" for number in range(1, 201)]
@@ -34,6 +36,14 @@ INVALID = ["..", "bell\x07", "x" * 300]
 @pytest.fixture(autouse=True)
 def _environment(monkeypatch: pytest.MonkeyPatch, app_environment: None) -> None:
     use_navigation(monkeypatch)
+    # The page starts a worker process for its scan (tested in tests/store/test_queue.py and in
+    # the browser); here the worker runs the queue in this process, where the API is recorded.
+    monkeypatch.setattr(worker, "launch_worker", _run_queue_here)
+
+
+def _run_queue_here() -> None:
+    settings = Settings.from_env()
+    worker.run_queued(settings, open_database(settings.database_url))
 
 
 @pytest.fixture
@@ -56,9 +66,7 @@ def paste(at: AppTest, text: str) -> AppTest:
 
 
 def start_scan(at: AppTest) -> AppTest:
-    button = at.button(key="start_scan")
-    assert not button.disabled
-    button.click().run()
+    at.button(key="start_scan").click().run()
     no_exception(at)
     return at
 
@@ -86,8 +94,8 @@ def test_scan_accounts_for_every_distinct_user(
     assert f"{len(INVALID)} invalid ids are listed with the reason and not scanned." in notice
     start_scan(at)
 
-    scanned, total = metric(at, "Users scanned")
-    assert total == f"of {len(distinct)}"
+    scanned, total = metric(at, "Users read")
+    assert total == f"of {len(distinct)} in the input"
     errors = frame_with(at, "kind")
     # Every distinct input ends in exactly one outcome: a basket or a listed error.
     assert int(scanned) + len(errors) == len(distinct)
@@ -134,28 +142,34 @@ def test_a_scan_is_audited_with_every_input_user(tmp_path: Path) -> None:
     at = start_scan(paste(failures_page(), text))
     at.run()  # showing the results again is not a new scan
 
-    (line,) = audit_lines(tmp_path / "audit.jsonl")
-    assert line["action"] == "scan"
-    assert sorted(line["user_ids"]) == sorted(
+    started, shown = audit_lines(tmp_path / "audit.jsonl")
+    scan_id = at.query_params["scan"]
+    assert started["action"] == "scan" and started["scan_id"] == scan_id
+    assert started["outcome"] == f"started scan {scan_id}"
+    assert sorted(started["user_ids"]) == sorted(
         [user for user in distinct if user not in INVALID] + ["..", "bell\x07", "x" * 80]
     )
-    scanned = metric(at, "Users scanned")[0]
-    assert scanned in line["outcome"]
+    # Looking at the results is a look at customer data of its own, recorded once per session.
+    assert shown["action"] == "scan results" and shown["scan_id"] == scan_id
+    scanned = metric(at, "Users read")[0]
+    assert scanned in shown["outcome"]
 
 
-def test_start_is_disabled_without_ids() -> None:
+def test_start_without_ids_says_why() -> None:
     at = failures_page()
-
-    assert at.button(key="start_scan").disabled
     assert not at.metric
-    paste(at, " \n ,, ")
-    assert at.button(key="start_scan").disabled
+    for text in ("", " \n ,, "):
+        paste(at, text)
+        start_scan(at)
+        (error,) = plain_texts(at, "error")
+        assert "There is nothing to scan yet: paste user ids" in error
+        assert "scan" not in at.query_params
 
 
 def test_only_invalid_ids_still_list_each_one() -> None:
     at = start_scan(paste(failures_page(), "..\n.\n.."))
 
-    assert metric(at, "Users scanned") == ("0", "of 2")
+    assert metric(at, "Users read") == ("0", "of 2 in the input")
     assert sorted(frame_with(at, "kind")["user_id"]) == [".", ".."]
     assert "No failed reservations among the scanned baskets." in plain_texts(at, "info")
     # Only the download of the users not fetched: there are no failures to export.
@@ -177,10 +191,10 @@ def test_cap_is_announced(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(inputs, "MAX_SCAN_USERS", 5)
     at = paste(failures_page(), "\n".join(SEEDED[:8]))
 
-    assert "Scan up to 5 user ids." in " ".join(plain_texts(at, "caption"))
+    assert "Scan up to 5 user ids;" in " ".join(plain_texts(at, "caption"))
     assert "Only the first 5 ids are scanned: 3 more were left out." in plain_texts(at, "warning")
     start_scan(at)
-    assert metric(at, "Users scanned") == ("5", "of 5")
+    assert metric(at, "Users read") == ("5", "of 5 in the input")
 
 
 def test_sample_demo_users() -> None:
@@ -190,7 +204,7 @@ def test_sample_demo_users() -> None:
     assert "40 distinct user ids to scan" in plain_texts(at, "caption")
     start_scan(at)
 
-    assert metric(at, "Users scanned") == ("40", "of 40")
+    assert metric(at, "Users read") == ("40", "of 40 in the input")
     assert not frame_with(at, "user_id").empty
     assert "None: every user was fetched." in plain_texts(at, "caption")
 
@@ -237,7 +251,8 @@ def test_bad_upload_gets_a_clear_message(
 
     (error,) = plain_texts(at, "error")
     assert name in error and message in error
-    assert at.button(key="start_scan").disabled
+    start_scan(at)
+    assert "There is nothing to scan yet" in plain_texts(at, "error")[-1]
 
 
 def test_huge_upload_is_refused(upload_page: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -261,13 +276,13 @@ def test_good_upload_is_scanned(upload_page: AppTest, name: str, data: bytes) ->
     assert not at.error
     assert plain_texts(at, "caption")[1].startswith("2 distinct user ids to scan")
     start_scan(at)
-    assert metric(at, "Users scanned") == ("2", "of 2")
+    assert metric(at, "Users read") == ("2", "of 2 in the input")
 
 
 def test_hostile_ids_are_shown_as_data() -> None:
     hostile = ["<script>alert(1)</script>", "[x](javascript:alert(1))", "**bold**"]
     at = start_scan(paste(failures_page(), "\n".join(hostile)))
 
-    assert metric(at, "Users scanned")[0] == str(3 - len(frame_with(at, "kind")))
+    assert metric(at, "Users read")[0] == str(3 - len(frame_with(at, "kind")))
     assert_no_live_markup(at, hostile)
     assert set(hostile) <= set(frame_with(at, "kind")["user_id"])

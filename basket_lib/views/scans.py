@@ -1,0 +1,140 @@
+"""Stored scans as the failures page shows them: which scan a result is, the history table, the
+trend across scans and the change against the previous scan of the same label."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from basket_lib.store.scans import ScanInfo, Status
+from basket_lib.views.text import plural
+from basket_lib.views.times import format_time
+
+STATUS_LABELS = {
+    Status.QUEUED: "queued",
+    Status.RUNNING: "running",
+    Status.COMPLETED: "completed",
+    Status.CANCELLED: "cancelled (partial)",
+    Status.INTERRUPTED: "interrupted (partial)",
+}
+
+
+def scan_link(scan_id: str) -> str:
+    return f"/failures?scan={scan_id}"
+
+
+def scan_identity(info: ScanInfo, tz_name: str | None) -> str:
+    """One line saying which scan this is: label, who, when, how many users, its status."""
+    who = info.started_by or ("the command line" if info.source == "cli" else "a viewer")
+    parts = [
+        info.label or "unlabelled scan",
+        f"started by {who}",
+        format_time(info.started_at or info.created_at, tz_name),
+        plural(info.input_size, "user"),
+        STATUS_LABELS[info.status],
+    ]
+    return " · ".join(parts)
+
+
+def partial_note(info: ScanInfo) -> str | None:
+    if not info.partial:
+        return None
+    return (
+        f"Partial results: the scan was {info.status} after {info.done:,} of "
+        f"{info.input_size:,} users. The figures below cover those {info.done:,} only."
+    )
+
+
+def progress_text(info: ScanInfo) -> str:
+    if info.status is Status.QUEUED:
+        return f"Waiting for a free slot ({plural(info.input_size, 'user')})…"
+    return (
+        f"{info.done:,} / {plural(info.input_size, 'user')} · {plural(info.errors, 'error')} · "
+        f"{plural(info.failed_reservations, 'failed reservation')}"
+    )
+
+
+def progress_fraction(info: ScanInfo) -> float:
+    return min(info.done / info.input_size, 1.0) if info.input_size else 1.0
+
+
+HISTORY_COLUMNS = (
+    "scan", "label", "status", "started", "users", "failed_reservations", "failure_rate", "by",
+)  # fmt: skip
+
+
+def history_frame(infos: Sequence[ScanInfo], tz_name: str | None) -> pd.DataFrame:
+    """The recent scans, newest first, each with a link to open it."""
+    rows = [
+        {
+            "scan": scan_link(info.id),
+            "label": info.label or "",
+            "status": STATUS_LABELS[info.status],
+            "started": format_time(info.started_at or info.created_at, tz_name),
+            "users": f"{info.done:,} / {info.input_size:,}",
+            "failed_reservations": info.failed_reservations,
+            "failure_rate": info.reservation_failure_rate,
+            "by": info.started_by or info.source,
+        }
+        for info in infos
+    ]
+    return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+
+
+def trend_frame(infos: Sequence[ScanInfo], label: str | None = None) -> pd.DataFrame:
+    """Completed scans (of `label`, if given) oldest first: when, failure rate, failures."""
+    chosen = [
+        info
+        for info in infos
+        if info.status is Status.COMPLETED
+        and info.reservation_failure_rate is not None
+        and (label is None or info.label == label)
+    ]
+    chosen.sort(key=lambda info: info.created_at)
+    return pd.DataFrame(
+        {
+            "started": [info.created_at for info in chosen],
+            "label": [info.label or "unlabelled" for info in chosen],
+            "failure_rate": [info.reservation_failure_rate for info in chosen],
+            "failed_reservations": [info.failed_reservations for info in chosen],
+            "scan": [info.id for info in chosen],
+        }
+    )
+
+
+def previous_of(info: ScanInfo, history: Sequence[ScanInfo]) -> ScanInfo | None:
+    """The last completed scan with the same label before `info` (None for unlabelled scans)."""
+    if info.label is None:
+        return None
+    earlier = [
+        other
+        for other in history
+        if other.label == info.label
+        and other.id != info.id
+        and other.status is Status.COMPLETED
+        and other.created_at < info.created_at
+    ]
+    return max(earlier, key=lambda other: other.created_at, default=None)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A KPI's change against the previous scan of the same label, worded for st.metric."""
+
+    text: str | None
+    worse: bool  # for the colour: a higher failure rate is worse
+
+
+def rate_change(current: float | None, previous: float | None) -> Change:
+    if current is None or previous is None:
+        return Change(None, False)
+    points = (current - previous) * 100
+    return Change(f"{points:+.1f} pts vs previous", points > 0)
+
+
+def count_change(current: int, previous: int | None) -> Change:
+    if previous is None:
+        return Change(None, False)
+    return Change(f"{current - previous:+,} vs previous", current > previous)
