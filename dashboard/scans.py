@@ -16,6 +16,7 @@ from dashboard import data
 from dashboard.gate import viewer
 
 PROGRESS_SECONDS = 1.0
+STOPPED_POLL_SECONDS = 3.0
 
 
 def database(settings: Settings) -> Database | None:
@@ -103,4 +104,16 @@ def live_progress(db: Database, scan_id: str) -> None:
         st.caption("Stopping… the scan keeps what it fetched so far.")
     elif st.button("Stop scan", key="stop_scan", icon=":material/stop:"):
         stop(db, scan_id)
+        st.rerun()
+
+
+@st.fragment(run_every=STOPPED_POLL_SECONDS)
+def follow_stopped(db: Database, scan_id: str, shown: scans.Status) -> None:
+    """While a stopped scan's partial results are on screen, notice when someone (in another
+    session or browser) resumes it, and show its progress instead."""
+    try:
+        info = scans.require_scan(db, scan_id)
+    except BasketError:
+        return  # the page already shows this scan; the next run will say what is wrong
+    if info.status is not shown:
         st.rerun()

@@ -116,6 +116,7 @@ if info.status in (scans.Status.QUEUED, scans.Status.RUNNING):
     st.stop()
 if (note := scan_views.partial_note(info)) is not None:
     st.warning(note, icon=":material/pending:")
+    dashboard_scans.follow_stopped(db, info.id, info.status)
     if st.button("Resume scan", key="resume_scan", icon=":material/play_arrow:"):
         dashboard_scans.resume(db, info.id)
         st.rerun()
