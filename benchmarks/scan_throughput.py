@@ -5,7 +5,9 @@
 Starts the demo API (`python -m basket_lib.simulator`, aiohttp.web) with 20 ms latency as its own
 process, then runs, each as a whole process and interleaved round by round:
 
-- ours:       python -m basket_lib scan USERS --concurrency 64 (BASKET_API_URL/KEY set)
+- ours:       python -m basket_lib scan USERS --concurrency 64 (BASKET_API_URL/KEY set), the
+              scan stored in a fresh SQLite database as by default
+- ours-no-store: the same with --no-store (what storing costs; no target)
 - aiohttp:    raw aiohttp GET + json.loads, 64 at a time           (baseline a)
 - httpx:      plain httpx.AsyncClient, pool of 64 like aiohttp's, 64 at a time (baseline b)
 - httpx-default: the same with httpx's default pool limits (for reference, no target)
@@ -43,15 +45,22 @@ from _common import (
 SECONDS = re.compile(r"seconds=([\d.]+)")
 SUMMARY = re.compile(r"users=(\d+) scanned=(\d+) .* errors=(\d+)")
 TARGETS = {"aiohttp": 0.90, "httpx": 8.0, "sequential": 30.0}
-REFERENCES = ("httpx-default",)
+REFERENCES = ("httpx-default", "ours-no-store")
 
 
-def ours(server: Server, users: Path, concurrency: int, checkout: Path | None = None) -> Run:
+def ours(
+    server: Server,
+    users: Path,
+    concurrency: int,
+    checkout: Path | None = None,
+    *extra: str,
+) -> Run:
     """The CLI of this checkout, or of another one (`--also`), as a whole process."""
     env = child_env(BASKET_API_URL=server.base_url, BASKET_API_KEY=API_KEY)
     if checkout is not None:
         env["PYTHONPATH"] = str(checkout)
     command = [python(), "-m", "basket_lib", "scan", str(users), "--concurrency", str(concurrency)]
+    command += extra
     run = run_child(command, env, cwd=checkout)
     match = SUMMARY.search(run.stdout)
     if not match or match[1] != match[2] or match[3] != "0":
@@ -89,12 +98,12 @@ def main() -> int:
     others = {
         label: Path(path).resolve() for label, _, path in (a.partition("=") for a in args.also)
     }
-    names = ["ours", *others, "aiohttp", "httpx", "httpx-default", "sequential"]
+    names = ["ours", "ours-no-store", *others, "aiohttp", "httpx", "httpx-default", "sequential"]
 
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         users = users_file(directory, args.users)
-        files = {name: users for name in ("ours", *others, "aiohttp")}
+        files = {name: users for name in ("ours", "ours-no-store", *others, "aiohttp")}
         files["httpx"] = files["httpx-default"] = users_file(
             directory, args.httpx_users, "httpx-users.txt"
         )
@@ -102,6 +111,7 @@ def main() -> int:
         counts = {
             **dict.fromkeys(others, args.users),
             "ours": args.users,
+            "ours-no-store": args.users,
             "aiohttp": args.users,
             "httpx": args.httpx_users,
             "httpx-default": args.httpx_users,
@@ -121,6 +131,8 @@ def main() -> int:
                     before = server.cpu_seconds()
                     if name == "ours" or name in others:
                         run = ours(server, files[name], args.concurrency, others.get(name))
+                    elif name == "ours-no-store":
+                        run = ours(server, files[name], args.concurrency, None, "--no-store")
                     else:
                         concurrency = 1 if name == "sequential" else args.concurrency
                         run = baseline(name, server, files[name], concurrency)

@@ -22,10 +22,13 @@ def test_scan_throughput_runs_every_contender_against_its_baselines() -> None:
         *("--users", "60", "--httpx-users", "60", "--sequential-users", "5"),
         *("--repeat", "1", "--latency-ms", "2", "--concurrency", "8"),
     )
-    for contender in ("ours", "aiohttp", "httpx", "httpx-default", "sequential"):
+    for contender in ("ours", "ours-no-store", "aiohttp", "httpx", "httpx-default", "sequential"):
         assert re.search(rf"^{re.escape(contender)}\s+\d+\s", output, re.MULTILINE), contender
     line = ratios_line(output)
-    for ratio in ("ours/aiohttp=", "ours/httpx=", "ours/sequential=", "ours/httpx-default="):
+    for ratio in (
+        "ours/aiohttp=", "ours/httpx=", "ours/sequential=", "ours/httpx-default=",
+        "ours/ours-no-store=",
+    ):  # fmt: skip
         assert ratio in line
     assert "physical limit 8 / 2 ms = 4,000/s" in output
 
