@@ -53,3 +53,23 @@ HISTORY_COLUMNS: dict[str, Any] = {
     "failure_rate": _NUMBER("Failure rate", format="percent"),
     "by": _TEXT("Started by"),
 }
+PRODUCT_TABLE_COLUMNS: dict[str, Any] = {
+    "product_id": _TEXT("Product id"),
+    "name": _TEXT("Name"),
+    "failed_reservations": _NUMBER("Failed reservations", format="%d"),
+    "failed_units": _NUMBER("Failed units", format="%d"),
+    "users": _NUMBER("Affected users", format="%d"),
+    "checkouts": _NUMBER("Checkouts holding it", format="%d"),
+    "failure_rate": _NUMBER(
+        "Failure rate", format="percent", help="Affected users / checkouts holding the product."
+    ),
+    "price": _NUMBER("Price", format="%.2f"),
+    "currency": _TEXT("Currency"),
+    "value_at_risk": _NUMBER("Value at risk", format="%.2f", help="Price × failed units."),
+}
+AFFECTED_USER_COLUMNS: dict[str, Any] = {
+    "user_id": _TEXT("User id"),
+    "basket": st.column_config.LinkColumn("Basket", display_text="Open basket"),
+    "failed_units": _NUMBER("Failed units", format="%d"),
+    "stocked": _NUMBER("Stocked", format="%d"),
+}

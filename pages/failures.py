@@ -215,6 +215,42 @@ with right:
         verb = "has" if report.baskets_without_expiry == 1 else "have"
         st.caption(f"{plural(report.baskets_without_expiry, 'basket')} {verb} no expiry date.")
 
+st.markdown("#### Products with failed reservations")
+products = tables.product_table(failures, report.checkouts_by_product, details)
+if products.empty:
+    st.caption("None.")
+else:
+    at_risk = tables.value_at_risk_by_currency(products)
+    if at_risk:
+        amounts = " · ".join(f"{amount:,.2f} {currency}" for currency, amount in at_risk.items())
+        st.caption(f"Value at risk (price × units whose reservation failed): {amounts}")
+    picked = st.dataframe(
+        products,
+        hide_index=True,
+        column_config=columns.PRODUCT_TABLE_COLUMNS,
+        key="products_table",
+        on_select="rerun",
+        selection_mode="single-row",
+    )
+    exports.csv_download(
+        "Download products (CSV)",
+        lambda: export.table_csv(tables.PRODUCT_TABLE_COLUMNS, tables.frame_rows(products)),
+        file_name=f"failing-products-{info.id}.csv",
+        key="download_products",
+    )
+    rows = picked.selection.rows
+    if rows:
+        product_id = str(products.iloc[rows[0]]["product_id"])
+        st.markdown(f"##### Users whose reservation of {md_escape(product_id)} failed")
+        st.dataframe(
+            tables.affected_users(failures, product_id),
+            hide_index=True,
+            column_config=columns.AFFECTED_USER_COLUMNS,
+            key="affected_users_table",
+        )
+    else:
+        st.caption("Select a product to see the users it failed for, each a click from its basket.")
+
 st.markdown("#### Users that could not be fetched")
 if report.errors:
     st.dataframe(

@@ -99,12 +99,15 @@ def failures_csv(
     failures: Iterable[FailureRecord], details: Mapping[str, ProductDetails] | None = None
 ) -> bytes:
     """The failures CSV as a download's bytes."""
+    return table_csv(FAILURE_COLUMNS, failure_rows(failures, details))
+
+
+def table_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
+    """Any table of a scan (per product, a comparison) as a download's bytes."""
     buffer = io.StringIO()
-    write_failures_csv(buffer, failures, details)
+    write_csv(buffer, columns, rows)
     return buffer.getvalue().encode("utf-8")
 
 
 def errors_csv(errors: Iterable[ErrorRecord]) -> bytes:
-    buffer = io.StringIO()
-    write_errors_csv(buffer, errors)
-    return buffer.getvalue().encode("utf-8")
+    return table_csv(ERROR_COLUMNS, error_rows(errors))

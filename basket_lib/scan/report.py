@@ -97,6 +97,8 @@ class BasketSummary:
     failures: tuple[FailureRecord, ...]
     empty: bool
     expires_in_hours: float | None  # from the scan's as_of; None without an expiry
+    # The distinct products of the checkout: the denominators of the per-product failure rates.
+    products: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, user_id: str, basket: Basket, as_of: datetime) -> BasketSummary:
@@ -115,7 +117,8 @@ class BasketSummary:
         )
         expires = basket.expires
         hours = None if expires is None else (expires - as_of).total_seconds() / 3600
-        return cls(len(checkout), failures, basket.is_empty, hours)
+        products = tuple(dict.fromkeys(item.product_id for item in checkout))
+        return cls(len(checkout), failures, basket.is_empty, hours, products)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +157,8 @@ class ScanReport:
     # Scanned baskets with an expiry, per EXPIRY_BIN_LABELS bin, split by failed reservations.
     expiry_with_failure: list[int] = field(default_factory=lambda: [0] * len(EXPIRY_BIN_LABELS))
     expiry_without_failure: list[int] = field(default_factory=lambda: [0] * len(EXPIRY_BIN_LABELS))
+    # Checkouts holding each product (once per checkout, whatever its lines).
+    checkouts_by_product: Counter[str] = field(default_factory=Counter)
     as_of: datetime = field(default_factory=lambda: datetime.now(UTC))  # histogram's "now"
     elapsed_seconds: float = 0.0
     # The scanning client's secrets, scrubbed from every recorded error.
@@ -170,6 +175,7 @@ class ScanReport:
         if summary.checkout_items:
             self.baskets_with_checkout += 1
             self.checkout_items += summary.checkout_items
+            self.checkouts_by_product.update(summary.products)
             if failures:
                 self.failed_reservations += len(failures)
                 self.failures += failures

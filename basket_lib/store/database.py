@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # The newest revision in migrations/versions (tests/store/test_migrations.py checks it): a
 # database already there is used without loading Alembic, which costs a scan ~0.4 s to import.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 MIGRATIONS = Path(__file__).with_name("migrations")
 # How long a writer waits for another process's write to SQLite before giving up.
 SQLITE_BUSY_SECONDS = 30.0

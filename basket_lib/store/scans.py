@@ -344,6 +344,7 @@ def load_report(db: Database, scan_id: str, redactor: Redactor = NO_SECRETS) -> 
                         tuple(failures.get(row["user_id"], ())),
                         row["empty"],
                         row["expires_in_hours"],
+                        tuple(row["checkout_products"] or ()),
                     )
                 )
             else:
@@ -530,6 +531,7 @@ class Recorder:
                     "failed": 0,
                     "empty": False,
                     "expires_in_hours": None,
+                    "checkout_products": None,
                 }
             )
         else:
@@ -545,6 +547,7 @@ class Recorder:
                     "failed": len(outcome.failures),
                     "empty": outcome.empty,
                     "expires_in_hours": outcome.expires_in_hours,
+                    "checkout_products": list(outcome.products) if outcome.products else None,
                 }
             )
             for failure in outcome.failures:

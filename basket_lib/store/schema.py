@@ -131,6 +131,7 @@ scan_outcomes = Table(
     Column("failed", Integer, nullable=False, default=0),
     Column("empty", Boolean, nullable=False, default=False),
     Column("expires_in_hours", Float),
+    Column("checkout_products", JSON),  # distinct product ids of the checkout
 )
 
 scan_failures = Table(

@@ -98,6 +98,9 @@ _DTYPES: dict[str, Any] = {
     "failed_reservations": "int64",
     "users": "int64",
     "failed_units": "int64",
+    "checkouts": "int64",
+    "failure_rate": "float64",
+    "value_at_risk": "float64",
     "kind": object,
     "http_status": "Int64",
     "api_code": "Int64",
@@ -252,6 +255,73 @@ def failures_by_product(frame: pd.DataFrame) -> pd.DataFrame:
         kind="stable",
     )
     return result[list(BY_PRODUCT_COLUMNS)].reset_index(drop=True)
+
+
+PRODUCT_TABLE_COLUMNS: tuple[str, ...] = (
+    "product_id", "name", "failed_reservations", "failed_units", "users", "checkouts",
+    "failure_rate", "price", "currency", "value_at_risk",
+)  # fmt: skip
+
+
+def product_table(
+    failures: pd.DataFrame,
+    checkouts_by_product: Mapping[str, int],
+    details: Mapping[str, ProductDetails] | None = None,
+) -> pd.DataFrame:
+    """Every product with a failed reservation: failures_by_product's figures, the checkouts
+    holding it, the share of those whose reservation of it failed, and the value at risk
+    (price × failed units, in the product's own currency; none without a known price)."""
+    rows = []
+    for record in failures_by_product(failures).to_dict("records"):
+        product_id = str(record["product_id"])
+        info = details.get(product_id) if details else None
+        checkouts = int(checkouts_by_product.get(product_id, 0))
+        users = int(record["users"])
+        units = int(record["failed_units"])
+        price = float(info.price) if info is not None and info.price is not None else None
+        rows.append(
+            {
+                "product_id": product_id,
+                "name": record["name"],
+                "failed_reservations": int(record["failed_reservations"]),
+                "failed_units": units,
+                "users": users,
+                "checkouts": checkouts,
+                # Checkouts count each product once, as users do: at most 1.
+                "failure_rate": users / checkouts if checkouts else None,
+                "price": price,
+                "currency": info.currency if info is not None else None,
+                "value_at_risk": price * units if price is not None else None,
+            }
+        )
+    return _typed_frame(rows, PRODUCT_TABLE_COLUMNS)
+
+
+def value_at_risk_by_currency(products: pd.DataFrame) -> dict[str, float]:
+    """The failed units' value per currency; amounts in different currencies are never added."""
+    known = products.dropna(subset=["value_at_risk", "currency"])
+    totals = known.groupby("currency")["value_at_risk"].sum()
+    return {str(currency): float(total) for currency, total in totals.items()}
+
+
+def affected_users(failures: pd.DataFrame, product_id: str) -> pd.DataFrame:
+    """The users whose reservation of `product_id` failed, with a link to each one's basket."""
+    chosen = failures[failures["product_id"] == product_id]
+    grouped = chosen.groupby("user_id", sort=True)
+    frame = pd.DataFrame(
+        {
+            "failed_units": grouped["count"].sum(),
+            "stocked": grouped["stocked"].min(),
+        }
+    ).reset_index()
+    frame.insert(1, "basket", [deep_link("", user) for user in frame["user_id"]])
+    return frame
+
+
+def frame_rows(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """A frame's rows for export.table_csv: missing values (NaN, <NA>) as None, an empty cell."""
+    cleaned = frame.astype(object).where(frame.notna(), None)
+    return [tuple(row) for row in cleaned.itertuples(index=False)]
 
 
 def errors_frame(errors: Iterable[ErrorRecord]) -> pd.DataFrame:

@@ -124,7 +124,8 @@ def test_scan_accounts_for_every_distinct_user(
         plain_texts(at, "warning")
     )
 
-    failures_button, errors_button = at.get("download_button")
+    failures_button, products_button, errors_button = at.get("download_button")
+    assert products_button.proto.label == "Download products (CSV)"
     data = download_data(media_files, failures_button.proto).decode("utf-8-sig")
     assert data.startswith("user_id,")
     rows = list(csv.DictReader(io.StringIO(data)))

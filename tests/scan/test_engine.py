@@ -178,6 +178,15 @@ def test_aggregates_on_a_hand_made_set() -> None:
     assert counts[(EXPIRY_BIN_LABELS.index("3-7 days"), False)] == 1
     assert sum(counts.values()) == 3
     assert "failed_reservations=3 errors=3" in report.summary_line()
+    # Checkouts holding each product: the per-product failure rates' denominators (the cart of
+    # u-ok does not count, only checkouts do).
+    assert report.checkouts_by_product == Counter({"p1": 3, "p2": 1, "p3": 1, "p4": 1})
+
+
+def test_a_product_twice_in_one_checkout_counts_that_checkout_once() -> None:
+    basket = Basket(checkout=(_checkout("p1", -1), _checkout("p1", 2), _checkout("p2", 1)))
+    report = _scan(FakeClient({"u": basket}), ["u"])
+    assert report.checkouts_by_product == Counter({"p1": 1, "p2": 1})
 
 
 def test_rates_are_none_without_a_checkout() -> None:

@@ -509,3 +509,42 @@ def test_errors_frame_keeps_kind_status_and_code() -> None:
     assert secret not in frame.loc[1, "message"]
     assert pd.isna(frame.loc[2, "http_status"])
     assert list(errors_frame([]).columns) == list(ERROR_COLUMNS)
+
+
+def test_product_table_rates_and_value_at_risk_per_currency() -> None:
+    from basket_lib.scan.export import table_csv
+    from basket_lib.views.tables import (
+        PRODUCT_TABLE_COLUMNS,
+        frame_rows,
+        product_table,
+        value_at_risk_by_currency,
+    )
+
+    details = {
+        "p1": ProductDetails(product_id="p1", name="Shirt", price=Decimal("19.90"), currency="EUR"),
+        "p2": ProductDetails(product_id="p2", name="Mug", price=Decimal("7.50"), currency="USD"),
+        "p1-M": ProductDetails(product_id="p1-M", price=Decimal("10"), currency="EUR"),
+    }
+    checkouts = {"p1": 4, "p2": 1, "p1-M": 2}  # p3 is in no counted checkout
+    table = product_table(_scan_frame(), checkouts, details)
+    assert list(table.columns) == list(PRODUCT_TABLE_COLUMNS)
+    rows = {row["product_id"]: row for row in table.to_dict("records")}
+    assert rows["p1"]["checkouts"] == 4 and rows["p1"]["failure_rate"] == 0.25  # 1 user of 4
+    assert rows["p1"]["value_at_risk"] == pytest.approx(19.90 * 5)
+    assert rows["p2"]["failure_rate"] == 1.0 and rows["p2"]["currency"] == "USD"
+    assert math.isnan(rows["p3"]["failure_rate"]) and math.isnan(rows["p3"]["value_at_risk"])
+    # Amounts in different currencies are never added together.
+    assert value_at_risk_by_currency(table) == pytest.approx({"EUR": 19.90 * 5 + 10.0, "USD": 37.5})
+    # Exported, a missing figure is an empty cell, not "nan".
+    data = table_csv(PRODUCT_TABLE_COLUMNS, frame_rows(table)).decode("utf-8-sig")
+    assert "nan" not in data.lower() and '"p3",""' in data
+
+
+def test_affected_users_link_to_each_basket() -> None:
+    from basket_lib.views.tables import affected_users
+
+    frame = affected_users(_scan_frame(), "p1")
+    assert frame.to_dict("records") == [
+        {"user_id": "u1", "basket": "/?user=u1", "failed_units": 5, "stocked": -3}
+    ]
+    assert affected_users(_scan_frame(), "nope").empty
