@@ -73,3 +73,18 @@ AFFECTED_USER_COLUMNS: dict[str, Any] = {
     "failed_units": _NUMBER("Failed units", format="%d"),
     "stocked": _NUMBER("Stocked", format="%d"),
 }
+COMPARISON_COLUMNS: dict[str, Any] = {
+    "product_id": _TEXT("Product id"),
+    "name": _TEXT("Name"),
+    "change": _TEXT("Change", help="new / failing in both / resolved"),
+    "failed_before": _NUMBER("Failed before", format="%d"),
+    "failed_now": _NUMBER("Failed now", format="%d"),
+    "difference": _NUMBER("Difference", format="%+d"),
+    "rate_before": _NUMBER("Rate before", format="percent"),
+    "rate_now": _NUMBER("Rate now", format="percent"),
+}
+NEWLY_AFFECTED_COLUMNS: dict[str, Any] = {
+    "user_id": _TEXT("User id"),
+    "basket": st.column_config.LinkColumn("Basket", display_text="Open basket"),
+    "products": _TEXT("Products that failed"),
+}

@@ -13,7 +13,7 @@ from basket_lib.store import scans
 from basket_lib.views import charts, tables
 from basket_lib.views import scans as scan_views
 from basket_lib.views.text import md_escape, plural
-from dashboard import columns, data, exports, gate, history
+from dashboard import columns, comparison, data, exports, gate, history
 from dashboard import scans as dashboard_scans
 
 PASTE, UPLOAD, SAMPLE = "Paste ids", "Upload CSV", "Sample demo users"
@@ -269,5 +269,7 @@ if report.errors:
 else:
     st.caption("None: every user was fetched.")
 
+st.divider()
+comparison.show(settings, db, info, products, failures, tz_name)
 st.divider()
 history.show(db, tz_name)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 from basket_lib.store.scans import ScanInfo, Status
+from basket_lib.views.tables import deep_link
 from basket_lib.views.text import plural
 from basket_lib.views.times import format_time
 
@@ -138,3 +140,65 @@ def count_change(current: int, previous: int | None) -> Change:
     if previous is None:
         return Change(None, False)
     return Change(f"{current - previous:+,} vs previous", current > previous)
+
+
+COMPARISON_COLUMNS = (
+    "product_id", "name", "change", "failed_before", "failed_now", "difference",
+    "rate_before", "rate_now",
+)  # fmt: skip
+NEW, RESOLVED, BOTH = "new", "resolved", "failing in both"
+
+
+def compare_products(now: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
+    """Two scans' product tables (views.tables.product_table) side by side: each product failing
+    in either, whether it is new, resolved or failing in both, with its failed reservations and
+    failure rate in each. Most failures now first, then the resolved ones."""
+    now_by = _by_product(now)
+    before_by = _by_product(before)
+    rows = []
+    for product_id in dict.fromkeys([*now_by, *before_by]):
+        current, earlier = now_by.get(product_id), before_by.get(product_id)
+        failed_now = int(current["failed_reservations"]) if current else 0
+        failed_before = int(earlier["failed_reservations"]) if earlier else 0
+        name = (current or earlier or {}).get("name")
+        rows.append(
+            {
+                "product_id": product_id,
+                "name": name if isinstance(name, str) else None,
+                "change": BOTH if current and earlier else NEW if current else RESOLVED,
+                "failed_before": failed_before,
+                "failed_now": failed_now,
+                "difference": failed_now - failed_before,
+                "rate_before": _rate(earlier),
+                "rate_now": _rate(current),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
+    frame["resolved"] = frame["change"] == RESOLVED
+    frame = frame.sort_values(
+        ["resolved", "failed_now", "difference", "product_id"],
+        ascending=[True, False, False, True],
+        kind="stable",
+    )
+    return frame.drop(columns="resolved").reset_index(drop=True)
+
+
+def _by_product(products: pd.DataFrame) -> dict[str, dict[Any, Any]]:
+    return {str(row["product_id"]): row for row in products.to_dict("records")}
+
+
+def _rate(row: dict[Any, Any] | None) -> float | None:
+    value = None if row is None else row.get("failure_rate")
+    return None if value is None or pd.isna(value) else float(value)
+
+
+def newly_affected(now: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
+    """Users with a failed reservation now who had none in the earlier scan (failures_frame
+    rows), with the products that failed for them and a link to each basket."""
+    earlier = set(before["user_id"])
+    fresh = now[~now["user_id"].isin(earlier)]
+    grouped = fresh.groupby("user_id", sort=True)["product_id"]
+    frame = grouped.agg(lambda ids: ", ".join(dict.fromkeys(ids))).reset_index()
+    frame.columns = pd.Index(["user_id", "products"])
+    frame.insert(1, "basket", [deep_link("", user) for user in frame["user_id"]])
+    return frame

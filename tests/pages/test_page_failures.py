@@ -287,3 +287,76 @@ def test_hostile_ids_are_shown_as_data() -> None:
     assert metric(at, "Users read")[0] == str(3 - len(frame_with(at, "kind")))
     assert_no_live_markup(at, hostile)
     assert set(hostile) <= set(frame_with(at, "kind")["user_id"])
+
+
+# --- stored scans: identity, change, comparison, history ------------------------------------
+
+
+def _scan_of(users: list[str], label: str) -> str:
+    at = paste(failures_page(), "\n".join(users))
+    at.text_input(key="scan_label").set_value(label).run()
+    start_scan(at)
+    scan_id = at.query_params["scan"]
+    assert isinstance(scan_id, str) and len(scan_id) == 12
+    return scan_id
+
+
+def _open(scan_id: str, compare: str | None = None) -> AppTest:
+    at = new_app(page=FAILURES)
+    at.query_params["scan"] = scan_id
+    if compare is not None:
+        at.query_params["compare"] = compare
+    at.run()
+    no_exception(at)
+    return at
+
+
+def test_a_scan_opened_by_its_link_says_which_it_is_and_compares_with_the_previous() -> None:
+    first = _scan_of(["demo-checkout-failed", "user-00003"], "weekly")
+    second = _scan_of(["user-00003", "user-00050"], "weekly")
+    at = _open(second)  # a fresh session: the link alone
+    (identity,) = [c for c in plain_texts(at, "caption") if "started by" in c]
+    assert identity.startswith("weekly · started by a viewer ·") and "2 users" in identity
+    assert identity.endswith("completed")
+    # The previous scan of the same label is compared by default, and the KPIs say the change.
+    assert "vs previous" in metric(at, "Failure rate")[1]
+    compared = frame_with(at, "change")
+    changes = dict(zip(compared["product_id"], compared["change"], strict=True))
+    assert changes == {
+        "prod-1002-l": "failing in both",
+        "prod-1020": "new",
+        "prod-1017": "resolved",
+        "prod-1018": "resolved",
+    }
+    fresh = frame_with(at, "products")
+    assert list(fresh["user_id"]) == ["user-00050"]
+    assert list(fresh["basket"]) == ["/?user=user-00050"]
+    assert at.selectbox(key=f"compare_with_{second}").value == first
+    # The history lists both, newest first, each with its link.
+    history = frame_with(at, "by")
+    assert list(history["scan"])[:2] == [f"/failures?scan={second}", f"/failures?scan={first}"]
+
+
+def test_an_unknown_scan_link_says_so() -> None:
+    at = _open("0123456789ab")
+    assert "There is no stored scan 0123456789ab" in plain_texts(at, "error")[0]
+
+
+def test_a_stopped_scan_is_labelled_partial_and_offers_resume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(worker, "launch_worker", lambda: None)  # stays queued until stopped
+    at = paste(failures_page(), "\n".join(SEEDED[:20]))
+    start_scan(at)
+    scan_id = at.query_params["scan"]
+    assert isinstance(scan_id, str)
+    assert any("Waiting for a free slot" in p.text for p in at.get("progress"))
+    at.button(key="stop_scan").click().run()
+    no_exception(at)
+    (note,) = plain_texts(at, "warning")
+    assert "Partial results: the scan was cancelled after 0 of 20 users" in note
+    monkeypatch.setattr(worker, "launch_worker", _run_queue_here)
+    at.button(key="resume_scan").click().run()
+    no_exception(at)
+    assert metric(at, "Users read") == ("20", "of 20 in the input")
+    assert not [w for w in plain_texts(at, "warning") if "Partial results" in w]
