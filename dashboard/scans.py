@@ -57,6 +57,7 @@ def start(
             api_host=settings.api_host,
             concurrency=concurrency,
             scan_id=scan_id,
+            extras=parsed.extras,
         )
     except BasketError as exc:
         data.show_error(exc)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from basket_lib.api.errors import BasketError
 from basket_lib.demo.baskets import demo_user_ids
 from basket_lib.scan import export
 from basket_lib.scan.engine import DEFAULT_CONCURRENCY
-from basket_lib.scan.inputs import MAX_SCAN_USERS, ParsedIds, parse_pasted_ids, parse_uploaded_csv
+from basket_lib.scan.inputs import (
+    MAX_SCAN_USERS,
+    ParsedIds,
+    csv_layout,
+    parse_pasted_ids,
+    parse_uploaded_csv,
+)
 from basket_lib.store import scans
 from basket_lib.views import charts, tables
 from basket_lib.views import scans as scan_views
@@ -47,15 +54,46 @@ with st.expander("New scan", expanded=scan_id is None, icon=":material/add:"):
             parsed = parse_pasted_ids(text, cap=MAX_SCAN_USERS)
     elif source == UPLOAD:
         upload = st.file_uploader(
-            "CSV file with a column named user_id", type=["csv", "txt"], key="scan_file"
+            "CSV file: a column named user_id (or User ID), or pick the column below",
+            type=["csv", "txt"],
+            key="scan_file",
         )
         if upload is not None:
             try:
+                raw = upload.getvalue()
+                layout = csv_layout(raw, filename=upload.name)
+                column: int | None = None
+                header = True
+                if layout.id_column is None:
+                    st.info("No column is headed user_id: pick the one that holds the ids.")
+                    header = st.checkbox(
+                        "The first row is a header",
+                        value=layout.columns > 1,
+                        key="scan_header",
+                    )
+                    names = layout.column_names(header)
+                    column = st.selectbox(
+                        "Column with the user ids",
+                        range(len(names)),
+                        format_func=names.__getitem__,
+                        key="scan_column",
+                    )
+                    st.dataframe(
+                        pd.DataFrame(layout.preview[1:] if header else layout.preview),
+                        hide_index=True,
+                        key="scan_preview",
+                    )
                 parsed = parse_uploaded_csv(
-                    upload.getvalue(), cap=MAX_SCAN_USERS, filename=upload.name
+                    raw, cap=MAX_SCAN_USERS, filename=upload.name, column=column, header=header
                 )
             except BasketError as exc:
                 data.show_error(exc)
+        if parsed is not None and parsed.extras:
+            others = export.extra_columns(parsed.extras)
+            st.caption(
+                f"Carried through to the exports: {md_escape(', '.join(others))} "
+                f"({plural(len(others), 'other column')})."
+            )
     else:
         count = st.number_input("Demo users", min_value=1, max_value=5000, value=500, step=100)
         parsed = ParsedIds(ids=demo_user_ids(int(count)))
@@ -122,6 +160,7 @@ if (note := scan_views.partial_note(info)) is not None:
         st.rerun()
 
 report = scans.load_report(db, info.id, settings.redactor)
+extras = scans.load_extras(db, info.id)  # the input's other columns, for the exports
 # Results are customer data: each session's first look at a scan is audited (fail closed with
 # sign-in on, as for a basket).
 seen: set[str] = st.session_state.setdefault("audited_scans", set())
@@ -197,7 +236,7 @@ else:
     # Made on the click, not with the page: see dashboard/exports.py.
     exports.csv_download(
         "Download failures (CSV)",
-        lambda: export.failures_csv(report.failures, details),
+        lambda: export.failures_csv(report.failures, details, extras),
         file_name=f"reservation-failures-{info.id}.csv",
         key="download_failures",
     )
@@ -262,7 +301,7 @@ if report.errors:
     # Same CSV format as the command line's --errors-csv, so no unread user is lost on export.
     exports.csv_download(
         "Download users not fetched (CSV)",
-        lambda: export.errors_csv(report.errors),
+        lambda: export.errors_csv(report.errors, extras),
         file_name=f"scan-errors-{info.id}.csv",
         key="download_errors",
     )

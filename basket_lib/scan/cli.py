@@ -24,11 +24,11 @@ import signal
 import stat
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, NoReturn, TypeVar
+from typing import IO, TYPE_CHECKING, NoReturn
 
 from basket_lib.api import errors
 from basket_lib.api.errors import BasketError, kind_of
@@ -49,7 +49,6 @@ EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports it
 MAX_CONCURRENCY = 256
 MAX_INVALID_SHOWN = 10
 _AUTH_KIND = kind_of(errors.AuthenticationError)
-R = TypeVar("R", FailureRecord, ErrorRecord)
 
 
 class _UsageError(Exception):
@@ -298,6 +297,8 @@ class _Job:
     concurrency: int
     scan: ScanInfo | None = None
     recorder: Recorder | None = None
+    # Each user's other input columns, carried through to the CSVs.
+    extras: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def _new_job(args: argparse.Namespace, settings: Settings) -> _Job:
@@ -322,6 +323,7 @@ def _new_job(args: argparse.Namespace, settings: Settings) -> _Job:
         all_user_ids=[*parsed.ids, *(user for user, _ in parsed.invalid)],
         provider_id=args.provider_id,
         concurrency=args.concurrency or engine.DEFAULT_CONCURRENCY,
+        extras=parsed.extras,
     )
 
 
@@ -344,6 +346,7 @@ def _stored_job(args: argparse.Namespace, settings: Settings, db: Database) -> _
             provider_id=job.provider_id,
             concurrency=job.concurrency,
             owner=owner,
+            extras=job.extras,
         )
         report.as_of = job.scan.created_at
     else:
@@ -368,6 +371,7 @@ def _stored_job(args: argparse.Namespace, settings: Settings, db: Database) -> _
             provider_id=job_scan.provider_id,
             concurrency=args.concurrency or job_scan.concurrency,
             scan=job_scan,
+            extras=scans.load_extras(db, job_scan.id),
         )
     assert job.scan is not None
     job.recorder = scans.Recorder(db, job.scan.id, owner, job.report)
@@ -446,10 +450,7 @@ def _run_scan(args: argparse.Namespace) -> int:
                 source="cli",
                 **({"scan_id": scan_id} if scan_id else {}),
             )
-            if failures_out is not None:
-                _write(args.failures_csv, failures_out, export.write_failures_csv, report.failures)
-            if errors_out is not None:
-                _write(args.errors_csv, errors_out, export.write_errors_csv, report.errors)
+            _write_outputs(args, failures_out, errors_out, report, job.extras)
     except AuditError as exc:
         return _error(f"{exc.message} ({exc.path}); no output files written")
     except BasketError as exc:  # building the client: a configuration error
@@ -565,13 +566,11 @@ def _export(args: argparse.Namespace) -> int:
         db = _database(settings)
         info = scans.require_scan(db, args.scan_id)
         report = scans.load_report(db, info.id, settings.redactor)
+        extras = scans.load_extras(db, info.id)
         with ExitStack() as stack:
             failures_out = stack.enter_context(_output(args.failures_csv))
             errors_out = stack.enter_context(_output(args.errors_csv))
-            if failures_out is not None:
-                _write(args.failures_csv, failures_out, export.write_failures_csv, report.failures)
-            if errors_out is not None:
-                _write(args.errors_csv, errors_out, export.write_errors_csv, report.errors)
+            _write_outputs(args, failures_out, errors_out, report, extras)
     except BasketError as exc:
         return _error(str(exc))
     except _OutputError as exc:
@@ -589,15 +588,27 @@ def _by_user(record: FailureRecord | ErrorRecord) -> str:
     return record.user_id
 
 
-def _write(
-    path: Path,
-    stream: IO[str],
-    write: Callable[[IO[str], Iterable[R]], None],
-    records: Iterable[R],
+def _write_outputs(
+    args: argparse.Namespace,
+    failures_out: IO[str] | None,
+    errors_out: IO[str] | None,
+    report: ScanReport,
+    extras: dict[str, dict[str, str]],
 ) -> None:
     # Sorted, so that nightly files compare line by line.
+    if failures_out is not None:
+        rows = sorted(report.failures, key=_by_user)
+        _write(
+            args.failures_csv, lambda: export.write_failures_csv(failures_out, rows, None, extras)
+        )
+    if errors_out is not None:
+        errors_sorted = sorted(report.errors, key=_by_user)
+        _write(args.errors_csv, lambda: export.write_errors_csv(errors_out, errors_sorted, extras))
+
+
+def _write(path: Path, write: Callable[[], None]) -> None:
     try:
-        write(stream, sorted(records, key=_by_user))
+        write()
     except OSError as exc:
         raise _OutputError(path, _reason(exc)) from None
 

@@ -61,6 +61,36 @@ def write_csv(stream: IO[str], columns: Sequence[str], rows: Iterable[Sequence[o
         writer.writerow(["" if cell is None else csv_safe(cell) for cell in row])
 
 
+Extras = Mapping[str, Mapping[str, str]]
+
+
+def extra_columns(extras: Extras | None) -> list[str]:
+    """The input's other columns (inputs.ParsedIds.extras) in first-seen order."""
+    names: dict[str, None] = {}
+    for columns in (extras or {}).values():
+        names.update(dict.fromkeys(columns))
+    return list(names)
+
+
+def _extra_header(names: Sequence[str], taken: Sequence[str]) -> list[str]:
+    # An input column named like one of ours (say "name") is told apart, not overwritten.
+    return [f"input {name}" if name in taken else name for name in names]
+
+
+def _with_extras(
+    columns: Sequence[str], rows: Iterable[Sequence[object]], extras: Extras | None
+) -> tuple[list[str], Iterable[Sequence[object]]]:
+    """`columns` and `rows` (whose first cell is the user id) with the input's other columns
+    appended; unchanged without any."""
+    names = extra_columns(extras)
+    if not names or extras is None:
+        return list(columns), rows
+    empty: Mapping[str, str] = {}
+    return [*columns, *_extra_header(names, columns)], (
+        (*row, *(extras.get(str(row[0]), empty).get(name) for name in names)) for row in rows
+    )
+
+
 def failure_rows(
     failures: Iterable[FailureRecord], details: Mapping[str, ProductDetails] | None = None
 ) -> Iterable[tuple[object, ...]]:
@@ -87,19 +117,24 @@ def write_failures_csv(
     stream: IO[str],
     failures: Iterable[FailureRecord],
     details: Mapping[str, ProductDetails] | None = None,
+    extras: Extras | None = None,
 ) -> None:
-    write_csv(stream, FAILURE_COLUMNS, failure_rows(failures, details))
+    write_csv(stream, *_with_extras(FAILURE_COLUMNS, failure_rows(failures, details), extras))
 
 
-def write_errors_csv(stream: IO[str], errors: Iterable[ErrorRecord]) -> None:
-    write_csv(stream, ERROR_COLUMNS, error_rows(errors))
+def write_errors_csv(
+    stream: IO[str], errors: Iterable[ErrorRecord], extras: Extras | None = None
+) -> None:
+    write_csv(stream, *_with_extras(ERROR_COLUMNS, error_rows(errors), extras))
 
 
 def failures_csv(
-    failures: Iterable[FailureRecord], details: Mapping[str, ProductDetails] | None = None
+    failures: Iterable[FailureRecord],
+    details: Mapping[str, ProductDetails] | None = None,
+    extras: Extras | None = None,
 ) -> bytes:
     """The failures CSV as a download's bytes."""
-    return table_csv(FAILURE_COLUMNS, failure_rows(failures, details))
+    return table_csv(*_with_extras(FAILURE_COLUMNS, failure_rows(failures, details), extras))
 
 
 def table_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
@@ -109,5 +144,5 @@ def table_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes
     return buffer.getvalue().encode("utf-8")
 
 
-def errors_csv(errors: Iterable[ErrorRecord]) -> bytes:
-    return table_csv(ERROR_COLUMNS, error_rows(errors))
+def errors_csv(errors: Iterable[ErrorRecord], extras: Extras | None = None) -> bytes:
+    return table_csv(*_with_extras(ERROR_COLUMNS, error_rows(errors), extras))

@@ -33,9 +33,17 @@ _PASTE_TOKEN = re.compile(r"[^\s,;]+")
 _QUOTES = "\"'`“”‘’"
 
 
+# Other columns of an input row carried through to the exports (a ticket number), at most this many,
+# each cut to this length.
+MAX_EXTRA_COLUMNS = 10
+MAX_EXTRA_CHARS = 200
+
+
 @dataclass
 class ParsedIds:
     ids: list[str] = field(default_factory=list)  # valid, distinct, first-seen order
+    # A valid id's other columns in its first row, by column name (CSV input only).
+    extras: dict[str, dict[str, str]] = field(default_factory=dict)
     duplicates: int = 0
     invalid: list[tuple[str, str]] = field(default_factory=list)  # (id as given, reason)
     truncated: int = 0  # distinct valid ids beyond the cap, not in ``ids``
@@ -44,8 +52,12 @@ class ParsedIds:
     messages: list[str] = field(default_factory=list)
 
 
-def _collect(tokens: Iterable[tuple[str, int | None]], cap: int) -> ParsedIds:
-    """Distinct valid ids from (id, line number or None) pairs, the rest accounted for."""
+Token = tuple[str, int | None] | tuple[str, int | None, dict[str, str]]
+
+
+def _collect(tokens: Iterable[Token], cap: int) -> ParsedIds:
+    """Distinct valid ids from (id, line number or None[, other columns]) tuples, the rest
+    accounted for."""
     from basket_lib.api.validation import validate_user_id
 
     parsed = ParsedIds()
@@ -53,7 +65,8 @@ def _collect(tokens: Iterable[tuple[str, int | None]], cap: int) -> ParsedIds:
     # Past the cap, reading goes on only as far again: enough to say how much was left out
     # without letting a pasted list of millions cost the shared server its time and memory.
     beyond = 0
-    for token, line in tokens:
+    for entry in tokens:
+        token, line = entry[0], entry[1]
         if len(parsed.ids) >= cap:
             if beyond >= cap:
                 parsed.unread = True
@@ -71,6 +84,8 @@ def _collect(tokens: Iterable[tuple[str, int | None]], cap: int) -> ParsedIds:
             continue
         if len(parsed.ids) < cap:
             parsed.ids.append(user_id)
+            if len(entry) == 3 and entry[2]:
+                parsed.extras[user_id] = entry[2]
         else:
             parsed.truncated += 1
     if parsed.duplicates:
@@ -162,17 +177,71 @@ def _split_header(line: str, delimiter: str) -> list[str]:
     return [cell.strip().lstrip("\ufeff").strip() for cell in cells]
 
 
+def is_user_id_header(cell: str) -> bool:
+    """user_id, User ID, USER-ID, userId: a header naming the user id column."""
+    return re.sub(r"[\s_\-]+", "", cell.casefold()) == "userid"
+
+
 def _find_user_id_column(header_line: str) -> tuple[str, int] | None:
     for delimiter in _DELIMITERS:
         cells = _split_header(header_line, delimiter)
         for index, cell in enumerate(cells):
-            if cell.casefold() == HEADER:
+            if is_user_id_header(cell):
                 return delimiter, index
     return None
 
 
+def _likely_delimiter(line: str) -> str:
+    # A single column has none of them: any delimiter reads it as one cell.
+    return max(_DELIMITERS, key=line.count)
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """What an uploaded file looks like, for the page's column picker."""
+
+    delimiter: str
+    first_row: list[str]
+    id_column: int | None  # the column whose header names the user id, if one does
+    preview: list[list[str]]  # the first rows as read, header included
+
+    @property
+    def columns(self) -> int:
+        return max((len(row) for row in self.preview), default=1)
+
+    def column_names(self, header: bool) -> list[str]:
+        """A name per column: the header's (when the first row is one), else "column N"."""
+        names = [f"column {i + 1}" for i in range(self.columns)]
+        if header:
+            for i, cell in enumerate(self.first_row[: len(names)]):
+                names[i] = cell or names[i]
+        return names
+
+
+def csv_layout(data: bytes, *, filename: str = "", rows: int = 5) -> CsvLayout:
+    """The delimiter, first row and user id column of an upload (its encoding checked first)."""
+    text = _decode(data, filename)
+    line = _first_line(text)
+    found = _find_user_id_column(line)
+    delimiter = found[0] if found else _likely_delimiter(line)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    preview: list[list[str]] = []
+    try:
+        for row in reader:
+            if any(cell.strip() for cell in row):
+                preview.append([cell.strip() for cell in row])
+            if len(preview) > rows:
+                break
+    except csv.Error as exc:
+        raise errors.InvalidInputError(
+            f"{_named(filename)} is not a readable CSV (line {reader.line_num}: {exc})."
+        ) from None
+    first = preview[0] if preview else []
+    return CsvLayout(delimiter, first, found[1] if found else None, preview)
+
+
 def _no_column_message(header_line: str, filename: str) -> str:
-    delimiter = max(_DELIMITERS, key=header_line.count)
+    delimiter = _likely_delimiter(header_line)
     cells = _split_header(header_line, delimiter)
     name = _named(filename)
     if len(cells) == 1:
@@ -191,29 +260,44 @@ def _first_line(text: str) -> str:
     return next((line for line in io.StringIO(text, newline="") if line.strip()), "").rstrip("\r\n")
 
 
-def _parse_csv_text(text: str, cap: int, filename: str) -> ParsedIds:
+def _parse_csv_text(
+    text: str,
+    cap: int,
+    filename: str,
+    *,
+    column: int | None = None,
+    header: bool = True,
+) -> ParsedIds:
+    """The ids of one column: the one headed user_id, or `column` (0-based) when given, with
+    (`header`) or without a header row. The other columns ride along as ``extras``."""
     header_line = _first_line(text)
     found = _find_user_id_column(header_line)
-    if found is None:
-        raise errors.InvalidInputError(_no_column_message(header_line, filename))
-    delimiter, column = found
+    if column is None:
+        if found is None:
+            raise errors.InvalidInputError(_no_column_message(header_line, filename))
+        delimiter, column = found
+    else:
+        delimiter = found[0] if found else _likely_delimiter(header_line)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     empty_cells = 0
     found_ids = 0
+    id_column = column
 
-    def cells() -> Iterator[tuple[str, int | None]]:
+    def cells() -> Iterator[Token]:
         nonlocal empty_cells, found_ids
-        header_seen = False
+        names: list[str] = []
+        header_seen = not header
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue  # a blank line (or ",,") is layout, not a row with a missing id
             if not header_seen:
                 header_seen = True
+                names = [cell.strip().lstrip("\ufeff").strip() for cell in row]
                 continue
-            cell = row[column].strip() if column < len(row) else ""
+            cell = row[id_column].strip() if id_column < len(row) else ""
             if cell:
                 found_ids += 1
-                yield cell, reader.line_num
+                yield cell, reader.line_num, _extras(row, id_column, names)
             else:
                 empty_cells += 1
 
@@ -223,22 +307,44 @@ def _parse_csv_text(text: str, cap: int, filename: str) -> ParsedIds:
         raise errors.InvalidInputError(
             f"{_named(filename)} is not a readable CSV (line {reader.line_num}: {exc})."
         ) from None
+    named = found is not None and found[1] == id_column
+    what = f"a {HEADER} column" if named else f"column {id_column + 1}"
+    name = HEADER if named else "id"
     if not found_ids:
-        detail = f" ({plural(empty_cells, 'row')} with an empty {HEADER})" if empty_cells else ""
-        raise errors.InvalidInputError(
-            f"{_named(filename)} has a {HEADER} column but no ids{detail}."
-        )
+        detail = f" ({plural(empty_cells, 'row')} with an empty {name})" if empty_cells else ""
+        raise errors.InvalidInputError(f"{_named(filename)} has {what} but no ids{detail}.")
     if empty_cells:
         parsed.messages.insert(
-            0, f"{plural(empty_cells, 'row')} had an empty {HEADER} (skipped, nothing to scan)."
+            0, f"{plural(empty_cells, 'row')} had an empty {name} (skipped, nothing to scan)."
         )
     return parsed
 
 
-def parse_uploaded_csv(data: bytes, *, cap: int = MAX_SCAN_USERS, filename: str = "") -> ParsedIds:
-    """A CSV with a ``user_id`` column (any case; comma, semicolon or tab separated; with or
-    without a BOM). Raises InvalidInputError with a specific message when the file is unusable."""
-    return _parse_csv_text(_decode(data, filename), cap, filename)
+def _extras(row: list[str], id_column: int, names: list[str]) -> dict[str, str]:
+    extra: dict[str, str] = {}
+    for index, cell in enumerate(row):
+        if index == id_column or not cell.strip():
+            continue
+        if len(extra) >= MAX_EXTRA_COLUMNS:
+            break
+        name = names[index] if index < len(names) and names[index] else f"column {index + 1}"
+        extra[name[:MAX_EXTRA_CHARS]] = cell.strip()[:MAX_EXTRA_CHARS]
+    return extra
+
+
+def parse_uploaded_csv(
+    data: bytes,
+    *,
+    cap: int = MAX_SCAN_USERS,
+    filename: str = "",
+    column: int | None = None,
+    header: bool = True,
+) -> ParsedIds:
+    """A CSV with a ``user_id`` column (any case, "User ID" too; comma, semicolon or tab
+    separated; with or without a BOM), or the ids of `column` (0-based; see csv_layout), with or
+    without a `header` row: a headerless file of one id per line is column 0 without one.
+    Raises InvalidInputError with a specific message when the file is unusable."""
+    return _parse_csv_text(_decode(data, filename), cap, filename, column=column, header=header)
 
 
 def read_ids_file(path: str | Path, *, cap: int = MAX_SCAN_USERS) -> ParsedIds:

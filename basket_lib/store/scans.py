@@ -15,7 +15,7 @@ import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -218,10 +218,12 @@ def create_scan(
     concurrency: int,
     owner: str | None = None,
     scan_id: str | None = None,
+    extras: Mapping[str, Mapping[str, str]] | None = None,
 ) -> ScanInfo:
     """Store a new scan with its distinct valid `user_ids` (in input order) and its `invalid`
     ids (shown form, reason): running under `owner`, or queued without one. `scan_id`: one made
-    by new_scan_id beforehand (to audit the scan before it exists)."""
+    by new_scan_id beforehand (to audit the scan before it exists). `extras`: each user's other
+    input columns (inputs.ParsedIds.extras), kept for the exports."""
     now = _now()
     scan_id = scan_id or new_scan_id()
     report = ScanReport(total=len(user_ids), duplicates=duplicates, as_of=now)
@@ -244,12 +246,25 @@ def create_scan(
         "heartbeat_at": now if owner else None,
         **_aggregates(report),
     }
+    extra = extras or {}
     users = [
-        {"scan_id": scan_id, "position": i, "user_id": user_id, "invalid_reason": None}
+        {
+            "scan_id": scan_id,
+            "position": i,
+            "user_id": user_id,
+            "invalid_reason": None,
+            "extra": dict(extra[user_id]) if user_id in extra else None,
+        }
         for i, user_id in enumerate(user_ids)
     ]
     users += [
-        {"scan_id": scan_id, "position": len(user_ids) + i, "user_id": shown, "invalid_reason": why}
+        {
+            "scan_id": scan_id,
+            "position": len(user_ids) + i,
+            "user_id": shown,
+            "invalid_reason": why,
+            "extra": None,
+        }
         for i, (shown, why) in enumerate(invalid)
     ]
 
@@ -355,6 +370,15 @@ def load_report(db: Database, scan_id: str, redactor: Redactor = NO_SECRETS) -> 
                 )
     report.add_invalid_ids((user_id, reason) for user_id, reason in users if reason is not None)
     return report
+
+
+def load_extras(db: Database, scan_id: str) -> dict[str, dict[str, str]]:
+    """Each user's other input columns, as the scan was given them (for its exports)."""
+    query = sa.select(scan_users.c.user_id, scan_users.c.extra).where(
+        scan_users.c.scan_id == scan_id, scan_users.c.extra.is_not(None)
+    )
+    with db.connect() as connection:
+        return {user_id: dict(extra) for user_id, extra in connection.execute(query) if extra}
 
 
 def pending_user_ids(db: Database, scan_id: str) -> list[str]:

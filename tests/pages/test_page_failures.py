@@ -221,7 +221,6 @@ def test_sample_users_are_offered_in_demo_mode_only(monkeypatch: pytest.MonkeyPa
 # --- uploads ------------------------------------------------------------------------------------
 
 BAD_UPLOADS = [
-    ("wrong-column.csv", b"customer\nuser-00001\n", "has no user_id header"),
     ("empty.csv", b"", "is empty"),
     ("binary.csv", bytes(range(256)) * 4, "looks binary"),
     ("excel.csv", b"PK\x03\x04rest-of-a-zip", "ZIP archive"),
@@ -275,9 +274,40 @@ def test_good_upload_is_scanned(upload_page: AppTest, name: str, data: bytes) ->
     at = upload(upload_page, name, data)
 
     assert not at.error
-    assert plain_texts(at, "caption")[1].startswith("2 distinct user ids to scan")
+    assert "2 distinct user ids to scan" in plain_texts(at, "caption")
     start_scan(at)
     assert metric(at, "Users read") == ("2", "of 2 in the input")
+
+
+def test_a_file_without_user_id_header_gets_a_column_picker_and_keeps_its_other_columns(
+    upload_page: AppTest, media_files: list[MediaFileManager]
+) -> None:
+    data = b"ticket;customer\nT-1;demo-checkout-failed\nT-2;user-00001\n"
+    at = upload(upload_page, "tickets.csv", data)
+    assert "No column is headed user_id" in plain_texts(at, "info")[0]
+    assert at.checkbox(key="scan_header").value  # two columns: the first row reads as a header
+    picker = at.selectbox(key="scan_column")
+    assert picker.options == ["ticket", "customer"]
+    picker.set_value(1).run()
+    assert "2 distinct user ids to scan" in plain_texts(at, "caption")
+    assert "Carried through to the exports: ticket (1 other column)." in plain_texts(at, "caption")
+    start_scan(at)
+    assert metric(at, "Users read") == ("2", "of 2 in the input")
+    failures_button = at.get("download_button")[0]
+    rows = list(csv.DictReader(io.StringIO(
+        download_data(media_files, failures_button.proto).decode("utf-8-sig")
+    )))  # fmt: skip
+    assert rows and {row["ticket"] for row in rows if row["user_id"] == "demo-checkout-failed"} == {
+        "T-1"
+    }
+
+
+def test_a_headerless_file_of_one_id_per_line_is_scanned(upload_page: AppTest) -> None:
+    at = upload(upload_page, "ids.txt", b"user-00001\nuser-00002\nuser-00003\n")
+    assert not at.checkbox(key="scan_header").value  # one column: every line is an id
+    assert "3 distinct user ids to scan" in plain_texts(at, "caption")
+    start_scan(at)
+    assert metric(at, "Users read") == ("3", "of 3 in the input")
 
 
 def test_hostile_ids_are_shown_as_data() -> None:

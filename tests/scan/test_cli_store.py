@@ -224,3 +224,31 @@ def test_a_scan_that_is_still_running_is_never_run_twice(tmp_path: Path) -> None
         finally:
             first.send_signal(signal.SIGTERM)
             first.communicate(timeout=120)
+
+
+def test_extra_input_columns_are_carried_into_the_csvs_and_kept_for_export(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = tmp_path / "tickets.csv"
+    users.write_text(
+        "User ID;Ticket;name\ndemo-checkout-failed;T-1;Ann\ndemo-fault-500;T-2;Bob\n",
+        encoding="utf-8",
+    )
+    failures, errors = tmp_path / "f.csv", tmp_path / "e.csv"
+    argv = ["scan", str(users), "--failures-csv", str(failures), "--errors-csv", str(errors)]
+    assert cli.main(argv) == 0
+    match = SCAN_ID.search(capsys.readouterr().out)
+    assert match
+    with failures.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    # The input's "name" is told apart from the product name column.
+    assert {(r["user_id"], r["Ticket"], r["input name"]) for r in rows} == {
+        ("demo-checkout-failed", "T-1", "Ann")
+    }
+    with errors.open(encoding="utf-8-sig", newline="") as handle:
+        assert [(r["user_id"], r["Ticket"]) for r in csv.DictReader(handle)] == [
+            ("demo-fault-500", "T-2")
+        ]
+    again = tmp_path / "again.csv"
+    assert cli.main(["export", match.group(1), "--failures-csv", str(again)]) == 0
+    assert again.read_bytes() == failures.read_bytes()

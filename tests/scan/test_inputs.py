@@ -264,3 +264,55 @@ def test_read_text_file_whose_first_line_has_the_column_is_a_csv(tmp_path: Path)
     path = tmp_path / "export.txt"
     path.write_text("name\tuser_id\nAnn\tu1\n", encoding="utf-8")
     assert read_ids_file(path).ids == ["u1"]
+
+
+# --- the page's column picker, and the columns carried through ----------------------------------
+
+
+def test_an_excel_style_user_id_header_is_found_and_other_columns_ride_along() -> None:
+    from basket_lib.scan.inputs import csv_layout
+
+    data = b"User ID;Ticket;Note\nu1;T-1;rang twice\nu2;T-2;\nu1;T-3;again\n"
+    layout = csv_layout(data, filename="tickets.csv")
+    assert (layout.delimiter, layout.id_column) == (";", 0)
+    assert layout.column_names(header=True) == ["User ID", "Ticket", "Note"]
+    parsed = parse_uploaded_csv(data)
+    assert parsed.ids == ["u1", "u2"] and parsed.duplicates == 1
+    # The first row of a user is what its export rows carry.
+    assert parsed.extras == {"u1": {"Ticket": "T-1", "Note": "rang twice"}, "u2": {"Ticket": "T-2"}}
+
+
+def test_a_headerless_file_of_one_id_per_line_is_read_by_its_column() -> None:
+    from basket_lib.scan.inputs import csv_layout
+
+    data = b"u1\nu2\n\nu3\n"
+    layout = csv_layout(data)
+    assert layout.id_column is None and layout.columns == 1
+    assert layout.column_names(header=False) == ["column 1"]
+    with pytest.raises(InvalidInputError, match="has no user_id header"):
+        parse_uploaded_csv(data)  # without a choice it is refused, as before
+    parsed = parse_uploaded_csv(data, column=0, header=False)
+    assert parsed.ids == ["u1", "u2", "u3"] and parsed.extras == {}
+
+
+def test_a_picked_column_of_a_file_without_user_id_header() -> None:
+    data = b"customer,ticket\nu1,T-1\n,T-2\nu2,T-3\n"
+    parsed = parse_uploaded_csv(data, column=0, header=True)
+    assert parsed.ids == ["u1", "u2"]
+    assert parsed.extras["u2"] == {"ticket": "T-3"}
+    assert "1 row had an empty id" in parsed.messages[0]
+    headerless = parse_uploaded_csv(data, column=1, header=False)
+    assert headerless.ids == ["ticket", "T-1", "T-2", "T-3"]
+    assert headerless.extras["T-1"] == {"column 1": "u1"}
+
+
+def test_extra_columns_are_bounded() -> None:
+    from basket_lib.scan.inputs import MAX_EXTRA_CHARS, MAX_EXTRA_COLUMNS
+
+    header = ",".join(["user_id", *(f"c{i}" for i in range(30))])
+    row = ",".join(["u1", *("x" * 500 for _ in range(30))])
+    parsed = parse_uploaded_csv(f"{header}\n{row}\n".encode())
+    extra = parsed.extras["u1"]
+    assert len(extra) == MAX_EXTRA_COLUMNS and all(
+        len(v) == MAX_EXTRA_CHARS for v in extra.values()
+    )
