@@ -102,7 +102,10 @@ def test_scan_writes_summary_and_csvs_and_accounts_for_every_line(
     assert "invalid user id '..'" in out.err
 
     failures = _rows(failures_csv)
-    assert list(failures[0]) == list(export.FAILURE_COLUMNS)
+    # The input's own "name" column rides along, told apart from the product's name.
+    assert list(failures[0]) == [*export.FAILURE_COLUMNS, "input name"]
+    names = {u: f"n{i}" for i, u in enumerate(demo_ids)}
+    assert all(r["input name"] == names[r["user_id"]] for r in failures)
     assert len(failures) == summary["failed_reservations"] > 0
     assert sorted((r["user_id"], r["product_id"], r["stocked"]) for r in failures) == (
         _expected_failures(demo_ids)
