@@ -229,3 +229,44 @@ def test_a_label_too_long_is_refused_before_anything_is_stored(database_url: str
     with pytest.raises(ScanStateError, match="at most 200"):
         _scan(db, label="x" * 201)
     assert scans.list_scans(db) == []
+
+
+def test_no_stored_row_holds_the_key_even_when_the_api_echoes_it(database_url: str) -> None:
+    import httpx
+
+    from basket_lib.api.client import AsyncBasketClient
+
+    key = "sk-stored-secret-0123456789"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/u-err"):
+            body = {"error": {"code": 3001, "message": f"bad key {key} ({key[:14]}…)"}}
+            return httpx.Response(500, json=body)
+        item = {"productId": f"p-{key}", "count": 1, "stocked": -1, "variant": key[:13]}
+        return httpx.Response(200, json={"data": {"checkout": [item]}})
+
+    db = Database(database_url)
+    users = ["u-ok", "u-err"]
+    info = scans.create_scan(db, user_ids=users, concurrency=2, owner=scans.new_owner(),
+                             api_host="api.example")  # fmt: skip
+    report = scans.load_report(db, info.id, Settings(api_url="https://api.example/v2",
+                                                     api_key=key).redactor)  # fmt: skip
+    recorder = scans.Recorder(db, info.id, info.owner or "", report)
+    engine.scan_users_sync(
+        lambda: AsyncBasketClient(
+            "https://api.example/v2", key, transport=httpx.MockTransport(answer), max_retries=0
+        ),
+        users,
+        report=report,
+        on_outcome=recorder,
+    )
+    recorder.complete()
+    assert report.failed_reservations == 1 and len(report.errors) == 1
+    with db.connect() as connection:
+        stored = " ".join(
+            str(row)
+            for table in ("scans", "scan_users", "scan_outcomes", "scan_failures")
+            for row in connection.execute(sa.text(f"SELECT * FROM {table}"))
+        )
+    assert "[redacted]" in stored
+    assert key not in stored and key[:12] not in stored
