@@ -99,7 +99,7 @@ with st.expander("New scan", expanded=scan_id is None, icon=":material/add:"):
         parsed = ParsedIds(ids=demo_user_ids(int(count)))
 
     if parsed is not None:
-        st.caption(f"{plural(len(parsed.ids), 'distinct user id')} to scan")
+        st.caption(scan_views.input_summary(len(parsed.ids), len(parsed.invalid)))
         if parsed.messages:
             # Ids left out beyond the cap are a warning; duplicates and invalid ids are info.
             notice = st.warning if parsed.truncated or parsed.unread else st.info
@@ -212,10 +212,7 @@ cols[4].metric(
     help="Users with at least one failed reservation / baskets with a checkout.",
 )
 if report.errors:
-    st.warning(
-        f"{plural(len(report.errors), 'user')} could not be fetched; "
-        f"{'it is' if len(report.errors) == 1 else 'they are'} listed below with the reason."
-    )
+    st.warning(scan_views.unread_summary(len(report.errors) - report.invalid, report.invalid))
 
 details, details_error = data.fetch_details(
     settings, sorted({record.product_id for record in report.failures})
@@ -290,7 +287,7 @@ else:
     else:
         st.caption("Select a product to see the users it failed for, each a click from its basket.")
 
-st.markdown("#### Users that could not be fetched")
+st.markdown("#### Users that could not be read")
 if report.errors:
     st.dataframe(
         tables.errors_frame(report.errors),

@@ -202,3 +202,28 @@ def newly_affected(now: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
     frame.columns = pd.Index(["user_id", "products"])
     frame.insert(1, "basket", [deep_link("", user) for user in frame["user_id"]])
     return frame
+
+
+def input_summary(valid: int, invalid: int) -> str:
+    """What a scan's input holds, counted as the results will count it (invalid ids included)."""
+    if not invalid:
+        return f"{plural(valid, 'distinct user id')} to scan"
+    return (
+        f"{plural(valid + invalid, 'distinct user id')}: {valid:,} to scan, {invalid:,} invalid "
+        "(listed with the reason in the results)"
+    )
+
+
+def unread_summary(api_errors: int, invalid: int) -> str:
+    """Why users have no basket in the results, in the same counts as the errors table."""
+    total = api_errors + invalid
+    parts = []
+    if invalid:
+        parts.append(plural(invalid, "invalid id"))
+    if api_errors:
+        parts.append(f"{api_errors:,} the API could not answer")
+    pronoun = "it is" if total == 1 else "they are"
+    return (
+        f"{plural(total, 'user')} could not be read ({', '.join(parts)}); "
+        f"{pronoun} listed below with the reason."
+    )

@@ -33,7 +33,7 @@ def test_scan_reports_kpis_and_lists_the_user_that_failed(page: Page, demo_app: 
     expect(metric(page, "Baskets with a checkout")).to_be_visible()
     expect(metric(page, "Failed reservations")).to_contain_text(re.compile(r"[1-9]"))
     expect(metric(page, "Failure rate")).to_contain_text("%")
-    expect(page.get_by_text(re.compile(r"(?<![0-9])1 users? could not be fetched"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"(?<![0-9])1 users? could not be read"))).to_be_visible()
 
     errors = dataframe_with(page, "demo-fault-500")
     expect(errors).to_be_visible()

@@ -88,7 +88,12 @@ def test_scan_accounts_for_every_distinct_user(
 ) -> None:
     text, distinct = mixed_input()
     at = paste(failures_page(), text)
-    assert f"{len(distinct) - len(INVALID)} distinct user ids to scan" in plain_texts(at, "caption")
+    valid = len(distinct) - len(INVALID)
+    # Counted as the results count them: the invalid ids are outcomes too.
+    assert (
+        f"{len(distinct)} distinct user ids: {valid} to scan, {len(INVALID)} invalid (listed with "
+        "the reason in the results)" in plain_texts(at, "caption")
+    )
     (notice,) = plain_texts(at, "info")
     assert "21 duplicate ids ignored (each user is scanned once)." in notice
     assert f"{len(INVALID)} invalid ids are listed with the reason and not scanned." in notice
@@ -120,9 +125,10 @@ def test_scan_accounts_for_every_distinct_user(
     assert (failures["stocked"] < 0).all()
     assert set(failures["basket"]) == {f"/?user={user}" for user in failures["user_id"]}
     assert len(at.get("vega_lite_chart")) == 2  # failures by product, time to expiry
-    assert "7 users could not be fetched; they are listed below with the reason." in (
-        plain_texts(at, "warning")
-    )
+    assert (
+        "7 users could not be read (3 invalid ids, 4 the API could not answer); they are listed "
+        "below with the reason."
+    ) in (plain_texts(at, "warning"))
 
     failures_button, products_button, errors_button = at.get("download_button")
     assert products_button.proto.label == "Download products (CSV)"
@@ -183,7 +189,7 @@ def test_counts_read_as_english() -> None:
     assert "1 distinct user id to scan" in plain_texts(at, "caption")
     start_scan(at)
 
-    assert "1 user could not be fetched; it is listed below with the reason." in (
+    assert "1 user could not be read (1 the API could not answer); it is listed below" in " ".join(
         plain_texts(at, "warning")
     )
 

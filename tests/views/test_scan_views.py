@@ -105,3 +105,15 @@ def test_comparison_names_new_resolved_and_persisting_products() -> None:
         {"user_id": "u3", "basket": "/?user=u3", "products": "p-both"},
         {"user_id": "u4", "basket": "/?user=u4", "products": "p-new"},
     ]
+
+
+def test_the_input_and_the_unread_users_are_counted_as_the_results_count_them() -> None:
+    assert views.input_summary(11, 0) == "11 distinct user ids to scan"
+    assert views.input_summary(11, 1) == (
+        "12 distinct user ids: 11 to scan, 1 invalid (listed with the reason in the results)"
+    )
+    assert views.unread_summary(6, 1) == (
+        "7 users could not be read (1 invalid id, 6 the API could not answer); they are listed "
+        "below with the reason."
+    )
+    assert views.unread_summary(0, 1).startswith("1 user could not be read (1 invalid id); it is")
