@@ -112,7 +112,8 @@ scan_users = Table(
     Column("position", Integer, primary_key=True),
     Column("user_id", Text, nullable=False),
     Column("invalid_reason", Text),
-    Column("extra", JSON),  # the input row's other columns, e.g. {"ticket": "T-1"}
+    # The input row's other columns, e.g. {"ticket": "T-1"}; SQL NULL when it had none.
+    Column("extra", JSON(none_as_null=True)),
 )
 
 # One row per distinct valid input user once it has an outcome; the key makes a second one
@@ -131,7 +132,7 @@ scan_outcomes = Table(
     Column("failed", Integer, nullable=False, default=0),
     Column("empty", Boolean, nullable=False, default=False),
     Column("expires_in_hours", Float),
-    Column("checkout_products", JSON),  # distinct product ids of the checkout
+    Column("checkout_products", JSON(none_as_null=True)),  # distinct product ids of the checkout
 )
 
 scan_failures = Table(
