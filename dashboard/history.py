@@ -29,7 +29,9 @@ def show(db: Database, tz_name: str) -> None:
     choice = st.selectbox("Trend of", [ALL_LABELS, *labels], key="trend_label")
     trend = scan_views.trend_frame(recent, None if choice == ALL_LABELS else choice)
     if len(trend) >= 2:
-        st.altair_chart(charts.trend_chart(trend))
+        rate, count = st.columns(2)
+        rate.altair_chart(charts.trend_chart(trend, "failure_rate"))
+        count.altair_chart(charts.trend_chart(trend, "failed_reservations"))
     else:
         st.caption("The trend appears once two scans (of this label) have completed.")
     st.dataframe(

@@ -306,12 +306,19 @@ def expiry_histogram(hist: pd.DataFrame) -> alt.Chart:
 # --- failure rate across scans ----------------------------------------------------------------
 
 
-def trend_chart(trend: pd.DataFrame) -> alt.LayerChart:
-    """The reservation failure rate of each completed scan over time (views.scans.trend_frame),
-    a line per label, a point per scan."""
+TREND_MEASURES = {
+    "failure_rate": ("Reservation failure rate", "%"),
+    "failed_reservations": ("Failed reservations", ","),
+}
+
+
+def trend_chart(trend: pd.DataFrame, measure: str = "failure_rate") -> alt.LayerChart:
+    """One figure of each completed scan over time (views.scans.trend_frame): the failure rate
+    or the failed reservations, a line per label, a point per scan."""
+    title, axis_format = TREND_MEASURES[measure]
     base = alt.Chart(trend).encode(
         x=alt.X("started:T", title="Scan started"),
-        y=alt.Y("failure_rate:Q", title="Reservation failure rate", axis=alt.Axis(format="%")),
+        y=alt.Y(f"{measure}:Q", title=title, axis=alt.Axis(format=axis_format)),
         color=alt.Color("label:N", title="Label"),
         tooltip=[
             alt.Tooltip("label:N", title="Label"),

@@ -396,3 +396,16 @@ def test_a_stopped_scan_is_labelled_partial_and_offers_resume(
     no_exception(at)
     assert metric(at, "Users read") == ("20", "of 20 in the input")
     assert not [w for w in plain_texts(at, "warning") if "Partial results" in w]
+
+
+def test_a_database_that_cannot_be_opened_is_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BASKET_DATABASE_URL", f"sqlite:///{tmp_path}/missing/scans.db")
+    at = new_app(page=FAILURES)
+    at.run()
+    no_exception(at)
+    (error,) = plain_texts(at, "error")
+    assert "scans.db could not be opened" in error and "missing does not exist" in error
+    assert "BASKET_DATABASE_URL" in error  # what the operator should check
+    assert not at.button  # nothing to start a scan into

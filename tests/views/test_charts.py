@@ -342,3 +342,31 @@ def test_specs_are_strict_json_and_size_their_own_height(chart: alt.TopLevelMixi
 
 def test_failures_by_product_chart_grows_with_the_bars() -> None:
     assert failures_by_product_chart(_by_product(SCAN)).to_dict()["height"] == {"step": 24}
+
+
+def test_the_trend_charts_plot_each_completed_scan() -> None:
+    from basket_lib.views.charts import trend_chart
+
+    trend = pd.DataFrame(
+        {
+            "started": pd.to_datetime(["2026-11-01T09:00Z", "2026-11-08T09:00Z"]),
+            "label": ["weekly", "weekly"],
+            "failure_rate": [0.05, 0.04],
+            "failed_reservations": [20, 16],
+            "scan": ["a", "b"],
+        }
+    )
+    for measure, title in (
+        ("failure_rate", "Reservation failure rate"),
+        ("failed_reservations", "Failed reservations"),
+    ):
+        spec = trend_chart(trend, measure).to_dict()
+        (line, points) = spec["layer"]
+        assert line["mark"]["type"] == "line" and points["mark"]["type"] == "point"
+        assert line["encoding"]["y"] == {
+            "field": measure,
+            "type": "quantitative",
+            "title": title,
+            "axis": {"format": "%" if measure == "failure_rate" else ","},
+        }
+        assert len(spec["datasets"][next(iter(spec["datasets"]))]) == 2
