@@ -3,20 +3,31 @@ Stop and Resume. The scan itself runs in a worker process (basket_lib.scan.worke
 
 from __future__ import annotations
 
+import logging
+import time
+
 import streamlit as st
 
 from basket_lib.api.errors import BasketError
+from basket_lib.api.redaction import Redactor
 from basket_lib.scan import worker
 from basket_lib.scan.inputs import ParsedIds
+from basket_lib.scan.report import ScanReport
 from basket_lib.settings import Settings
 from basket_lib.store import scans
 from basket_lib.store.database import Database, open_database
 from basket_lib.views import scans as scan_views
+from basket_lib.views.text import md_escape
 from dashboard import data
 from dashboard.gate import viewer
 
+_log = logging.getLogger(__name__)
+_LAST_WORKER_CHECK = "_scan_worker_checked_at"
+
 PROGRESS_SECONDS = 1.0
 STOPPED_POLL_SECONDS = 3.0
+# How often a page watching a queued scan checks that a worker will take it.
+WORKER_CHECK_SECONDS = 10.0
 
 
 def database(settings: Settings) -> Database | None:
@@ -62,8 +73,21 @@ def start(
     except BasketError as exc:
         data.show_error(exc)
         return None
-    worker.launch_worker()
+    _launch()
     return info.id
+
+
+def _launch() -> None:
+    try:
+        worker.launch_worker()
+    except OSError as exc:
+        _log.error("could not start a scan worker: %s", exc)
+        st.error(
+            "The scan is stored, but no worker process could be started to run it "
+            f"({md_escape(exc.strerror or type(exc).__name__)}). It waits in the queue; ask the "
+            "dashboard's operator to check the server.",
+            icon=":material/error:",
+        )
 
 
 def stop(db: Database, scan_id: str) -> None:
@@ -79,14 +103,26 @@ def resume(db: Database, scan_id: str) -> None:
     except BasketError as exc:
         data.show_error(exc)
         return
-    worker.launch_worker()
+    _launch()
 
 
 def ensure_worker(db: Database, info: scans.ScanInfo) -> None:
-    """A queued scan with a free slot and no worker to take it (the one started for it exited
-    early, or its machine went away) gets one."""
-    if info.status is scans.Status.QUEUED and scans.running_count(db) < scans.MAX_RUNNING_SCANS:
-        worker.launch_worker()
+    """A queued scan with a free slot and no worker to take it (the one started for it found
+    every slot taken and exited, or died) gets one; checked at most every WORKER_CHECK_SECONDS
+    per session."""
+    if info.status is not scans.Status.QUEUED:
+        return
+    now = time.monotonic()
+    if now - st.session_state.get(_LAST_WORKER_CHECK, -WORKER_CHECK_SECONDS) < WORKER_CHECK_SECONDS:
+        return
+    st.session_state[_LAST_WORKER_CHECK] = now
+    try:
+        free = scans.running_count(db) < scans.MAX_RUNNING_SCANS
+    except BasketError as exc:
+        data.show_error(exc)
+        return
+    if free:
+        _launch()
 
 
 @st.fragment(run_every=PROGRESS_SECONDS)
@@ -100,6 +136,7 @@ def live_progress(db: Database, scan_id: str) -> None:
         return
     if info.status not in (scans.Status.QUEUED, scans.Status.RUNNING):
         st.rerun()
+    ensure_worker(db, info)
     st.progress(scan_views.progress_fraction(info), text=scan_views.progress_text(info))
     if info.cancel_requested:
         st.caption("Stopping… the scan keeps what it fetched so far.")
@@ -118,3 +155,23 @@ def follow_stopped(db: Database, scan_id: str, shown: scans.Status) -> None:
         return  # the page already shows this scan; the next run will say what is wrong
     if info.status is not shown:
         st.rerun()
+
+
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+def _finished_report(
+    _db: Database, database: str, scan_id: str, finished_at: str, _redactor: Redactor
+) -> tuple[ScanReport, dict[str, dict[str, str]]]:
+    # A finished scan never changes: every rerun (a row picked, a comparison chosen) and every
+    # session showing it shares one read of its rows.
+    return scans.load_report(_db, scan_id, _redactor), scans.load_extras(_db, scan_id)
+
+
+def report_of(
+    db: Database, info: scans.ScanInfo, settings: Settings
+) -> tuple[ScanReport, dict[str, dict[str, str]]]:
+    """The scan's report and its users' other input columns (raises StorageError)."""
+    if info.finished_at is not None and info.status is not scans.Status.RUNNING:
+        return _finished_report(
+            db, db.label, info.id, info.finished_at.isoformat(), settings.redactor
+        )
+    return scans.load_report(db, info.id, settings.redactor), scans.load_extras(db, info.id)

@@ -139,7 +139,11 @@ if scan_id is None:
     history.show(db, tz_name)
     st.stop()
 
-info = scans.get_scan(db, scan_id)
+try:
+    info = scans.get_scan(db, scan_id)
+except BasketError as exc:
+    data.show_error(exc)
+    st.stop()
 if info is None:
     st.error(f"There is no stored scan {md_escape(scan_id)!s}. Pick one from the history below.")
     history.show(db, tz_name)
@@ -149,18 +153,23 @@ st.divider()
 st.subheader(info.label or "Scan")
 st.caption(md_escape(scan_views.scan_identity(info, tz_name)))
 if info.status in (scans.Status.QUEUED, scans.Status.RUNNING):
-    dashboard_scans.ensure_worker(db, info)
     dashboard_scans.live_progress(db, info.id)
     st.stop()
 if (note := scan_views.partial_note(info)) is not None:
     st.warning(note, icon=":material/pending:")
+    if info.error:
+        st.error(md_escape(info.error), icon=":material/error:")
     dashboard_scans.follow_stopped(db, info.id, info.status)
     if st.button("Resume scan", key="resume_scan", icon=":material/play_arrow:"):
         dashboard_scans.resume(db, info.id)
         st.rerun()
 
-report = scans.load_report(db, info.id, settings.redactor)
-extras = scans.load_extras(db, info.id)  # the input's other columns, for the exports
+try:
+    # With the users' other input columns, for the exports.
+    report, extras = dashboard_scans.report_of(db, info, settings)
+except BasketError as exc:
+    data.show_error(exc)
+    st.stop()
 # Results are customer data: each session's first look at a scan is audited (fail closed with
 # sign-in on, as for a basket).
 seen: set[str] = st.session_state.setdefault("audited_scans", set())
@@ -177,7 +186,12 @@ if info.id not in seen:
 st.subheader("Results")
 rate = report.reservation_failure_rate
 user_rate = report.user_failure_rate
-previous = scan_views.previous_of(info, scans.list_scans(db, limit=200, label=info.label))
+try:
+    same_label = scans.list_scans(db, limit=200, label=info.label) if info.label else []
+except BasketError as exc:
+    data.show_error(exc)
+    same_label = []
+previous = scan_views.previous_of(info, same_label)
 rate_change = scan_views.rate_change(rate, previous.reservation_failure_rate if previous else None)
 count_change = scan_views.count_change(
     report.failed_reservations, previous.failed_reservations if previous else None

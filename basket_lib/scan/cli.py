@@ -356,6 +356,9 @@ def _stored_job(args: argparse.Namespace, settings: Settings, db: Database) -> _
                 raise _ArgumentError(
                     f"{name} cannot be given with --resume: the scan keeps its own"
                 )
+        from basket_lib.scan.worker import check_same_api
+
+        check_same_api(settings, scans.require_scan(db, args.resume))
         job_scan = scans.claim(db, args.resume, owner)
         report = scans.load_report(db, job_scan.id, settings.redactor)
         pending = scans.pending_user_ids(db, job_scan.id)
@@ -575,7 +578,8 @@ def _export(args: argparse.Namespace) -> int:
         return _error(str(exc))
     except _OutputError as exc:
         return _error(str(exc))
-    partial = f" (partial: the scan is {info.status})" if info.partial else ""
+    done = info.status is scans.Status.COMPLETED
+    partial = "" if done else f" (partial: the scan is {info.status})"
     print(f"scan_id={info.id} status={info.status} {report.summary_line()}{partial}")
     return EXIT_OK
 

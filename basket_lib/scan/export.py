@@ -54,7 +54,8 @@ def csv_safe(value: object) -> object:
 def write_csv(stream: IO[str], columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
     """Every export goes through here; None is written as an empty cell."""
     stream.write(BOM)
-    csv.writer(stream, lineterminator="\r\n").writerow(columns)
+    # Headers can come from an uploaded file's columns: neutralised like any text.
+    csv.writer(stream, lineterminator="\r\n").writerow([csv_safe(name) for name in columns])
     # QUOTE_NONNUMERIC quotes text and leaves int cells bare, so numbers stay numbers.
     writer = csv.writer(stream, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
     for row in rows:

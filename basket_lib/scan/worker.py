@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from basket_lib.api.errors import BasketError, ScanStateError
 from basket_lib.scan import engine
 from basket_lib.scan.report import ScanProgress, ScanReport
 from basket_lib.settings import Settings
@@ -37,8 +38,19 @@ class Run:
 def recorder_for(
     settings: Settings, db: Database, scan: scans.ScanInfo, owner: str
 ) -> scans.Recorder:
-    """The recorder of a claimed scan, over its report as stored so far."""
-    return scans.Recorder(db, scan.id, owner, scans.load_report(db, scan.id, settings.redactor))
+    """A worker's recorder of a claimed scan, over its report as stored so far: a worker's
+    results go only to the database, so a database that fails stops the scan."""
+    report = scans.load_report(db, scan.id, settings.redactor)
+    return scans.Recorder(db, scan.id, owner, report, stop_on_failure=True)
+
+
+def check_same_api(settings: Settings, scan: scans.ScanInfo) -> None:
+    """A scan is continued only against the API it started on: one scan, one API's baskets."""
+    if scan.api_host is not None and scan.api_host != settings.api_host:
+        raise ScanStateError(
+            f"Scan {scan.id} was started against {scan.api_host}; this configuration talks to "
+            f"{settings.api_host}. Resume it where BASKET_API_URL points at {scan.api_host}."
+        )
 
 
 def run_claimed(
@@ -56,8 +68,15 @@ def run_claimed(
     from basket_lib.connect import build_async_client
 
     report = recorder.report
-    if pending is None:
-        pending = scans.pending_user_ids(recorder.db, scan.id)
+    db, owner = recorder.db, recorder.owner
+    try:
+        check_same_api(settings, scan)
+        if pending is None:
+            pending = scans.pending_user_ids(db, scan.id)
+    except BasketError as exc:
+        recorder.discard()
+        scans.give_back(db, scan.id, owner, exc.message)
+        raise
     workers = concurrency or scan.concurrency
     try:
         engine.scan_users_sync(
@@ -76,17 +95,36 @@ def run_claimed(
     except KeyboardInterrupt:
         recorder.interrupt()
         raise
+    except BasketError as exc:  # the recorder's own failure (the database, a lost scan)
+        recorder.discard()
+        scans.give_back(db, scan.id, owner, f"The scan stopped: {exc.message}")
+        raise
+    except Exception as exc:  # a defect: the scan is handed back, not left running
+        recorder.discard()
+        reason = settings.redactor.text(f"{type(exc).__name__}: {exc}")
+        scans.give_back(db, scan.id, owner, f"The scan stopped on an unexpected error: {reason}")
+        raise
     recorder.complete()
     return Run(report, recorder, scans.Status.COMPLETED)
 
 
 def run_queued(settings: Settings, db: Database) -> int:
-    """Run queued scans until none is left or the running limit is reached; how many ran."""
+    """Run queued scans until none is left or the running limit is reached; how many ran. A scan
+    that fails is handed back with the reason (and logged), and the next one runs."""
     owner = scans.new_owner()
     ran = 0
     while (scan := scans.claim_next(db, owner)) is not None:
-        run_claimed(settings, scan, recorder_for(settings, db, scan, owner))
         ran += 1
+        try:
+            run_claimed(settings, scan, recorder_for(settings, db, scan, owner))
+        except BasketError as exc:
+            print(f"scan {scan.id}: {exc.message}", file=sys.stderr, flush=True)
+        except Exception as exc:  # a defect must not strand the rest of the queue
+            reason = settings.redactor.text(f"{type(exc).__name__}: {exc}")
+            print(f"scan {scan.id} failed: {reason}", file=sys.stderr, flush=True)
+            scans.give_back(
+                db, scan.id, owner, f"The scan stopped on an unexpected error: {reason}"
+            )
     return ran
 
 

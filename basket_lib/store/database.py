@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # The newest revision in migrations/versions (tests/store/test_migrations.py checks it): a
 # database already there is used without loading Alembic, which costs a scan ~0.4 s to import.
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 MIGRATIONS = Path(__file__).with_name("migrations")
 # How long a writer waits for another process's write to SQLite before giving up.
 SQLITE_BUSY_SECONDS = 30.0
@@ -65,7 +65,15 @@ class Database:
         self.label = self.url.render_as_string(hide_password=True)
         # A driver's message could quote the URL it was given.
         self._redactor = Redactor(self.url.password if isinstance(self.url.password, str) else None)
-        self.engine = self._create_engine()
+        try:
+            self.engine = self._create_engine()
+        except (ImportError, exc.NoSuchModuleError) as failure:
+            # The URL names a driver that is not installed (psycopg without the postgresql extra).
+            raise ConfigurationError(
+                f"BASKET_DATABASE_URL names the driver {self.url.drivername!r}, which is not "
+                f"installed here ({type(failure).__name__}: {failure}); for PostgreSQL install "
+                'it with: pip install -e ".[postgresql]" and use postgresql+psycopg://…'
+            ) from None
         self._migrated = False
         self._lock = threading.Lock()
 
@@ -120,6 +128,8 @@ class Database:
             try:
                 if self._revision() != HEAD_REVISION:
                     self._upgrade()
+            except StorageError:
+                raise
             except (exc.SQLAlchemyError, OSError) as failure:
                 raise self.error("could not be opened", failure) from None
             self._migrated = True
@@ -134,14 +144,39 @@ class Database:
 
     def _upgrade(self) -> None:
         from alembic import command
+        from alembic.util import CommandError
 
-        with self.engine.begin() as connection:
+        with self._migration_lock(), self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 # Replicas starting together: one migrates, the others wait and find it done.
                 connection.execute(sa.text("SELECT pg_advisory_xact_lock(7710421)"))
             config = alembic_config()
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            try:
+                command.upgrade(config, "head")
+            except CommandError as failure:
+                # A revision this code does not know: a newer release migrated the database.
+                raise StorageError(
+                    f"The scan database {self.label} has a schema this version does not know "
+                    f"({failure}); it was migrated by a newer release: upgrade this one."
+                ) from None
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """Two processes opening a new SQLite file at once: one migrates, the other waits for it
+        (PostgreSQL takes its own lock in the transaction)."""
+        database = self.url.database or ""
+        if self.url.get_backend_name() != "sqlite" or database.startswith("file:"):
+            yield
+            return
+        import fcntl
+
+        with open(f"{database}.migrating", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def dispose(self) -> None:
         self.engine.dispose()

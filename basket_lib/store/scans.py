@@ -43,7 +43,11 @@ from basket_lib.store.schema import (
 )
 
 HEARTBEAT_SECONDS = 2.0
-STALE_SECONDS = 30.0
+# Well above the time a write may wait for a busy SQLite file (database.SQLITE_BUSY_SECONDS), so a
+# run held up by the database is not taken for dead.
+STALE_SECONDS = 90.0
+# A run on this machine whose process exists is alive unless silent this long (hung).
+HUNG_SECONDS = 600.0
 # Scans run at once by the page's workers (basket_lib.scan.worker); the rest wait, queued.
 MAX_RUNNING_SCANS = 2
 # A batch is written when it holds this many outcomes or is this old, whichever comes first: a
@@ -91,10 +95,11 @@ def new_scan_id() -> str:
 
 
 def owner_alive(owner: str | None, heartbeat_at: datetime | None, now: datetime) -> bool:
+    """Whether the run `owner` still runs: on this machine, while its process exists (and has
+    not been silent for HUNG_SECONDS); elsewhere, while its heartbeat is fresh."""
     if owner is None or heartbeat_at is None:
         return False
-    if now - heartbeat_at > timedelta(seconds=STALE_SECONDS):
-        return False
+    silent = (now - heartbeat_at).total_seconds()
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
     if host == socket.gethostname()[:60] and pid_text.isdigit():
@@ -103,8 +108,9 @@ def owner_alive(owner: str | None, heartbeat_at: datetime | None, now: datetime)
         except ProcessLookupError:
             return False
         except PermissionError:
-            return True  # exists, owned by another user
-    return True
+            pass  # exists, owned by another user
+        return silent <= HUNG_SECONDS
+    return silent <= STALE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,7 @@ class ScanInfo:
     users_with_failure: int
     elapsed_seconds: float
     cancel_requested: bool
+    error: str | None  # why its last run stopped before the end
     alive: bool  # a run owns it and has shown signs of life
 
     @property
@@ -186,6 +193,7 @@ class ScanInfo:
             users_with_failure=row["users_with_failure"],
             elapsed_seconds=row["elapsed_seconds"],
             cancel_requested=bool(row["cancel_requested"]),
+            error=row["error"],
             alive=owner_alive(row["owner"], row["heartbeat_at"], now),
         )
 
@@ -399,6 +407,17 @@ def pending_user_ids(db: Database, scan_id: str) -> list[str]:
         return list(connection.execute(query).scalars())
 
 
+def _unchanged(info: ScanInfo) -> list[Any]:
+    """Conditions that hold only while the row is as `info` read it: a compare-and-set."""
+    return [
+        scans.c.status == info.stored_status,
+        scans.c.owner.is_(None) if info.owner is None else scans.c.owner == info.owner,
+        scans.c.heartbeat_at.is_(None)
+        if info.heartbeat_at is None
+        else scans.c.heartbeat_at == info.heartbeat_at,
+    ]
+
+
 def claim(db: Database, scan_id: str, owner: str) -> ScanInfo:
     """Make `owner` the scan's run, if nothing else runs it and it has work left."""
     info = require_scan(db, scan_id)
@@ -411,13 +430,18 @@ def claim(db: Database, scan_id: str, owner: str) -> ScanInfo:
             f"{info.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC); it is never run twice."
         )
     now = _now()
-    seen = scans.c.owner.is_(None) if info.owner is None else scans.c.owner == info.owner
-    claimed = sa.update(scans).where(
-        scans.c.id == scan_id, scans.c.status == info.stored_status, seen
-    )
-    values = {"status": Status.RUNNING, "owner": owner, "heartbeat_at": now, "finished_at": None}
+    claimed = sa.update(scans).where(scans.c.id == scan_id, *_unchanged(info))
+    values: dict[str, Any] = {
+        "status": Status.RUNNING,
+        "owner": owner,
+        "heartbeat_at": now,
+        "finished_at": None,
+        # A Stop that the dead run never saw does not stop its resume.
+        "cancel_requested": False,
+        "error": None,
+    }
     if info.started_at is None:
-        values["started_at"] = now
+        values |= {"started_at": now, "as_of": now}
     with db.begin() as connection:
         taken = connection.execute(claimed.values(**values)).rowcount
     if taken != 1:
@@ -435,18 +459,20 @@ def _fresh(now: datetime) -> Any:
 
 def request_cancel(db: Database, scan_id: str) -> ScanInfo:
     """Stop the scan: a queued one is cancelled at once, a running one by its run (at its next
-    batch or heartbeat, keeping what it fetched). Anything else is left as it is."""
-    info = require_scan(db, scan_id)
+    batch or heartbeat, keeping what it fetched). Anything else is left as it is. Each case is
+    one conditional statement, so a scan that starts or ends meanwhile is not mistaken."""
+    require_scan(db, scan_id)
     with db.begin() as connection:
-        if info.status is Status.QUEUED:
+        cancelled = connection.execute(
+            sa.update(scans)
+            .where(scans.c.id == scan_id, scans.c.status == Status.QUEUED)
+            .values(status=Status.CANCELLED, finished_at=_now())
+        ).rowcount
+        if not cancelled:
             connection.execute(
                 sa.update(scans)
-                .where(scans.c.id == scan_id, scans.c.status == Status.QUEUED)
-                .values(status=Status.CANCELLED, finished_at=_now())
-            )
-        elif info.status is Status.RUNNING:
-            connection.execute(
-                sa.update(scans).where(scans.c.id == scan_id).values(cancel_requested=True)
+                .where(scans.c.id == scan_id, scans.c.status == Status.RUNNING)
+                .values(cancel_requested=True)
             )
     return require_scan(db, scan_id)
 
@@ -456,12 +482,17 @@ def requeue(db: Database, scan_id: str) -> ScanInfo:
     info = require_scan(db, scan_id)
     if info.status not in (Status.INTERRUPTED, Status.CANCELLED):
         raise ScanStateError(f"Scan {scan_id} is {info.status}; only a stopped scan is resumed.")
-    seen = scans.c.owner.is_(None) if info.owner is None else scans.c.owner == info.owner
     with db.begin() as connection:
         moved = connection.execute(
             sa.update(scans)
-            .where(scans.c.id == scan_id, scans.c.status == info.stored_status, seen)
-            .values(status=Status.QUEUED, owner=None, cancel_requested=False, finished_at=None)
+            .where(scans.c.id == scan_id, *_unchanged(info))
+            .values(
+                status=Status.QUEUED,
+                owner=None,
+                cancel_requested=False,
+                finished_at=None,
+                error=None,
+            )
         ).rowcount
     if moved != 1:
         raise ScanStateError(f"Scan {scan_id} was just resumed by another run.")
@@ -497,12 +528,32 @@ def claim_next(db: Database, owner: str, limit: int = MAX_RUNNING_SCANS) -> Scan
             connection.execute(sa.text("SELECT pg_advisory_xact_lock(7710422)"))
         taken = connection.execute(take).scalar()
         if taken is not None:
+            # Expiry bins count from when the scan started, not from when it was queued.
             connection.execute(
                 sa.update(scans)
                 .where(scans.c.id == taken, scans.c.started_at.is_(None))
-                .values(started_at=now)
+                .values(started_at=now, as_of=now)
             )
     return None if taken is None else require_scan(db, taken)
+
+
+def give_back(db: Database, scan_id: str, owner: str, reason: str) -> None:
+    """A run that cannot go on hands its scan back as interrupted, saying why (best effort: the
+    database may be what failed)."""
+    try:
+        with db.begin() as connection:
+            connection.execute(
+                sa.update(scans)
+                .where(scans.c.id == scan_id, scans.c.owner == owner)
+                .values(
+                    status=Status.INTERRUPTED,
+                    owner=None,
+                    finished_at=_now(),
+                    error=reason[:MAX_MESSAGE_CHARS],
+                )
+            )
+    except StorageError:
+        pass
 
 
 def running_count(db: Database) -> int:
@@ -517,11 +568,22 @@ class Recorder:
     Called by the engine with every outcome (scan.engine's ``on_outcome``). A batch, its failed
     reservations and the scan's aggregates are written in one transaction, so what is stored is
     always a consistent prefix of the run. Should the database fail, recording stops and
-    `failure` says why; the run goes on and the report still has every outcome.
+    `failure` says why: with `stop_on_failure` (a worker, whose results go nowhere else) the next
+    outcome raises it and the scan stops; otherwise (the CLI, which also writes CSV files) the run
+    goes on and its report still has every outcome.
     """
 
-    def __init__(self, db: Database, scan_id: str, owner: str, report: ScanReport) -> None:
+    def __init__(
+        self,
+        db: Database,
+        scan_id: str,
+        owner: str,
+        report: ScanReport,
+        *,
+        stop_on_failure: bool = False,
+    ) -> None:
         self.db = db
+        self.stop_on_failure = stop_on_failure
         self.scan_id = scan_id
         self.owner = owner
         self.report = report
@@ -534,12 +596,13 @@ class Recorder:
         self._started = time.perf_counter()
         self._elapsed_before = report.elapsed_seconds
         self._stop = threading.Event()
-        self._lock = threading.Lock()
         self._beat = threading.Thread(target=self._heartbeat, name="scan-heartbeat", daemon=True)
         self._beat.start()
 
     def __call__(self, user_id: str, outcome: BasketSummary | ErrorRecord) -> None:
         if self.failure is not None:
+            if self.stop_on_failure:
+                raise self.failure
             return
         scan_id = self.scan_id
         if isinstance(outcome, ErrorRecord):
@@ -610,7 +673,7 @@ class Recorder:
             .values(**values)
         )
         try:
-            with self._lock, self.db.begin() as connection:
+            with self.db.begin() as connection:
                 for chunk in _chunks(outcomes):
                     connection.execute(scan_outcomes.insert(), chunk)
                 for chunk in _chunks(failures):
@@ -624,13 +687,38 @@ class Recorder:
             self.failure = exc
             self._stop.set()
             return
+        except BaseException:
+            # Ctrl-C or SIGTERM inside the transaction rolled the batch back: it is written
+            # again by finish().
+            self._outcomes[:0] = outcomes
+            self._failures[:0] = failures
+            raise
         self.stored += len(outcomes)
 
     def finish(self, status: Status) -> None:
         """Write the rest and hand the scan back: `status` completed, cancelled or interrupted."""
         self._stop.set()
         self._beat.join()
-        self.flush(status=status, owner=None, finished_at=_now(), cancel_requested=False)
+        final = {"status": status, "owner": None, "finished_at": _now(), "cancel_requested": False}
+        if status is Status.COMPLETED:
+            self.flush(**final)
+            return
+        # Stopped part-way: a signal may have cut in between an outcome counted in the report and
+        # its buffering, so the stored figures are counted again from the stored rows.
+        self.flush()
+        if self.failure is not None:
+            return
+        stored = load_report(self.db, self.scan_id)
+        values = {**_aggregates(stored), "elapsed_seconds": self.report.elapsed_seconds, **final}
+        try:
+            with self.db.begin() as connection:
+                connection.execute(
+                    sa.update(scans)
+                    .where(scans.c.id == self.scan_id, scans.c.owner == self.owner)
+                    .values(**values)
+                )
+        except StorageError as exc:
+            self.failure = exc
 
     def _note_cancel(self, connection: Connection) -> None:
         flag = connection.execute(
@@ -641,6 +729,11 @@ class Recorder:
 
     def cancel(self) -> None:
         self.finish(Status.CANCELLED)
+
+    def discard(self) -> None:
+        """Stop the heartbeat without writing anything (the run hands its scan back)."""
+        self._stop.set()
+        self._beat.join()
 
     def complete(self) -> None:
         self.finish(Status.COMPLETED)
@@ -656,7 +749,7 @@ class Recorder:
         )
         while not self._stop.wait(HEARTBEAT_SECONDS):
             try:
-                with self._lock, self.db.begin() as connection:
+                with self.db.begin() as connection:
                     connection.execute(update, {"now": _now()})
                     self._note_cancel(connection)
             except StorageError:

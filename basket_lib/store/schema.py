@@ -85,6 +85,8 @@ scans = Table(
     Column("heartbeat_at", UtcDateTime),
     # Set by the page's Stop; the run sees it at its next batch or heartbeat and ends cancelled.
     Column("cancel_requested", Boolean, nullable=False, default=False, server_default=false()),
+    # Why its last run stopped before the end, when that was not a Stop or a signal.
+    Column("error", Text),
     Column("elapsed_seconds", Float, nullable=False, default=0.0),
     # The aggregates the page and the CLI show, rewritten at every flush while it runs.
     Column("done", Integer, nullable=False, default=0),

@@ -409,3 +409,35 @@ def test_a_database_that_cannot_be_opened_is_a_clear_message(
     assert "scans.db could not be opened" in error and "missing does not exist" in error
     assert "BASKET_DATABASE_URL" in error  # what the operator should check
     assert not at.button  # nothing to start a scan into
+
+
+def test_a_queued_scan_watched_from_another_session_gets_a_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    launched: list[int] = []
+    monkeypatch.setattr(worker, "launch_worker", lambda: launched.append(1))
+    at = start_scan(paste(failures_page(), "\n".join(SEEDED[:5])))
+    scan_id = at.query_params["scan"]
+    assert isinstance(scan_id, str) and len(launched) >= 1
+    before = len(launched)
+    # Its worker found no free slot and exited: a page watching it starts another.
+    watcher = _open(scan_id)
+    assert len(launched) == before + 1
+    assert any("Waiting for a free slot" in p.text for p in watcher.get("progress"))
+    watcher.run()  # within the check interval: no second process
+    assert len(launched) == before + 1
+
+
+def test_a_scan_stopped_by_a_failure_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    from basket_lib.store import scans
+
+    settings = Settings.from_env()
+    db = open_database(settings.database_url)
+    info = scans.create_scan(
+        db, user_ids=SEEDED[:3], concurrency=1, owner="w:1:x", api_host="api.other"
+    )
+    scans.give_back(db, info.id, "w:1:x", "The scan stopped: Scan x was started against api.other")
+    at = _open(info.id)
+    assert "Partial results: the scan was interrupted" in plain_texts(at, "warning")[0]
+    assert "started against api.other" in plain_texts(at, "error")[0]
+    assert at.button(key="resume_scan")

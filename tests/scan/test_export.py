@@ -130,3 +130,11 @@ def test_errors_csv() -> None:
 def test_every_text_cell_is_quoted_and_numbers_are_not() -> None:
     data = export.failures_csv([FailureRecord("u;1", "p1", None, None, 3, -2)])
     assert data.splitlines()[1] == b'"u;1","p1","","","",3,-2'
+
+
+def test_a_column_name_from_the_input_is_neutralised_in_the_header() -> None:
+    extras = {"u1": {'=HYPERLINK("http://x")': "T-1", "name": "Ann"}}
+    data = export.failures_csv(FAILURES[:1], DETAILS, extras).decode("utf-8-sig")
+    header = next(csv.reader(io.StringIO(data, newline="")))
+    assert header[-2:] == ['\'=HYPERLINK("http://x")', "input name"]
+    assert next(csv.reader(io.StringIO(data, newline="")))[:1] == ["user_id"]

@@ -144,3 +144,23 @@ def test_a_database_of_the_previous_revision_is_upgraded_with_its_scans(
         flag = connection.execute(sa.text("SELECT cancel_requested FROM scans")).scalar()
     assert flag in (False, 0)
     assert scans.load_report(new, "0123456789ab").total == 0
+
+
+def test_a_driver_that_is_not_installed_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Database("postgresql+pg8000://u:secret-pw@127.0.0.1/db")
+    assert "'postgresql+pg8000', which is not installed" in caught.value.message
+    assert 'pip install -e ".[postgresql]"' in caught.value.message
+    assert "secret-pw" not in caught.value.message
+
+
+def test_a_database_migrated_by_a_newer_release_is_a_clear_error(database_url: str) -> None:
+    db = Database(database_url)
+    db.migrate()
+    with db.engine.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0099'"))
+    newer = Database(database_url)
+    with pytest.raises(StorageError) as caught:
+        newer.migrate()
+    assert "has a schema this version does not know" in caught.value.message
+    assert "upgrade this one" in caught.value.message

@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from basket_lib import simulator
-from basket_lib.api.errors import ScanStateError
+from basket_lib.api.errors import ScanStateError, StorageError
 from basket_lib.scan import worker
 from basket_lib.settings import Settings
 from basket_lib.store import scans
@@ -130,3 +131,79 @@ def test_launch_worker_starts_a_detached_process(
     assert os.getsid(process.pid) == process.pid != os.getsid(0)
     assert process.wait(timeout=120) == 0
     assert scans.require_scan(db, info.id).status is Status.COMPLETED
+
+
+def test_a_stop_the_dead_run_never_saw_does_not_stop_its_resume(database_url: str) -> None:
+    db = Database(database_url)
+    info = scans.create_scan(db, user_ids=USERS[:20], concurrency=4, owner="gone:1:x")
+    assert scans.request_cancel(db, info.id).cancel_requested  # Stop, then the run dies
+    with db.begin() as connection:
+        connection.execute(
+            sa.update(scans.scans).where(scans.scans.c.id == info.id).values(heartbeat_at=None)
+        )
+    resumed = scans.claim(db, info.id, scans.new_owner())
+    assert not resumed.cancel_requested
+    run = worker.run_claimed(Settings(max_retries=0), resumed, worker.recorder_for(
+        Settings(max_retries=0), db, resumed, resumed.owner or ""))  # fmt: skip
+    assert run.status is Status.COMPLETED
+
+
+def test_stop_after_the_end_changes_nothing(database_url: str) -> None:
+    db = Database(database_url)
+    info = _queued(db, USERS[:5])
+    worker.run_queued(Settings(max_retries=0), db)
+    after = scans.request_cancel(db, info.id)
+    assert after.status is Status.COMPLETED and not after.cancel_requested
+
+
+def test_expiry_is_binned_from_when_a_queued_scan_starts(database_url: str) -> None:
+    db = Database(database_url)
+    info = _queued(db, USERS[:5])
+    with db.begin() as connection:  # it waited an hour in the queue
+        connection.execute(
+            sa.update(scans.scans)
+            .where(scans.scans.c.id == info.id)
+            .values(as_of=info.created_at - timedelta(hours=1))
+        )
+    claimed = scans.claim_next(db, "w:1:x")
+    assert claimed is not None and claimed.started_at is not None
+    assert scans.load_report(db, info.id).as_of == claimed.started_at
+
+
+def test_a_worker_hands_back_a_scan_of_another_api_and_runs_the_next(database_url: str) -> None:
+    db = Database(database_url)
+    other = scans.create_scan(db, user_ids=USERS[:5], concurrency=2, api_host="api.other:8443")
+    mine = _queued(db, USERS[:5])
+    assert mine.api_host is None or mine.api_host == "demo"
+    assert worker.run_queued(Settings(max_retries=0), db) == 2
+    refused = scans.require_scan(db, other.id)
+    assert refused.status is Status.INTERRUPTED and refused.done == 0
+    assert refused.error is not None and "started against api.other:8443" in refused.error
+    assert scans.require_scan(db, mine.id).status is Status.COMPLETED
+
+
+def test_a_worker_whose_database_fails_stops_fetching(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(database_url)
+    info = _queued(db, USERS)
+    owner = scans.new_owner()
+    claimed = scans.claim_next(db, owner)
+    assert claimed is not None
+    recorder = worker.recorder_for(Settings(max_retries=0), db, claimed, owner)
+    monkeypatch.setattr(scans, "FLUSH_OUTCOMES", 10)
+    broken = StorageError("The scan database x could not be written: disk I/O error")
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise broken
+
+    monkeypatch.setattr(db, "begin", fail)
+    with pytest.raises(StorageError):
+        worker.run_claimed(Settings(max_retries=0), claimed, recorder)
+    # It stopped at the first failed batch instead of fetching every user for nothing.
+    assert recorder.report.outcomes_total < len(USERS)
+    monkeypatch.undo()
+    # Nothing was stored, and the run stopped beating: once its process exits the scan reads as
+    # interrupted (it could not even say why: the database is what failed).
+    assert not recorder._beat.is_alive()
+    assert scans.require_scan(db, info.id).done == 0

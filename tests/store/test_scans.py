@@ -270,3 +270,49 @@ def test_no_stored_row_holds_the_key_even_when_the_api_echoes_it(database_url: s
         )
     assert "[redacted]" in stored
     assert key not in stored and key[:12] not in stored
+
+
+def test_an_interrupted_run_stores_the_figures_of_what_it_stored(database_url: str) -> None:
+    db = Database(database_url)
+    info = _scan(db, USERS[:30])
+    report = scans.load_report(db, info.id)
+    recorder = scans.Recorder(db, info.id, info.owner or "", report)
+    engine.scan_users_sync(
+        lambda: connect.build_async_client(Settings(max_retries=0)),
+        USERS[:20],
+        report=report,
+        on_outcome=recorder,
+    )
+    # A signal between an outcome counted in the report and its buffering: counted, not stored.
+    report.add_error("user-99999", RuntimeError("cut off"))
+    recorder.interrupt()
+    stored = scans.require_scan(db, info.id)
+    assert stored.done == scans.load_report(db, info.id).outcomes_total == 21  # 20 + the invalid
+    assert stored.errors == 1
+
+
+def test_a_signal_inside_a_batch_write_loses_none_of_it(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = Database(database_url)
+    info = _scan(db, USERS[:40])
+    report = scans.load_report(db, info.id)
+    recorder = scans.Recorder(db, info.id, info.owner or "", report)
+    engine.scan_users_sync(
+        lambda: connect.build_async_client(Settings(max_retries=0)),
+        USERS[:40],
+        report=report,
+        on_outcome=recorder,
+    )
+    chunks = scans._chunks
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        monkeypatch.setattr(scans, "_chunks", chunks)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scans, "_chunks", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        recorder.flush()
+    recorder.interrupt()  # as run_claimed does on Ctrl-C / SIGTERM
+    assert scans.pending_user_ids(db, info.id) == []
+    assert scans.require_scan(db, info.id).done == 41

@@ -23,7 +23,8 @@ def _info(scan_id: str, **changes: object) -> ScanInfo:
         input_size=500, duplicates=0, created_at=T0, started_at=T0, finished_at=T0,
         heartbeat_at=None, owner=None, done=500, scanned=490, errors=10,
         baskets_with_checkout=200, checkout_items=400, failed_reservations=20,
-        users_with_failure=15, elapsed_seconds=3.0, cancel_requested=False, alive=False,
+        users_with_failure=15, elapsed_seconds=3.0, cancel_requested=False, error=None,
+        alive=False,
     )  # fmt: skip
     return replace(base, **changes)  # type: ignore[arg-type]
 
