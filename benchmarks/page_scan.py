@@ -12,9 +12,12 @@ Starts the demo API with 20 ms latency (`python -m basket_lib.simulator`) and on
    click until the scan's `finished_at` in the database (the worker process the page started has
    stored the last outcome). Against `python -m basket_lib scan USERS --concurrency 64` with the
    same environment, timed as a whole process. Interleaved, `--repeat` rounds after a warm-up,
-   medians. Target: page <= 1.1 x CLI.
+   medians. Target: page <= 1.1 x CLI. For reference, without a target: the same page scan with
+   its tab left (about:blank) as soon as the scan has its id, so that no browser tab shows its
+   progress while it runs.
 2. The same page scan while three agents look up baskets: three other browser contexts each open
-   /?user=user-NNNNN (a different user every time) one after the other until the scan has ended;
+   /?user=user-NNNNN (a different user every time) one after the other from the click until the
+   scan has ended;
    a lookup is timed from goto until the user's heading is visible and the script run has
    finished. The same lookups with no scan running are timed in the same round, before and after.
    Targets: the page scan <= 1.1 x the CLI alone; the lookups' median during the scan <= 1.2 x
@@ -25,7 +28,10 @@ Starts the demo API with 20 ms latency (`python -m basket_lib.simulator`) and on
    by the scan's link. Target: growth < 150 MiB.
 
 Every figure is a median of interleaved rounds taken in the same run (2 cores shared with other
-work); the final `ratios:` line says met or MISSED for each target.
+work, the browser included); next to each time is the CPU each kind of process used meanwhile
+(sampled from /proc), and the pages' errors are listed. The final `ratios:` line says met or
+MISSED for each target. `--users 300 --memory-users 1000 --repeat 1` is a quick check;
+`--memory-users 0` leaves part 3 out.
 """
 
 from __future__ import annotations
