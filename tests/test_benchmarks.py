@@ -9,7 +9,10 @@ The checks that run a script are marked `benchmark` (deselect with `-m "not benc
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 from benchmark_support import BENCHMARKS, ratios_line, run_benchmark
@@ -45,6 +48,29 @@ def test_page_cost_times_both_pages_against_their_baselines() -> None:
     line = ratios_line(run_benchmark("page_cost.py", "--repeat", "1", "--scan-users", "30"))
     assert "basket page/baseline=" in line
     assert "failures page/aiohttp=" in line
+
+
+@pytest.mark.benchmark
+def test_page_scan_times_the_page_against_the_cli_with_agents_and_memory() -> None:
+    # It drives Chromium like the browser tests: skipped without one, except under CI.
+    if not Path("/usr/bin/chromium").exists() and shutil.which("chromium") is None:
+        if os.environ.get("CI", "").strip().lower() in {"true", "1"}:
+            pytest.fail("Chromium is not installed: CI must run the page-scan benchmark.")
+        pytest.skip("Chromium is not installed (Debian: apt-get install -y chromium)")
+    output = run_benchmark(
+        "page_scan.py",
+        *("--users", "300", "--memory-users", "1000", "--repeat", "1", "--lookups", "1"),
+    )
+    assert "page scan of 1,000 users" in output  # the sizes asked for, not the defaults
+    assert "100,000" not in output
+    line = ratios_line(output)
+    for ratio in (
+        "page/CLI=",
+        "page with agents/CLI=",
+        "lookup during/without scan=",
+        "server RSS growth 1,000 users=",
+    ):
+        assert ratio in line
 
 
 class _Recorded(Exception):

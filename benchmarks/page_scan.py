@@ -1,0 +1,888 @@
+"""Page scan: the failures page under `streamlit run`, in Chromium, against the command line.
+
+    python benchmarks/page_scan.py [--users 10000] [--memory-users 100000] [--repeat 3]
+
+Starts the demo API with 20 ms latency (`python -m basket_lib.simulator`) and one
+`streamlit run app.py` pointed at it, each as its own process, and drives headless Chromium
+(Playwright, /usr/bin/chromium): one browser context for the scans, three for support agents.
+
+1. Page scan vs CLI: N users (`--users`) pasted on /failures (the ids set as the text area's
+   value, which is what a paste does, and Ctrl+Enter; Playwright's fill() is quadratic on a big
+   text area), 64 concurrent requests set with the keyboard, "Start scan" clicked; timed from the
+   click until the scan's `finished_at` in the database (the worker process the page started has
+   stored the last outcome). Against `python -m basket_lib scan USERS --concurrency 64` with the
+   same environment, timed as a whole process. Interleaved, `--repeat` rounds after a warm-up,
+   medians. Target: page <= 1.1 x CLI. For reference, without a target: the same page scan with
+   its tab left (about:blank) as soon as the scan has its id, so that no browser tab shows its
+   progress while it runs.
+2. The same page scan while three agents look up baskets: three other browser contexts each open
+   /?user=user-NNNNN (a different user every time) one after the other from the click until the
+   scan has ended;
+   a lookup is timed from goto until the user's heading is visible and the script run has
+   finished. The same lookups with no scan running are timed in the same round, before and after.
+   Targets: the page scan <= 1.1 x the CLI alone; the lookups' median during the scan <= 1.2 x
+   their median without one.
+3. Server memory: the Streamlit server's RSS (VmRSS, sampled every 50 ms, and its VmHWM after a
+   reset through /proc/PID/clear_refs) before a page scan of `--memory-users` users (ids pasted)
+   and its peak until the results have been shown, in the scanning tab and in a second tab opened
+   by the scan's link. Target: growth < 150 MiB.
+
+Every figure is a median of interleaved rounds taken in the same run (2 cores shared with other
+work, the browser included); next to each time is the CPU each kind of process used meanwhile
+(sampled from /proc), and the pages' errors are listed. The final `ratios:` line says met or
+MISSED for each target. `--users 300 --memory-users 1000 --repeat 1` is a quick check;
+`--memory-users 0` leaves part 3 out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import API_KEY, ROOT, child_env, demo_server, median, python, run_child, users_file
+
+sys.path.insert(0, str(ROOT))
+
+from basket_lib.store import scans
+from basket_lib.store.database import Database
+
+PAGE_TARGET = 1.1
+LOOKUP_TARGET = 1.2
+MEMORY_TARGET_MIB = 150.0
+CONCURRENCY = 64
+STARTUP_SECONDS = 120.0
+UI_TIMEOUT_MS = 120_000
+# Polling intervals: the database's scan status, the server's RSS.
+DB_POLL_SECONDS = 0.05
+RSS_POLL_SECONDS = 0.05
+CPU_POLL_SECONDS = 0.2
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+APP = "[data-testid=stApp]"
+IDS_LABEL = "User ids, separated by new lines, commas or spaces"
+# What a paste does to the text area: its value set through the native setter (so React sees a
+# change) and one input event.
+SET_VALUE = """(area, value) => {
+    const setter = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set;
+    setter.call(area, value);
+    area.dispatchEvent(new Event("input", { bubbles: true }));
+}"""
+# The agents' users: seeded, never among the first scanned ones twice in a row, each used once.
+AGENT_FIRST_USER = 20_001
+
+
+# --- the servers ---------------------------------------------------------------------------------
+
+
+@dataclass
+class App:
+    process: subprocess.Popen[bytes]
+    base_url: str
+    log_path: Path
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+
+def _healthy(url: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def streamlit_app(env: dict[str, str], folder: Path) -> Iterator[App]:
+    """`streamlit run app.py` on a free loopback port, as the browser tests start it."""
+    port = _free_port()
+    log_path = folder / "streamlit.log"
+    command = [
+        python(), "-m", "streamlit", "run", "app.py",
+        "--server.port", str(port), "--server.headless", "true",
+        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+        "--secrets.files", str(folder / "no-secrets.toml"),
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
+        )
+    app = App(process, f"http://127.0.0.1:{port}", log_path)
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not _healthy(app.url("/_stcore/health")):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not start:\n{_tail(log_path)}")
+            try:
+                # Waiting on the process is the pause between polls and notices an early exit.
+                code = process.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                continue
+            raise RuntimeError(f"streamlit exited with {code}:\n{_tail(log_path)}")
+        yield app
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# --- memory --------------------------------------------------------------------------------------
+
+
+def _status_kib(pid: int, field_name: str) -> int | None:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    found = re.search(rf"^{field_name}:\s+(\d+) kB", text, re.MULTILINE)
+    return int(found.group(1)) if found else None
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (the page's scan workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+class RssSampler:
+    """VmRSS of one process every RSS_POLL_SECONDS in a thread, and its VmHWM once reset; the
+    peak VmHWM of its children (the workers) along the way."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.samples: list[int] = []
+        self.worker_peak_kib = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.hwm_reset = False
+
+    def start(self) -> None:
+        try:  # "5" resets the peak RSS (VmHWM) to the current RSS (Linux >= 4.0)
+            Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+            self.hwm_reset = True
+        except OSError:
+            self.hwm_reset = False
+        self._thread.start()
+
+    def _run(self) -> None:
+        for tick in itertools.count():
+            rss = _status_kib(self.pid, "VmRSS")
+            if rss is not None:
+                self.samples.append(rss)
+            if tick % 10 == 0:
+                for child in _children(self.pid):
+                    hwm = _status_kib(child, "VmHWM") or 0
+                    self.worker_peak_kib = max(self.worker_peak_kib, hwm)
+            if self._stop.wait(RSS_POLL_SECONDS):
+                return
+
+    def stop(self) -> int:
+        """The peak RSS in KiB: the highest sample, or VmHWM when it was reset."""
+        self._stop.set()
+        self._thread.join()
+        peak = max(self.samples, default=0)
+        if self.hwm_reset:
+            peak = max(peak, _status_kib(self.pid, "VmHWM") or 0)
+        return peak
+
+
+def rss_kib(pid: int) -> int:
+    value = _status_kib(pid, "VmRSS")
+    if value is None:
+        raise RuntimeError(f"no VmRSS for process {pid}")
+    return value
+
+
+class CpuWatch:
+    """CPU seconds (user + system) by kind of process, from /proc every CPU_POLL_SECONDS: the
+    Streamlit server, the scan workers it starts, the CLI, the demo API, the browser (Chromium and
+    Playwright's driver) and this script. A process that exits counts with its last sample; the
+    snapshot's "workers" is how many worker processes have been seen so far."""
+
+    KINDS = ("server", "worker", "cli", "api", "browser", "bench")
+
+    def __init__(self, server_pid: int, api_pid: int) -> None:
+        self.server_pid, self.api_pid = server_pid, api_pid
+        self._kinds: dict[int, str | None] = {}
+        self._last: dict[int, float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> CpuWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(CPU_POLL_SECONDS):
+            self._sample()
+
+    def _kind(self, pid: int, parents: dict[int, int]) -> str | None:
+        if pid in (self.server_pid, self.api_pid):
+            return "server" if pid == self.server_pid else "api"
+        if pid == os.getpid():
+            return "bench"
+        parent = parents.get(pid)
+        if parent == self.server_pid:
+            return "worker"
+        ancestor = parent
+        while ancestor is not None and ancestor > 1:
+            if ancestor == os.getpid():
+                break
+            ancestor = parents.get(ancestor)
+        else:
+            return None  # not this run's
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return None
+        return "cli" if b"basket_lib" in command and b"scan" in command else "browser"
+
+    def _sample(self) -> None:
+        parents: dict[int, int] = {}
+        cpu: dict[int, float] = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid = int(entry.name)
+            parents[pid] = int(fields[1])
+            cpu[pid] = (int(fields[11]) + int(fields[12])) / self._tick
+        with self._lock:
+            for pid, seconds in cpu.items():
+                if pid not in self._kinds:
+                    self._kinds[pid] = self._kind(pid, parents)
+                if self._kinds[pid] is not None:
+                    self._last[pid] = seconds
+
+    def snapshot(self) -> dict[str, float]:
+        """CPU seconds so far by kind (a fresh sample)."""
+        self._sample()
+        totals = dict.fromkeys(self.KINDS, 0.0)
+        with self._lock:
+            totals["workers"] = sum(1 for kind in self._kinds.values() if kind == "worker")
+            for pid, seconds in self._last.items():
+                kind = self._kinds.get(pid)
+                if kind is not None:
+                    totals[kind] += seconds
+        return totals
+
+
+_WATCH: list[CpuWatch] = []  # this run's, once started
+
+
+def cpu_now() -> dict[str, float]:
+    return _WATCH[0].snapshot() if _WATCH else dict.fromkeys([*CpuWatch.KINDS, "workers"], 0.0)
+
+
+def cpu_since(before: dict[str, float]) -> dict[str, float]:
+    after = cpu_now()
+    return {kind: after[kind] - before[kind] for kind in after}
+
+
+# --- the browser ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Problems:
+    """What went wrong in the pages while measuring (reported, never fatal on its own)."""
+
+    page_errors: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+    http_errors: list[str] = field(default_factory=list)
+    exceptions_shown: list[str] = field(default_factory=list)
+
+    def watch(self, page: Any) -> None:
+        page.on("pageerror", lambda error: self.page_errors.append(str(error)[:300]))
+        page.on("console", self._console)
+        page.on("response", self._response)
+
+    def _console(self, message: Any) -> None:
+        if message.type == "error":
+            where = (message.location or {}).get("url", "")
+            self.console_errors.append(f"console: {message.text[:300]} ({where})")
+
+    def _response(self, response: Any) -> None:
+        if response.status >= 400:
+            self.http_errors.append(f"HTTP {response.status} {urlsplit(response.url).path}")
+
+    def all(self) -> list[str]:
+        return self.page_errors + self.console_errors + self.http_errors + self.exceptions_shown
+
+
+PROBLEMS = Problems()
+
+
+async def new_page(context: Any) -> Any:
+    page = await context.new_page()
+    PROBLEMS.watch(page)
+    return page
+
+
+async def wait_ready(page: Any, ready: Any, timeout: float = UI_TIMEOUT_MS) -> None:
+    """Until `ready` is visible and the script run that drew it has finished."""
+    from playwright.async_api import expect
+
+    # Content first: before the first run starts the app already reports "notRunning".
+    await expect(ready.first).to_be_visible(timeout=timeout)
+    await expect(page.locator(APP)).to_have_attribute(
+        "data-test-script-state", "notRunning", timeout=timeout
+    )
+    await expect(ready.first).to_be_visible(timeout=timeout)
+
+
+def heading(page: Any, text: str) -> Any:
+    return page.get_by_role("heading", name=text, exact=True)
+
+
+async def note_exceptions(page: Any, where: str, errors_too: bool = True) -> None:
+    """Exceptions the page shows, and its error boxes unless they are content (a basket's failed
+    reservations are shown in one)."""
+    selector = "[data-testid=stException]"
+    if errors_too:
+        selector += ", [data-testid=stAlertContentError]"
+    shown = page.locator(selector)
+    for text in await shown.all_inner_texts():
+        PROBLEMS.exceptions_shown.append(f"{where}: {' '.join(text.split())[:300]}")
+
+
+# --- 1. the page scan ----------------------------------------------------------------------------
+
+
+@dataclass
+class Phase:
+    """Set by a page scan when Start has been clicked and when the database says it ended."""
+
+    clicked: asyncio.Event = field(default_factory=asyncio.Event)
+    finished: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class PageScan:
+    scan_id: str
+    parsed: float  # Ctrl+Enter until the page says how many ids it will scan
+    to_worker: float  # click until the worker's started_at
+    to_finished: float  # click until finished_at: the figure compared with the CLI
+    engine: float  # the scan's own elapsed_seconds
+    to_results: float  # click until the results are on the page
+    cpu: dict[str, float]  # CPU seconds by kind of process, click until finished
+    workers: int  # worker processes started meanwhile
+
+
+def _timestamp(moment: Any) -> float:
+    if moment is None:
+        raise RuntimeError("the scan has no timestamp")
+    return float(moment.timestamp())
+
+
+async def page_scan(
+    context: Any,
+    app: App,
+    db: Database,
+    user_ids: list[str],
+    label: str,
+    phase: Phase | None = None,
+    close_tab: bool = False,
+) -> PageScan:
+    """Paste, 64 at a time, Start; until the scan has ended in the database and its results are
+    on the page. `close_tab`: leave the page once the scan has its id (nobody watches it)."""
+    from playwright.async_api import expect
+
+    page = await new_page(context)
+    try:
+        await page.goto(app.url("/failures"))
+        await wait_ready(page, heading(page, "Reservation failures"))
+        label_box = page.get_by_label("Label", exact=True)
+        await label_box.fill(label)
+        await label_box.press("Enter")
+        slider = page.get_by_role("slider", name="Concurrent requests")
+        await slider.focus()
+        await slider.press("End")
+        await expect(slider).to_have_value(str(CONCURRENCY))
+        area = page.get_by_label(IDS_LABEL)
+        await area.evaluate(SET_VALUE, "\n".join(user_ids))
+        started = time.perf_counter()
+        await area.press("Control+Enter")  # commits the text area, as its help line says
+        count = re.compile(rf"(?<![0-9]){len(user_ids):,} distinct user ids? to scan")
+        await wait_ready(page, page.get_by_text(count))
+        parsed = time.perf_counter() - started
+
+        clicked, clicked_perf, cpu_at_click = time.time(), time.perf_counter(), cpu_now()
+        await page.get_by_role("button", name="Start scan").click()
+        if phase is not None:
+            phase.clicked.set()
+        await expect(page).to_have_url(re.compile(r"scan=[0-9a-f]{12}"), timeout=UI_TIMEOUT_MS)
+        scan_id = parse_qs(urlsplit(page.url).query)["scan"][0]
+        if close_tab:
+            await page.goto("about:blank")
+        while True:  # the database is the truth: poll it at a short interval
+            info = await asyncio.to_thread(scans.require_scan, db, scan_id)
+            if info.status not in (scans.Status.QUEUED, scans.Status.RUNNING):
+                break
+            await asyncio.sleep(DB_POLL_SECONDS)
+        cpu = cpu_since(cpu_at_click)
+        if phase is not None:
+            phase.finished.set()
+        if info.status is not scans.Status.COMPLETED or info.done != len(user_ids):
+            raise RuntimeError(f"scan {scan_id} ended {info.status} with {info.done} outcomes")
+        if info.concurrency != CONCURRENCY:
+            raise RuntimeError(f"scan {scan_id} ran {info.concurrency} requests at once")
+        to_results = float("nan")
+        if not close_tab:
+            users_read = page.locator("[data-testid=stMetric]").filter(
+                has=page.locator("[data-testid=stMetricLabel]", has_text="Users read")
+            )
+            await wait_ready(page, heading(page, "Results"))
+            await expect(users_read.locator("[data-testid=stMetricValue]")).to_have_text(
+                f"{info.scanned:,}"
+            )
+            to_results = time.perf_counter() - clicked_perf
+            await note_exceptions(page, f"scan {scan_id}")
+        return PageScan(
+            scan_id=scan_id,
+            parsed=parsed,
+            to_worker=_timestamp(info.started_at) - clicked,
+            to_finished=_timestamp(info.finished_at) - clicked,
+            engine=info.elapsed_seconds,
+            to_results=to_results,
+            cpu=cpu,
+            workers=int(cpu["workers"]),
+        )
+    finally:
+        await page.close()
+
+
+def cli_scan(users: Path, env: dict[str, str], label: str) -> tuple[float, float, dict[str, float]]:
+    """Whole-process seconds of the CLI's scan, its own request time (seconds=), the CPU."""
+    command = [
+        python(), "-m", "basket_lib", "scan", str(users),
+        "--concurrency", str(CONCURRENCY), "--label", label,
+    ]  # fmt: skip
+    cpu_before = cpu_now()
+    run = run_child(command, env=env)
+    cpu = cpu_since(cpu_before)
+    found = re.findall(r"seconds=([\d.]+)", run.stdout)
+    if not found:
+        raise RuntimeError(f"no summary line from the CLI:\n{run.stdout}")
+    return run.wall, float(found[-1]), cpu
+
+
+# --- 2. the agents -------------------------------------------------------------------------------
+
+
+class Agents:
+    """Support agents, one browser page each, looking up a different user every time."""
+
+    def __init__(self, pages: list[Any], app: App) -> None:
+        self.pages = pages
+        self.app = app
+        self._users = itertools.count(AGENT_FIRST_USER)
+
+    def _next_user(self) -> str:
+        number = next(self._users)
+        if number > 99_999:  # stay within user-0XXXX: wrap around
+            self._users = itertools.count(AGENT_FIRST_USER + 1)
+            number = AGENT_FIRST_USER
+        return f"user-{number:05d}"
+
+    async def _lookup(self, page: Any) -> float:
+        user = self._next_user()
+        started = time.perf_counter()
+        await page.goto(self.app.url(f"/?user={user}"))
+        await wait_ready(page, heading(page, user))
+        elapsed = time.perf_counter() - started
+        await note_exceptions(page, f"lookup {user}", errors_too=False)
+        return elapsed
+
+    async def _idle(self) -> None:
+        # No session left open between phases (an open basket page is an idle session).
+        await asyncio.gather(*(page.goto("about:blank") for page in self.pages))
+
+    async def each(self, lookups: int) -> list[float]:
+        """`lookups` lookups per agent, the agents at the same time."""
+
+        async def one(page: Any) -> list[float]:
+            return [await self._lookup(page) for _ in range(lookups)]
+
+        try:
+            results = await asyncio.gather(*(one(page) for page in self.pages))
+        finally:
+            await self._idle()
+        return [latency for agent in results for latency in agent]
+
+    async def between(self, start: asyncio.Event, done: asyncio.Event) -> list[float]:
+        """Lookups one after the other per agent from `start` until `done`: those started
+        before it."""
+
+        async def one(page: Any) -> list[float]:
+            latencies = []
+            await start.wait()
+            while not done.is_set():
+                latencies.append(await self._lookup(page))
+            return latencies
+
+        try:
+            results = await asyncio.gather(*(one(page) for page in self.pages))
+        finally:
+            await self._idle()
+        return [latency for agent in results for latency in agent]
+
+
+async def page_scan_with_agents(
+    scanner: Any, agents: Agents, app: App, db: Database, user_ids: list[str], label: str
+) -> tuple[PageScan, list[float]]:
+    phase = Phase()
+
+    async def scan() -> PageScan:
+        try:
+            return await page_scan(scanner, app, db, user_ids, label, phase)
+        finally:  # the agents stop at once if the scan failed
+            phase.clicked.set()
+            phase.finished.set()
+
+    # The agents look up from the click until the scan has ended: the timed part of the scan.
+    result, latencies = await asyncio.gather(scan(), agents.between(phase.clicked, phase.finished))
+    return result, latencies
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Figures:
+    cli: list[float] = field(default_factory=list)
+    cli_requests: list[float] = field(default_factory=list)
+    page: list[PageScan] = field(default_factory=list)
+    page_agents: list[PageScan] = field(default_factory=list)
+    page_closed: list[PageScan] = field(default_factory=list)
+    lookups_alone: list[float] = field(default_factory=list)
+    lookups_during: list[float] = field(default_factory=list)
+    cli_cpu: list[dict[str, float]] = field(default_factory=list)
+    lookups_cpu: list[dict[str, float]] = field(default_factory=list)  # per round, n lookups
+    memory: dict[str, float] = field(default_factory=dict)
+
+
+def ms(values: list[float]) -> str:
+    return f"{median(values) * 1000:,.0f} ms" if values else "-"
+
+
+async def drive(args: argparse.Namespace, app: App, env: dict[str, str], folder: Path) -> Figures:
+    from playwright.async_api import async_playwright
+
+    db = Database(env["BASKET_DATABASE_URL"])
+    user_ids = [f"user-{n:05d}" for n in range(1, args.users + 1)]
+    users = users_file(folder, args.users)
+    figures = Figures()
+    chromium = Path("/usr/bin/chromium")
+    executable = str(chromium) if chromium.exists() else shutil.which("chromium")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            contexts = []
+            for _ in range(1 + args.agents):
+                context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+                context.set_default_timeout(UI_TIMEOUT_MS)
+                contexts.append(context)
+            scanner = contexts[0]
+            agents = Agents([await new_page(c) for c in contexts[1:]], app)
+
+            # Warm-up: the server's first imports (pandas, altair), the file caches.
+            await agents.each(1)
+            await page_scan(scanner, app, db, user_ids, "page warm-up")
+            await asyncio.to_thread(cli_scan, users, env, "cli warm-up")
+            print("warm-up done", flush=True)
+
+            for round_ in range(1, args.repeat + 1):
+                cpu_before = cpu_now()
+                before = await agents.each(args.lookups)
+                lookups_cpu = cpu_since(cpu_before)
+                # The three contenders alone take turns at going first.
+                order = ["page", "cli", "closed"]
+                order = order[(round_ - 1) % 3 :] + order[: (round_ - 1) % 3]
+                for contender in order:
+                    if contender == "page":
+                        alone = await page_scan(scanner, app, db, user_ids, "page")
+                    elif contender == "closed":
+                        closed = await page_scan(
+                            scanner, app, db, user_ids, "page, tab closed", close_tab=True
+                        )
+                    else:
+                        cli, cli_requests, cli_cpu = await asyncio.to_thread(
+                            cli_scan, users, env, "cli"
+                        )
+                busy, during = await page_scan_with_agents(
+                    scanner, agents, app, db, user_ids, "page with agents"
+                )
+                cpu_before = cpu_now()
+                after = await agents.each(args.lookups)
+                lookups_cpu = {k: v + lookups_cpu[k] for k, v in cpu_since(cpu_before).items()}
+                figures.cli.append(cli)
+                figures.cli_requests.append(cli_requests)
+                figures.cli_cpu.append(cli_cpu)
+                figures.lookups_cpu.append(lookups_cpu)
+                figures.page.append(alone)
+                figures.page_closed.append(closed)
+                figures.page_agents.append(busy)
+                figures.lookups_alone += before + after
+                figures.lookups_during += during
+                print(
+                    f"  round {round_}: CLI {cli:6.2f} s (requests {cli_requests:.2f} s); "
+                    f"page {alone.to_finished:6.2f} s (worker up {alone.to_worker:.2f} s, "
+                    f"results shown {alone.to_results:.2f} s); "
+                    f"tab closed {closed.to_finished:6.2f} s; "
+                    f"page + agents {busy.to_finished:6.2f} s; "
+                    f"lookups {ms(before + after)} alone (n={len(before + after)}), "
+                    f"{ms(during)} during (n={len(during)})",
+                    flush=True,
+                )
+
+            if args.memory_users:
+                figures.memory = await memory(scanner, app, db, args.memory_users)
+        finally:
+            await browser.close()
+    return figures
+
+
+async def memory(scanner: Any, app: App, db: Database, count: int) -> dict[str, float]:
+    from playwright.async_api import expect
+
+    user_ids = [f"user-{n:05d}" for n in range(1, count + 1)]
+    before = rss_kib(app.process.pid)
+    sampler = RssSampler(app.process.pid)
+    sampler.start()
+    try:
+        scan = await page_scan(scanner, app, db, user_ids, "page memory")
+        # A second tab by the scan's link: the stored results read and drawn once more.
+        page = await new_page(scanner)
+        try:
+            started = time.perf_counter()
+            await page.goto(app.url(f"/failures?scan={scan.scan_id}"))
+            await wait_ready(page, heading(page, "Results"))
+            await expect(page.get_by_text("Users read")).to_be_visible()
+            reopened = time.perf_counter() - started
+            await note_exceptions(page, f"reopened scan {scan.scan_id}")
+        finally:
+            await page.close()
+    finally:
+        peak = sampler.stop()
+    after = rss_kib(app.process.pid)
+    return {
+        "users": count,
+        "before": before / 1024,
+        "peak": peak / 1024,
+        "after": after / 1024,
+        "worker_peak": sampler.worker_peak_kib / 1024,
+        "scan": scan.to_finished,
+        "parsed": scan.parsed,
+        "results": scan.to_results,
+        "reopened": reopened,
+        "hwm": 1.0 if sampler.hwm_reset else 0.0,
+    }
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def _cpu_columns(samples: list[dict[str, float]]) -> str:
+    return "".join(
+        f" {median([sample[kind] for sample in samples]):7.1f}" for kind in CpuWatch.KINDS
+    )
+
+
+def _range_ms(values: list[float]) -> str:
+    if not values:
+        return "n=0"
+    return f"n={len(values)}, {min(values) * 1000:,.0f}-{max(values) * 1000:,.0f} ms"
+
+
+def report(args: argparse.Namespace, figures: Figures, app: App) -> None:
+    cli = median(figures.cli)
+    page = median([s.to_finished for s in figures.page])
+    busy = median([s.to_finished for s in figures.page_agents])
+    closed = median([s.to_finished for s in figures.page_closed])
+    print()
+    print(
+        f"{args.users:,} users, {args.latency_ms:g} ms latency, {CONCURRENCY} at a time, "
+        f"{args.repeat} rounds, medians; CPU seconds by process during the timed part:"
+    )
+    kinds = "".join(f" {kind:>7s}" for kind in CpuWatch.KINDS)
+    print(f"{'contender':34s} {'seconds':>8s} {'users/s':>8s} |{kinds}")
+    rows = [
+        ("CLI scan, whole process", cli, figures.cli_cpu),
+        ("page scan, click -> finished_at", page, [s.cpu for s in figures.page]),
+        ("page scan, tab closed after click", closed, [s.cpu for s in figures.page_closed]),
+        (f"page scan + {args.agents} agents", busy, [s.cpu for s in figures.page_agents]),
+    ]
+    for name, seconds, cpu in rows:
+        print(f"{name:34s} {seconds:8.2f} {args.users / seconds:8,.0f} |{_cpu_columns(cpu)}")
+    for name, runs in (
+        ("page scan", figures.page),
+        ("tab closed", figures.page_closed),
+        ("page scan + agents", figures.page_agents),
+    ):
+        shown = (
+            ""
+            if name == "tab closed"
+            else (f", click -> results shown {median([s.to_results for s in runs]):.2f} s")
+        )
+        print(
+            f"  {name}: click -> worker started {median([s.to_worker for s in runs]):.2f} s, "
+            f"engine {median([s.engine for s in runs]):.2f} s{shown}; worker processes started "
+            f"{'/'.join(str(s.workers) for s in runs)}; before the click, Ctrl+Enter -> ids "
+            f"parsed {median([s.parsed for s in runs]):.2f} s"
+        )
+    print(f"  CLI: its own request time (seconds=) {median(figures.cli_requests):.2f} s")
+    alone, during = figures.lookups_alone, figures.lookups_during
+    server_alone = sum(c["server"] for c in figures.lookups_cpu) / max(len(alone), 1)
+    print(
+        f"agents' lookups, goto -> ready: no scan {ms(alone)} ({_range_ms(alone)}; server CPU "
+        f"{server_alone * 1000:.0f} ms a lookup), during the page scan {ms(during)} "
+        f"({_range_ms(during)})"
+    )
+    memory_part = ""
+    if figures.memory:
+        m = figures.memory
+        growth = m["peak"] - m["before"]
+        print(
+            f"server RSS, page scan of {m['users']:,.0f} users: before {m['before']:.0f} MiB, "
+            f"peak {m['peak']:.0f} MiB ({'VmHWM reset + ' if m['hwm'] else ''}samples), "
+            f"after {m['after']:.0f} MiB; growth {growth:.0f} MiB"
+        )
+        print(
+            f"  that scan: Ctrl+Enter -> ids parsed {m['parsed']:.2f} s, click -> finished_at "
+            f"{m['scan']:.2f} s, click -> results shown {m['results']:.2f} s, reopened by its "
+            f"link {m['reopened']:.2f} s; the worker's peak RSS {m['worker_peak']:.0f} MiB"
+        )
+        memory_part = (
+            f", server RSS growth {m['users']:,.0f} users={growth:.0f} MiB "
+            f"(< {MEMORY_TARGET_MIB:g} {verdict(growth < MEMORY_TARGET_MIB)})"
+        )
+    log = app.log_path.read_text(encoding="utf-8", errors="replace")
+    # The last line of each traceback in the server's log: the exception.
+    tracebacks = re.findall(r"^Traceback.*?\n(\S[^\n]*)", log, re.MULTILINE | re.DOTALL)
+    print(
+        f"pages: {len(PROBLEMS.page_errors)} page errors, {len(PROBLEMS.console_errors)} console "
+        f"errors, {len(PROBLEMS.http_errors)} HTTP errors, {len(PROBLEMS.exceptions_shown)} "
+        f"errors shown; streamlit log: {len(tracebacks)} tracebacks"
+    )
+    counted: dict[str, int] = {}
+    for problem in PROBLEMS.all() + tracebacks:
+        counted[problem] = counted.get(problem, 0) + 1
+    for problem, times in counted.items():
+        print(f"  {times} x {problem}")
+
+    page_ratio, busy_ratio = page / cli, busy / cli
+    lookup_ratio = median(during) / median(alone) if during else float("nan")
+    print(
+        f"ratios: page/CLI={page_ratio:.2f} (<= {PAGE_TARGET:g} "
+        f"{verdict(page_ratio <= PAGE_TARGET)}), "
+        f"page with agents/CLI={busy_ratio:.2f} (<= {PAGE_TARGET:g} "
+        f"{verdict(busy_ratio <= PAGE_TARGET)}), "
+        f"lookup during/without scan={lookup_ratio:.2f} (<= {LOOKUP_TARGET:g} "
+        f"{verdict(lookup_ratio <= LOOKUP_TARGET)})" + memory_part + f"; reference: page with "
+        f"its tab closed after the click/CLI={closed / cli:.2f}"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--memory-users", type=int, default=100_000, help="0: skip part 3")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--agents", type=int, default=3)
+    parser.add_argument(
+        "--lookups", type=int, default=5, help="lookups per agent before and after, per round"
+    )
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    args = parser.parse_args()
+    if not 1 <= args.users <= 99_999 or not 0 <= args.memory_users <= 100_000:
+        parser.error("--users: 1-99,999 (user-0XXXX); --memory-users: 0-100,000 (the page's cap)")
+
+    with (
+        tempfile.TemporaryDirectory(prefix="page-scan-") as tmp,
+        demo_server(args.latency_ms) as server,
+    ):
+        folder = Path(tmp)
+        # The page and the CLI share one environment: the same API, database and audit log.
+        env = {k: v for k, v in child_env().items() if not k.startswith("STREAMLIT_")} | {
+            "BASKET_API_URL": server.base_url,
+            "BASKET_API_KEY": API_KEY,
+            "BASKET_DATABASE_URL": f"sqlite:///{folder / 'scans.db'}",
+            "BASKET_AUDIT_LOG": str(folder / "audit.jsonl"),
+            "PYTHONUNBUFFERED": "1",
+        }
+        with streamlit_app(env, folder) as app:
+            print(f"demo API {server.base_url} ({args.latency_ms:g} ms), dashboard {app.base_url}")
+            with CpuWatch(app.process.pid, server.process.pid) as watch:
+                _WATCH.append(watch)
+                figures = asyncio.run(drive(args, app, env, folder))
+            report(args, figures, app)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
