@@ -78,6 +78,9 @@ def start(
 
 
 def _launch() -> None:
+    # A watching page's check (ensure_worker) counts from here: the worker just started needs a
+    # moment to claim its scan, and a second one would only cost a Python start-up.
+    st.session_state[_LAST_WORKER_CHECK] = time.monotonic()
     try:
         worker.launch_worker()
     except OSError as exc:

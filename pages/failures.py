@@ -24,6 +24,7 @@ from dashboard import columns, comparison, data, exports, gate, history
 from dashboard import scans as dashboard_scans
 
 PASTE, UPLOAD, SAMPLE = "Paste ids", "Upload CSV", "Sample demo users"
+_CLEAR_INPUT = "_clear_scan_input"
 
 settings = gate.require_settings()
 st.title("Reservation failures")
@@ -37,6 +38,11 @@ if db is None:
     st.stop()
 tz_name = st.context.timezone or "UTC"
 scan_id = st.query_params.get("scan")
+
+if st.session_state.pop(_CLEAR_INPUT, False):
+    # The ids of a started scan are stored with it. Left in the text area they would travel to
+    # the server with every rerun, the progress poll's every second included (110 KB for 10,000).
+    st.session_state["scan_text"] = ""
 
 with st.expander("New scan", expanded=scan_id is None, icon=":material/add:"):
     sources = [PASTE, UPLOAD, SAMPLE] if settings.demo else [PASTE, UPLOAD]
@@ -133,6 +139,7 @@ with st.expander("New scan", expanded=scan_id is None, icon=":material/add:"):
             )
             if started is not None:
                 st.query_params["scan"] = started
+                st.session_state[_CLEAR_INPUT] = True
                 st.rerun()
 
 if scan_id is None:

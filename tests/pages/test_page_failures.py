@@ -441,3 +441,15 @@ def test_a_scan_stopped_by_a_failure_says_why(monkeypatch: pytest.MonkeyPatch) -
     assert "Partial results: the scan was interrupted" in plain_texts(at, "warning")[0]
     assert "started against api.other" in plain_texts(at, "error")[0]
     assert at.button(key="resume_scan")
+
+
+def test_a_started_scan_clears_the_pasted_ids_and_starts_one_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    launched: list[int] = []
+    monkeypatch.setattr(worker, "launch_worker", lambda: launched.append(1))
+    at = start_scan(paste(failures_page(), "\n".join(SEEDED[:50])))
+    # Stored with the scan; left in the text area they would go to the server on every poll.
+    assert at.text_area(key="scan_text").value == ""
+    assert any("Waiting for a free slot" in p.text for p in at.get("progress"))
+    assert len(launched) == 1  # the rerun that shows the progress does not start a second one
