@@ -261,3 +261,105 @@ def test_a_scan_is_resumed_only_against_the_api_it_started_on(
     err = capsys.readouterr().err
     assert "was started against api.a:8443; this configuration talks to demo" in err
     assert scans.require_scan(db, info.id).status == "queued"  # untouched
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["scan", "u.txt", "--fail-above", "lots"], "must be a number from 0 to 1"),
+        (["scans", "--limit", "0"], "must be a whole number from 1 to 10000"),
+        (["scan", "u.txt", "--resume", "0123456789ab"], "USERS_FILE cannot be given with --resume"),
+        (["scan", "--resume", "0123456789ab", "--label", "x"], "--label cannot be given with"),
+        (["scan", "--resume", "0123456789ab", "--no-store"], "--no-store cannot be given with"),
+        (["export", "0123456789ab"], "export needs --failures-csv PATH, --errors-csv PATH"),
+    ],
+)
+def test_store_usage_errors_exit_2(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _users(tmp_path, ["demo-normal"])
+    if "u.txt" in argv:
+        argv = [str(tmp_path / "users.txt") if a == "u.txt" else a for a in argv]
+    assert cli.main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_queued_scan_is_run_by_resume_and_by_the_worker_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    db = _db()
+    first = scans.create_scan(db, user_ids=["demo-normal", "demo-checkout-failed"], concurrency=2,
+                              api_host="demo")  # fmt: skip
+    assert cli.main(["scan", "--resume", first.id]) == 0
+    captured = capsys.readouterr()
+    assert f"resuming scan {first.id}: 0 of 2 users already have an outcome, 2 to fetch" in (
+        captured.err
+    )
+    assert f"scan_id={first.id} users=2 scanned=2" in captured.out
+    second = scans.create_scan(db, user_ids=["demo-normal"], concurrency=1, api_host="demo")
+    assert cli.main(["worker"]) == 0
+    assert "ran 1 queued scan" in capsys.readouterr().err
+    assert scans.require_scan(db, second.id).status == "completed"
+
+
+def test_an_export_to_a_folder_names_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["scan", str(_users(tmp_path, ["demo-normal"]))]) == 0
+    match = SCAN_ID.search(capsys.readouterr().out)
+    assert match
+    assert cli.main(["export", match.group(1), "--errors-csv", str(tmp_path)]) == 2
+    assert f"cannot write {tmp_path}: it is a directory" in capsys.readouterr().err
+
+
+def test_a_cli_scan_stopped_from_the_page_ends_cancelled_with_exit_130(tmp_path: Path) -> None:
+    import threading
+
+    users = _users(tmp_path, simulator.demo_user_ids(400))
+    db = _db()
+    codes: list[int] = []
+    with simulator.DemoServer(
+        api=simulator.DemoApi(api_key=SECRET), faults=simulator.Faults(latency_ms=50)
+    ) as server:
+        env = {"BASKET_API_URL": server.base_url, "BASKET_API_KEY": SECRET}
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            patch.setenv("NO_PROXY", "127.0.0.1")
+            run = threading.Thread(
+                target=lambda: codes.append(cli.main(["scan", str(users), "--concurrency", "2"]))
+            )
+            run.start()
+            assert server.wait_for_requests(5, timeout=120)
+            scan_id = _running_scan(db)
+            scans.request_cancel(db, scan_id)  # the page's Stop
+            run.join(timeout=120)
+    assert codes == [130]
+    info = scans.require_scan(db, scan_id)
+    assert info.status == "cancelled" and info.partial and 0 < info.done < 400
+
+
+def test_a_cli_scan_whose_database_fails_still_writes_its_csv_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from basket_lib.api.errors import StorageError
+
+    def disk_full(*args: object, **kwargs: object) -> object:
+        raise StorageError("The scan database x could not be written: database or disk is full")
+
+    failures = tmp_path / "failures.csv"
+    users = _users(tmp_path, ["demo-checkout-failed", *simulator.demo_user_ids(30)])
+    original = scans.Recorder.flush
+
+    # Creating the scan works; from the first batch on, every write fails.
+
+    def failing_flush(self: scans.Recorder, **final: object) -> None:
+        monkeypatch.setattr(scans, "_chunks", disk_full)
+        original(self, **final)
+
+    monkeypatch.setattr(scans.Recorder, "flush", failing_flush)
+    assert cli.main(["scan", str(users), "--failures-csv", str(failures)]) == 2
+    captured = capsys.readouterr()
+    assert "the scan was not stored completely" in captured.err
+    assert "database or disk is full" in captured.err and "CSV files written" in captured.err
+    assert SCAN_ID.search(captured.out)  # the summary still has every result
+    with failures.open(encoding="utf-8-sig", newline="") as handle:
+        assert "demo-checkout-failed" in {row["user_id"] for row in csv.DictReader(handle)}

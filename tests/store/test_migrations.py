@@ -164,3 +164,26 @@ def test_a_database_migrated_by_a_newer_release_is_a_clear_error(database_url: s
         newer.migrate()
     assert "has a schema this version does not know" in caught.value.message
     assert "upgrade this one" in caught.value.message
+
+
+def test_every_migration_goes_down_and_up_again(database_url: str) -> None:
+    from alembic import command
+
+    db = Database(database_url)
+    db.migrate()
+    with db.engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "base")
+        assert set(sa.inspect(connection).get_table_names()) <= {"alembic_version"}
+        command.upgrade(config, "head")
+    with db.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+
+
+def test_the_alembic_command_line_is_not_a_way_in() -> None:
+    from alembic import command
+    from alembic.util import CommandError
+
+    with pytest.raises((RuntimeError, CommandError), match="migrates itself on first use"):
+        command.upgrade(alembic_config(), "head")

@@ -207,3 +207,28 @@ def test_a_worker_whose_database_fails_stops_fetching(
     # interrupted (it could not even say why: the database is what failed).
     assert not recorder._beat.is_alive()
     assert scans.require_scan(db, info.id).done == 0
+
+
+def test_an_unexpected_error_hands_the_scan_back_and_the_queue_goes_on(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from basket_lib.scan import engine
+
+    db = Database(database_url)
+    broken, fine = _queued(db, USERS[:5]), _queued(db, USERS[5:10])
+    real = engine.scan_users_sync
+    calls: list[int] = []
+
+    def first_one_breaks(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError(f"a defect near {Settings().redactor!r}")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine, "scan_users_sync", first_one_breaks)
+    assert worker.run_queued(Settings(max_retries=0), db) == 2
+    stopped = scans.require_scan(db, broken.id)
+    assert stopped.status is Status.INTERRUPTED
+    assert stopped.error is not None and "unexpected error: RuntimeError" in stopped.error
+    assert scans.require_scan(db, fine.id).status is Status.COMPLETED
+    assert f"scan {broken.id} failed: RuntimeError" in capsys.readouterr().err

@@ -316,3 +316,35 @@ def test_a_signal_inside_a_batch_write_loses_none_of_it(
     recorder.interrupt()  # as run_claimed does on Ctrl-C / SIGTERM
     assert scans.pending_user_ids(db, info.id) == []
     assert scans.require_scan(db, info.id).done == 41
+
+
+def test_reading_an_unknown_or_broken_scan_database_is_a_clear_error(tmp_path: object) -> None:
+    from basket_lib.api.errors import StorageError
+
+    path = f"{tmp_path}/read.db"
+    db = Database(f"sqlite:///{path}")
+    with pytest.raises(ScanStateError, match="no stored scan 'nope'"):
+        scans.load_report(db, "nope")
+    db.dispose()
+    os.remove(path)
+    os.mkdir(path)
+    with pytest.raises(StorageError, match=r"read\.db could not be read"):
+        scans.list_scans(db)
+
+
+def test_a_requeue_that_loses_the_race_says_so(database_url: str) -> None:
+    db = Database(database_url)
+    info = scans.create_scan(db, user_ids=USERS[:3], concurrency=1, owner="gone:1:x")
+    with db.begin() as connection:
+        connection.execute(
+            sa.update(scans.scans).where(scans.scans.c.id == info.id).values(heartbeat_at=None)
+        )
+    seen = scans.require_scan(db, info.id)
+    scans.requeue(db, info.id)  # someone else, first
+    original = scans.require_scan
+    try:
+        scans.require_scan = lambda *_: seen  # type: ignore[assignment]
+        with pytest.raises(ScanStateError, match="just resumed by another run"):
+            scans.requeue(db, info.id)
+    finally:
+        scans.require_scan = original

@@ -118,3 +118,9 @@ def test_the_input_and_the_unread_users_are_counted_as_the_results_count_them() 
         "below with the reason."
     )
     assert views.unread_summary(0, 1).startswith("1 user could not be read (1 invalid id); it is")
+
+
+def test_the_checkout_failure_rate_of_a_scan() -> None:
+    assert _info("r").user_failure_rate == 15 / 200
+    assert _info("r", baskets_with_checkout=0).user_failure_rate is None
+    assert _info("r", checkout_items=0).reservation_failure_rate is None
