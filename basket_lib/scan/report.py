@@ -130,8 +130,28 @@ class ScanProgress:
     baskets_with_checkout: int
 
 
+class FailureRates:
+    """The two failure rates of a scan, for anything with its four counts (a ScanReport, a
+    stored scan's row). Both are None when their denominator is 0."""
+
+    failed_reservations: int
+    checkout_items: int
+    users_with_failure: int
+    baskets_with_checkout: int
+
+    @property
+    def reservation_failure_rate(self) -> float | None:
+        return self.failed_reservations / self.checkout_items if self.checkout_items else None
+
+    @property
+    def user_failure_rate(self) -> float | None:
+        if not self.baskets_with_checkout:
+            return None
+        return self.users_with_failure / self.baskets_with_checkout
+
+
 @dataclass
-class ScanReport:
+class ScanReport(FailureRates):
     """Aggregates of one scan.
 
     Two failure rates, because one user can have several failed items:
@@ -202,16 +222,6 @@ class ScanReport:
             self.total += 1
             self.invalid += 1
             self.errors.append(ErrorRecord(user_id, INVALID_USER_ID_KIND, None, None, reason))
-
-    @property
-    def reservation_failure_rate(self) -> float | None:
-        return self.failed_reservations / self.checkout_items if self.checkout_items else None
-
-    @property
-    def user_failure_rate(self) -> float | None:
-        if not self.baskets_with_checkout:
-            return None
-        return self.users_with_failure / self.baskets_with_checkout
 
     @property
     def outcomes_total(self) -> int:

@@ -29,6 +29,7 @@ from basket_lib.api.redaction import NO_SECRETS, Redactor
 from basket_lib.scan.report import (
     BasketSummary,
     ErrorRecord,
+    FailureRates,
     FailureRecord,
     ScanReport,
 )
@@ -114,7 +115,7 @@ def owner_alive(owner: str | None, heartbeat_at: datetime | None, now: datetime)
 
 
 @dataclass(frozen=True)
-class ScanInfo:
+class ScanInfo(FailureRates):
     """One stored scan as the page, the CLI and the history show it."""
 
     id: str
@@ -155,16 +156,6 @@ class ScanInfo:
     @property
     def partial(self) -> bool:
         return self.status in (Status.CANCELLED, Status.INTERRUPTED)
-
-    @property
-    def reservation_failure_rate(self) -> float | None:
-        return self.failed_reservations / self.checkout_items if self.checkout_items else None
-
-    @property
-    def user_failure_rate(self) -> float | None:
-        if not self.baskets_with_checkout:
-            return None
-        return self.users_with_failure / self.baskets_with_checkout
 
     @classmethod
     def from_row(cls, row: RowMapping, now: datetime) -> ScanInfo:
