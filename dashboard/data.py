@@ -83,8 +83,14 @@ def fetch_details(
         return {}, exc
 
 
-def show_error(exc: BasketError) -> None:
-    st.error(describe_error(exc).markdown(), icon=":material/error:")
+def show_error(exc: BasketError, *, user_id: str | None = None) -> None:
+    """The error for an agent: what it means, what an administrator checks, a reference to
+    quote, and the response a schema error refers to."""
+    shown = describe_error(exc, user_id=user_id)
+    st.error(shown.markdown(), icon=":material/error:")
+    if shown.response is not None:
+        with st.expander("The response this error refers to"):
+            st.code(shown.response, language="json")
 
 
 AUDIT_REFUSED = (

@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import streamlit as st
 
-from basket_lib.api.errors import BasketError, TrackingDecodeError
+from basket_lib.api.errors import BasketError, InvalidInputError, TrackingDecodeError
 from basket_lib.api.models import BasketResult, ProductDetails
-from basket_lib.api.validation import validate_user_id
+from basket_lib.api.validation import clean_provider_id, suggest_user_id, validate_user_id
 from basket_lib.demo.api import SCENARIOS
 from basket_lib.tracking import TrackingSession, decode_tracking
 from basket_lib.views.text import md_escape, plural
-from dashboard import columns, data, gate
+from dashboard import columns, data, gate, lookups
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 AUTO_REFRESH_SECONDS = 10
+# How often the "fetched … ago" line is redrawn (that line alone, not the page).
+FRESHNESS_SECONDS = 5
 
 settings = gate.require_settings()
 st.title("Basket lookup")
 
 user_id = (st.session_state.get("user") or "").strip()
 if not user_id:
+    lookups.recent_lookups_sidebar()
     st.info("Enter a user id in the sidebar, or open a ticket link such as `/?user=USER_ID`.")
     if settings.demo:
         rows = "\n".join(
@@ -32,48 +39,101 @@ if not user_id:
         st.markdown(f"{header}\n{rows}")
     st.stop()
 
+# The browser tab names the customer: agents keep several tickets open.
+st.set_page_config(page_title=f"{user_id} · Basket lookup")
+
 # Imported only once there is a user to show: pandas and altair take about a second to import on
 # a fresh server, and the landing page needs neither (see benchmarks/startup.py).
-from basket_lib.views import charts, tables, times  # noqa: E402
+from basket_lib.views import answer, charts, money, tables, times  # noqa: E402
 
+suggestion = suggest_user_id(user_id) if any(ch.isspace() for ch in user_id) else None
 try:
     validate_user_id(user_id)
 except BasketError as exc:
-    data.show_error(exc)
+    data.show_error(exc, user_id=user_id)
+    if suggestion is None:
+        st.stop()
+if suggestion is not None:
+    # A whole ticket line pasted as the id: offer the id in it rather than look the line up.
+    st.info(
+        f"This looks like a line from a ticket rather than a user id. "
+        f"Did you mean **{md_escape(suggestion)}**?",
+        icon=":material/lightbulb:",
+    )
+    st.button(
+        f"Look up {suggestion}",
+        key="use_suggestion",
+        type="primary",
+        on_click=lookups.switch_user,
+        args=(suggestion,),
+    )
     st.stop()
 
+cleared = lookups.options_for(user_id)
+if cleared is not None:
+    st.info(
+        f"The provider id and tracking header set for {md_escape(cleared.user_id)} were cleared: "
+        "request options belong to one customer.",
+        icon=":material/mop:",
+    )
+    st.button("Use them for this customer too", key="restore_options", on_click=cleared.restore)
+
 with st.expander("Request options: provider id and tracking header"):
-    provider_id = st.text_input(
+    provider_value = st.text_input(
         "provider_id",
-        key="provider_id",
+        key=lookups.PROVIDER_KEY,
         placeholder="e.g. netflix",
         help="Provider attribution fallback when the tracking session carries none.",
-    ).strip()
-    tracking_value = st.text_area(
+    )
+    provider_id: str | None = None
+    provider_error: BasketError | None = None
+    if provider_value.strip():
+        try:
+            provider_id = clean_provider_id(provider_value)
+        except InvalidInputError as exc:
+            provider_error = exc
+            st.error(f"Not sent: {md_escape(exc.message)}", icon=":material/error:")
+    tracking_text = st.text_area(
         "X-JAY-Tracking",
-        key="tracking_header",
+        key=lookups.TRACKING_KEY,
         height=80,
         help="The header value or the __Secure-jay_tracking cookie value, sent with the request.",
     )
+    session: TrackingSession | None = None
+    tracking_error: TrackingDecodeError | None = None
+    if tracking_text.strip():
+        try:
+            session = decode_tracking(tracking_text)
+        except TrackingDecodeError as exc:
+            tracking_error = exc
+            st.error(f"Not sent: {md_escape(exc.message)}", icon=":material/error:")
 
-session: TrackingSession | None = None
-if tracking_value.strip():
-    try:
-        session = decode_tracking(tracking_value)
-    except TrackingDecodeError as exc:
-        data.show_error(exc)
-        st.stop()
+sent = lookups.sent_options(provider_id, session)
+not_sent = [
+    f"the provider id ({md_escape(provider_error.message)})" if provider_error else "",
+    f"the tracking header ({md_escape(tracking_error.message)})" if tracking_error else "",
+]
+if any(not_sent):
+    st.warning(
+        "Looked up without " + " and without ".join(t for t in not_sent if t) + ". "
+        "Correct it under Request options to send it.",
+        icon=":material/warning:",
+    )
+if sent:
+    st.caption(f"Request sent with {md_escape(sent)}.")
 
 controls = st.columns([1, 1, 1, 3], vertical_alignment="center")
 if controls[0].button(
     "Refresh", icon=":material/refresh:", help="Fetch again, bypassing the cache", key="refresh"
 ):
     st.session_state["_refresh"] = st.session_state.get("_refresh", 0) + 1
+    st.session_state["_refreshed"] = True
 auto_refresh = controls[1].toggle(
     "Auto-refresh", key="auto_refresh", help=f"Fetch every {AUTO_REFRESH_SECONDS} s"
 )
 show_utc = controls[2].toggle("Times in UTC", key="times_utc")
 tz_name = "UTC" if show_utc else (st.context.timezone or "UTC")
+locale = money.viewer_locale(st.context.locale)
 
 
 def _app_base_url() -> str:
@@ -95,7 +155,53 @@ def _render_tracking(found: TrackingSession, now: datetime) -> None:
         st.caption(f"Session started {md_escape(times.humanize_delta(age))} ago.")
 
 
-def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now: datetime) -> None:
+@st.fragment(run_every=FRESHNESS_SECONDS)
+def _freshness(fetched_at: datetime) -> None:
+    shown = times.freshness(
+        fetched_at,
+        datetime.now(UTC),
+        tz_name,
+        stale_after=timedelta(seconds=data.BASKET_TTL_SECONDS),
+    )
+    if shown.stale:
+        st.markdown(
+            f":orange-badge[:material/schedule: {md_escape(shown.text)}: older than "
+            f"{data.BASKET_TTL_SECONDS} s, press Refresh for the latest]"
+        )
+    else:
+        st.markdown(f":green-badge[:material/schedule: {md_escape(shown.text)}]")
+
+
+def _explanations(lines: list[answer.LineAnswer]) -> None:
+    """The checkout in words: failed lines first, each marked in text, not by colour alone."""
+    marks = {
+        answer.LineKind.FAILED: ":red[:material/error:] **Failed:**",
+        answer.LineKind.PARTLY_RESERVED: ":orange[:material/warning:] **Partly reserved:**",
+        answer.LineKind.RESERVED: ":green[:material/check_circle:] **Reserved:**",
+        answer.LineKind.UNLIMITED: ":blue[:material/all_inclusive:] **Unlimited:**",
+    }
+    st.markdown("\n".join(f"- {marks[line.kind]} {md_escape(line.text)}" for line in lines))
+
+
+def _list_table(title: str, frame: pd.DataFrame, key: str, total: str | None) -> None:
+    st.markdown(f"#### {title}")
+    if frame.empty:
+        st.caption(f"{title}: empty.")
+        return
+    st.dataframe(
+        tables.for_display(frame, locale),
+        column_config=columns.PRODUCT_COLUMNS,
+        hide_index=True,
+        key=key,
+        height="content",
+    )
+    if total is not None:
+        st.caption(f"Total: {md_escape(total)}")
+
+
+def _render_basket(
+    result: BasketResult, details: dict[str, ProductDetails] | None, now: datetime
+) -> None:
     basket = result.basket
     st.subheader(md_escape(result.user_id))
     facts = [
@@ -106,8 +212,18 @@ def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now
         f"API version {result.api_version or 'not reported'}",
     ]
     st.caption(md_escape(" · ".join(facts)))
+    _freshness(result.fetched_at)
     if settings.demo:
         st.badge("Demo data", icon=":material/science:", color="orange")
+
+    lines = answer.explain_checkout(basket.checkout, details)
+    alert = answer.failure_alert(lines)
+    if alert is not None:
+        # First on the page (and on a phone): which items failed, in words.
+        risk = answer.value_at_risk(lines).text(locale)
+        st.error(
+            f"{md_escape(alert)} Value at risk: {md_escape(risk)}.", icon=":material/inventory:"
+        )
 
     status = times.expiry_status(basket.expires, now)
     if status == times.ExpiryStatus.EXPIRED:
@@ -155,31 +271,42 @@ def _render_basket(result: BasketResult, details: dict[str, ProductDetails], now
         )
     else:
         st.markdown("#### Checkout")
-        checkout = tables.checkout_frame(basket, details)
-        if checkout.empty:
+        if not lines:
             st.caption("No active checkout.")
         else:
-            if metrics.failed_reservations:
-                failed = plural(metrics.failed_reservations, "stock reservation")
-                st.error(
-                    f"{failed} failed in this checkout.",
-                    icon=":material/inventory:",
+            # Words beside the table on a wide screen; above it on a narrow one.
+            words, table = st.columns([2, 3])
+            with words:
+                _explanations(lines)
+            with table:
+                checkout = tables.checkout_frame(basket, details)
+                st.dataframe(
+                    tables.for_display(checkout, locale).style.apply(
+                        tables.highlight_failed, axis=1
+                    ),
+                    column_config=columns.CHECKOUT_COLUMNS,
+                    hide_index=True,
+                    key="checkout_table",
+                    height="content",
                 )
-            st.dataframe(
-                checkout.style.apply(tables.highlight_failed, axis=1),
-                column_config=columns.CHECKOUT_COLUMNS,
-                hide_index=True,
-                key="checkout_table",
-            )
-        for title, frame, key in (
-            ("Cart", tables.cart_frame(basket, details), "cart_table"),
-            ("Saved for later", tables.saved_frame(basket, details), "saved_table"),
-        ):
-            st.markdown(f"#### {title}")
-            if frame.empty:
-                st.caption(f"{title}: empty.")
-            else:
-                st.dataframe(frame, column_config=columns.PRODUCT_COLUMNS, hide_index=True, key=key)
+                st.caption(
+                    "Total: " + md_escape(answer.list_totals(basket.checkout, details).text(locale))
+                )
+        _list_table(
+            "Cart",
+            tables.cart_frame(basket, details),
+            "cart_table",
+            answer.list_totals(basket.cart, details).text(locale),
+        )
+        _list_table("Saved for later", tables.saved_frame(basket, details), "saved_table", None)
+
+    st.markdown("#### For the ticket")
+    st.caption("Plain text to paste into the reply (copy button on the right); adapt the reply.")
+    st.code(
+        answer.ticket_summary(result, details, now=now, tz_name=tz_name, locale=locale),
+        language=None,
+        wrap_lines=True,
+    )
 
     if basket.expires or basket.last_changed:
         st.markdown("#### Time to expiry")
@@ -196,14 +323,15 @@ def basket_view() -> None:
     # Auto-refresh ticks get their own cache key so they always fetch anew.
     tick = int(time.time() // AUTO_REFRESH_SECONDS) if auto_refresh else 0
     refresh = st.session_state.get("_refresh", 0)
-    lookup = (user_id, refresh, tick, session.header_value if session else None, provider_id)
+    tracking = session.header_value if session else None
+    lookup = (user_id, refresh, tick, tracking, provider_id)
     try:
         with st.spinner("Fetching basket…"):
             result = data.fetch_basket(
                 settings,
                 user_id,
-                tracking=session.header_value if session else None,
-                provider_id=provider_id or None,
+                tracking=tracking,
+                provider_id=provider_id,
                 refresh=refresh * 1_000_000 + tick,
             )
     except BasketError as exc:
@@ -211,16 +339,31 @@ def basket_view() -> None:
             outcome = f"error: {exc.summary()}"
             if data.audit(settings, "lookup", user_ids=[user_id], outcome=outcome):
                 st.session_state["_last_lookup"] = lookup
-        data.show_error(exc)
+        data.show_error(exc, user_id=user_id)
         return
     # Audited once per lookup; one that could not be audited is tried again and not shown.
     if st.session_state.get("_last_lookup") != lookup:
         if not data.audit(settings, "lookup", user_ids=[user_id], outcome="basket"):
             return
         st.session_state["_last_lookup"] = lookup
+    lookups.remember(user_id)
+    if st.session_state.pop("_refreshed", False):
+        st.toast(
+            f"Fetched again at {times.format_time(result.fetched_at, tz_name, seconds=True)}",
+            icon=":material/refresh:",
+        )
 
-    details, details_error = data.fetch_details(settings, result.basket.product_ids())
+    found, details_error = data.fetch_details(settings, result.basket.product_ids())
+    # None tells the wording rules that the details could not be fetched at all.
+    details = None if details_error is not None else found
     now = datetime.now(UTC)
+    if details_error is not None:
+        st.warning(
+            "Product details are unavailable "
+            f"({md_escape(details_error.summary())}): names, prices and current stock are not "
+            "shown, and each line is explained from the basket alone.",
+            icon=":material/info:",
+        )
     if session is not None:
         main, side = st.columns([3, 1])
         with side:
@@ -229,13 +372,9 @@ def basket_view() -> None:
             _render_basket(result, details, now)
     else:
         _render_basket(result, details, now)
-    if details_error is not None:
-        st.caption(
-            "Product names and prices are unavailable "
-            f"({md_escape(details_error.summary())}); ids are shown instead."
-        )
     if auto_refresh:
         st.caption(f"Auto-refresh on: fetched {times.format_time(result.fetched_at, tz_name)}.")
 
 
 basket_view()
+lookups.recent_lookups_sidebar()

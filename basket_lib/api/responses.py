@@ -101,6 +101,7 @@ def validate_payload(model: type[T], payload: Any, status: int, *, shape_known: 
             f"The API answered HTTP {status} with JSON {type(payload).__name__}, "
             "expected an object.",
             status=status,
+            details={"response": payload},
         )
     try:
         context = models.SHAPE_KNOWN if shape_known else None
@@ -118,7 +119,8 @@ def validate_payload(model: type[T], payload: Any, status: int, *, shape_known: 
         raise errors.ResponseValidationError(
             f"The API's response does not match the documented schema: {listed}",
             status=status,
-            details=problems,
+            # The response itself, so the agent can escalate with what the error refers to.
+            details={"problems": problems, "response": payload},
         ) from None
 
 

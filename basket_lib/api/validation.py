@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from urllib.parse import quote
@@ -81,6 +82,35 @@ def validate_user_id(user_id: object) -> str:
         # Even encoded, "." and ".." are dot-segments that URL normalisation removes.
         raise errors.InvalidUserIdError(f"The user id cannot be {user_id!r}.")
     return user_id
+
+
+# "User ID: user-00042", "userId=user-00042", "customer id #user-00042".
+_LABELLED_ID = re.compile(r"\b(?:user|customer|client)[ _-]?id\s*[:=#]?\s*(\S+)", re.IGNORECASE)
+_ENCLOSING = "\"'`“”‘’«»()[]{}<>.,;:!?#"
+# A ticket line longer than this is not searched: it is not an id typed by mistake.
+MAX_SUGGESTION_SOURCE = 2_000
+
+
+def suggest_user_id(text: str) -> str | None:
+    """The user id inside a pasted ticket line ("User ID: user-00042, checkout failed" →
+    "user-00042"), to be offered, never used silently. First an id after a "user id" label,
+    else the first word holding letters and digits, else one of digits only; None when none is
+    a valid id other than the text itself."""
+    if not isinstance(text, str) or len(text) > MAX_SUGGESTION_SOURCE:
+        return None
+    labelled = [match.group(1) for match in _LABELLED_ID.finditer(text)]
+    words = [word for word in text.split() if any(char.isdigit() for char in word)]
+    # Words mixing letters and digits ("user-00042") before bare numbers (often ticket numbers).
+    words.sort(key=lambda word: not any(char.isalpha() for char in word))
+    for candidate in (*labelled, *words):
+        token = candidate.strip(_ENCLOSING)
+        if not token or token == text:
+            continue
+        try:
+            return validate_user_id(token)
+        except errors.InvalidUserIdError:
+            continue
+    return None
 
 
 def _first_control(value: str) -> tuple[int, str] | None:

@@ -10,10 +10,12 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
 import pandas as pd
+from babel import Locale
 
 from basket_lib.api.models import (
     Basket,
@@ -25,6 +27,7 @@ from basket_lib.api.models import (
 )
 from basket_lib.scan.export import ERROR_COLUMNS, FAILURE_COLUMNS
 from basket_lib.scan.report import ErrorRecord, FailureRecord
+from basket_lib.views import money
 
 # --- reservations and metrics -----------------------------------------------------------------
 
@@ -160,6 +163,39 @@ def checkout_frame(
     return _typed_frame(
         [_checkout_row(item, details) for item in basket.checkout], CHECKOUT_COLUMNS
     )
+
+
+def for_display(frame: pd.DataFrame, locale: Locale = money.DEFAULT_LOCALE) -> pd.DataFrame:
+    """A basket table as the page shows it: the price with its currency in the viewer's locale,
+    the line total (price × count), and every missing value an empty cell, never "None"."""
+    shown = frame.copy()
+    if "price" in shown.columns:
+        prices = [
+            None if pd.isna(price) else Decimal(str(price)) for price in shown["price"].tolist()
+        ]
+        currencies = shown["currency"].tolist()
+        counts = shown["count"].tolist()
+        shown["price"] = [
+            "" if price is None else money.format_money(price, currency, locale)
+            for price, currency in zip(prices, currencies, strict=True)
+        ]
+        totals = [
+            money.line_total(price, int(count)) for price, count in zip(prices, counts, strict=True)
+        ]
+        shown.insert(
+            list(shown.columns).index("price") + 1,
+            "line_total",
+            [
+                "" if total is None else money.format_money(total, currency, locale)
+                for total, currency in zip(totals, currencies, strict=True)
+            ],
+        )
+        shown = shown.drop(columns="currency")
+    for column in shown.columns:
+        if shown[column].dtype != bool:
+            values = shown[column].astype(object)
+            shown[column] = values.where(values.notna(), "")
+    return shown
 
 
 # Translucent, so the tint reads on light and dark themes alike.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -81,12 +82,44 @@ def to_local(ts: datetime | None, tz_name: str | None) -> datetime | None:
     return _aware(ts).astimezone(_zone(tz_name))
 
 
-def format_time(ts: datetime | None, tz_name: str | None) -> str:
-    """ "2025-06-29 10:12 CEST" in the named zone (UTC when unknown); "unknown" for None."""
+def format_time(ts: datetime | None, tz_name: str | None, *, seconds: bool = False) -> str:
+    """ "2025-06-29 10:12 CEST" (with `seconds`, "2025-06-29 10:12:07 CEST") in the named zone
+    (UTC when unknown); "unknown" for None."""
     local = to_local(ts, tz_name)
-    return "unknown" if local is None else local.strftime("%Y-%m-%d %H:%M %Z")
+    pattern = "%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z"
+    return "unknown" if local is None else local.strftime(pattern)
 
 
 def format_utc(ts: datetime | None) -> str:
     """ "2025-06-29 08:12 UTC"; "unknown" for None."""
     return format_time(ts, "UTC")
+
+
+# --- freshness --------------------------------------------------------------------------------
+
+
+def age_text(delta: timedelta) -> str:
+    """ "12 s" under a minute (freshness is read in seconds), otherwise humanize_delta."""
+    seconds = int(abs(delta).total_seconds())
+    return f"{seconds} s" if seconds < 60 else humanize_delta(delta)
+
+
+@dataclass(frozen=True, slots=True)
+class Freshness:
+    text: str
+    stale: bool
+
+
+def freshness(
+    fetched_at: datetime, now: datetime, tz_name: str | None, *, stale_after: timedelta
+) -> Freshness:
+    """ "Fetched at 10:51:03 CEST (12 s ago)"; stale once older than `stale_after` (the cache
+    period: a newer answer may exist)."""
+    fetched, current = _aware(fetched_at), _aware(now)
+    local = to_local(fetched, tz_name)
+    assert local is not None
+    age = max(current - fetched, timedelta(0))
+    return Freshness(
+        text=f"Fetched at {local.strftime('%H:%M:%S %Z')} ({age_text(age)} ago)",
+        stale=age > stale_after,
+    )

@@ -643,7 +643,10 @@ def test_schema_mismatch_names_the_field_paths(api: Api) -> None:
     assert "data.cart.0.productId: Field required" in error.message
     assert "data.cart.1.count" in error.message
     assert "data.expires" in error.message
-    assert {p["field"] for p in error.details} >= {"data.cart.0.productId", "data.cart.1.count"}
+    problems = error.details["problems"]
+    assert {p["field"] for p in problems} >= {"data.cart.0.productId", "data.cart.1.count"}
+    # The response itself travels with the error, for the agent to escalate with.
+    assert error.details["response"] == {"data": data}
 
 
 @pytest.mark.parametrize("body", [[], "basket", 3, None])
@@ -651,6 +654,7 @@ def test_json_that_is_not_an_object_is_a_validation_error(api: Api, body: Any) -
     server = Server(reply(200, content=json.dumps(body).encode()))
     error = raises(api, lambda: api.client(server).get_basket("u"), errors.ResponseValidationError)
     assert "expected an object" in error.message
+    assert error.details == {"response": body}
 
 
 # --- product details ----------------------------------------------------------------------------

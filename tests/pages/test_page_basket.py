@@ -115,7 +115,11 @@ def test_deep_link_shows_the_failed_checkout(api: RecordingApi) -> None:
     assert metric(at, "Saved") == ("1 product", "")
     assert metric(at, "Checkout") == ("5 products", "9 units")
     assert metric(at, "Failed reservations") == ("2", "3 units")
-    assert "2 stock reservations failed in this checkout." in plain_texts(at, "error")
+    # The alert names the failed items and what they are worth.
+    assert plain_texts(at, "error") == [
+        "2 stock reservations failed in this checkout: Salt & Ember Signed Cookbook (prod-1017) "
+        "and Crown of Ash Dragon Figure (Limited Edition) (prod-1018). Value at risk: €228.80."
+    ]
 
     # Checkout, cart and saved: three tables.
     assert len(at.dataframe) == 3
@@ -136,15 +140,17 @@ def test_deep_link_shows_the_failed_checkout(api: RecordingApi) -> None:
     ]
     assert list(checkout["failed"]) == [True, True, False, False, False]
     assert styled_rows(at, "status") == {0, 1}
-    # Names and prices come from the product details endpoint.
-    assert checkout["name"].notna().all()
+    # Names and prices come from the product details endpoint; prices carry their currency.
+    assert (checkout["name"] != "").all()
+    assert list(checkout["price"][:2]) == ["€39.90", "€149.00"]
+    assert list(checkout["line_total"][:2]) == ["€79.80", "€149.00"]
     assert [sent.method for sent in api.sent] == ["GET", "POST"]
 
 
 def test_raw_response_and_deep_link_blocks() -> None:
     at = look_up("demo-checkout-failed")
 
-    raw, link = texts(at, "code")
+    _ticket, raw, link = texts(at, "code")
     assert json.loads(raw)["data"]["checkout"][0] == {
         "productId": "prod-1017",
         "count": 2,
@@ -202,7 +208,10 @@ def test_variants_name_their_main_product(shared: AppTest) -> None:
     assert list(checkout["status"]) == ["failed (-1)", "reserved 2"]
     assert styled_rows(at, "status") == {0}
     assert metric(at, "Failed reservations") == ("1", "1 unit")
-    assert "1 stock reservation failed in this checkout." in plain_texts(at, "error")
+    assert plain_texts(at, "error") == [
+        "1 stock reservation failed in this checkout: Night Harbor Lighthouse Hoodie, variant L "
+        "(prod-1002-l). Value at risk: €59.99."
+    ]
 
 
 def test_empty_basket_is_a_state_not_an_error(shared: AppTest) -> None:
@@ -250,7 +259,7 @@ def test_next_token_is_shown(shared: AppTest) -> None:
 def test_hostile_values_are_shown_as_data(shared: AppTest) -> None:
     at = show(shared, "demo-hostile")
 
-    raw = json.loads(texts(at, "code")[0])
+    raw = json.loads(texts(at, "code")[1])
     cart = next(frame.value for frame in at.dataframe if "status" not in frame.value.columns)
     assert list(cart["product_id"]) == [item["productId"] for item in raw["data"]["cart"]]
     assert any("<script" in product for product in cart["product_id"])
@@ -345,19 +354,27 @@ def test_provider_id_and_tracking_are_sent(api: RecordingApi) -> None:
         ("provider_id", "net\x00flix", "control character"),
     ],
 )
-def test_malformed_request_option_is_refused_without_a_request(
+def test_malformed_request_option_is_not_sent_and_the_basket_still_loads(
     key: str, value: str, message: str, api: RecordingApi
 ) -> None:
     at = look_up("demo-normal")
-    before = len(api.baskets())
     widget = at.text_area(key=key) if key == "tracking_header" else at.text_input(key=key)
-    widget.set_value(value).run()
+    widget.set_value(value)
+    at.button(key="refresh").click().run()
 
     no_exception(at)
+    # The error sits next to its field, inside the request options.
     (error,) = plain_texts(at, "error")
-    assert message in error
-    assert len(api.baskets()) == before
-    assert not at.metric
+    assert error.startswith("Not sent: ") and message in error
+    (options,) = [e for e in at.expander if e.label.startswith("Request options")]
+    assert [plain(e.value) for e in options.error] == [error]
+    # The page says what was not sent, and the basket is shown, fetched without it.
+    (warning,) = plain_texts(at, "warning")
+    field = "tracking header" if key == "tracking_header" else "provider id"
+    assert warning.startswith(f"Looked up without the {field} (")
+    assert metric(at, "Cart") == ("3 products", "4 units")
+    last = api.baskets()[-1]
+    assert "x-jay-tracking" not in last.headers and "provider_id" not in last.target
 
 
 # --- cache, refresh, time zones -----------------------------------------------------------------

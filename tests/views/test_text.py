@@ -39,8 +39,11 @@ def test_describe_status_error_has_every_fact() -> None:
 
 def test_describe_undocumented_code() -> None:
     shown = describe_error(error_for_status(400, api_code=2017, api_message="nope"))
-    assert shown.facts == ("HTTP 400", "API code 2017")
+    assert shown.facts == ("HTTP 400", "API code 2017 (undocumented)")
     assert shown.meaning is not None and "not documented" in shown.meaning
+    # Undocumented, not "malformed": the bad-request hint does not apply to a code nobody knows.
+    assert shown.hint is not None and "undocumented code" in shown.hint
+    assert "malformed" not in shown.for_agent + " " + shown.hint.replace("not a malformed", "")
 
 
 def test_describe_connection_error_without_status() -> None:
