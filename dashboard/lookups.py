@@ -10,6 +10,7 @@ import streamlit as st
 from basket_lib.tracking import TrackingSession
 from basket_lib.views.text import md_escape
 
+BASKET_PAGE = "pages/basket.py"
 PROVIDER_KEY = "provider_id"
 TRACKING_KEY = "tracking_header"
 _OPTIONS_USER = "_options_user"
@@ -84,7 +85,7 @@ def recent_lookups_sidebar() -> None:
         st.markdown("**Recent lookups**")
         for user in others:
             st.page_link(
-                "pages/basket.py",
+                BASKET_PAGE,
                 label=md_escape(user),
                 icon=":material/history:",
                 query_params={"user": user},

@@ -10,7 +10,7 @@ from basket_lib.api.errors import TrackingDecodeError
 from basket_lib.tracking import decode_tracking
 from basket_lib.views import times
 from basket_lib.views.text import md_escape
-from dashboard import data, gate
+from dashboard import data, gate, lookups
 
 gate.require_access()
 st.title("Tracking decoder")
@@ -48,6 +48,19 @@ if value.strip():
                 f"({times.format_utc(session.start_time)})"
             )
         )
+    # One click from the decoded header to that customer's basket, sent with this header.
+    if session.user_id and st.button(
+        f"Open the basket of {md_escape(session.user_id)} with this tracking session",
+        key="open_tracked_basket",
+        icon=":material/shopping_basket:",
+        type="primary",
+        # The callback sets the user and the options before the sidebar's id is drawn.
+        on_click=lookups.open_with_options,
+        args=(session.user_id,),
+        kwargs={"tracking": session.header_value, "provider_id": session.provider_name},
+    ):
+        # Only unbound parameters are cleared: ?user= follows the sidebar's id, bound to it.
+        st.switch_page(lookups.BASKET_PAGE, query_params={})
     st.dataframe(
         [{"field": name, "value": text} for name, text in session.fields()],
         hide_index=True,

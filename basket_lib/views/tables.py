@@ -192,9 +192,14 @@ def for_display(frame: pd.DataFrame, locale: Locale = money.DEFAULT_LOCALE) -> p
         )
         shown = shown.drop(columns="currency")
     for column in shown.columns:
-        if shown[column].dtype != bool:
-            values = shown[column].astype(object)
-            shown[column] = values.where(values.notna(), "")
+        values = shown[column]
+        if values.dtype == bool or not values.isna().any():
+            continue
+        # A column with gaps becomes text: Arrow cannot hold "" among numbers.
+        shown[column] = [
+            "" if pd.isna(value) else str(int(value) if isinstance(value, float) else value)
+            for value in values.astype(object)
+        ]
     return shown
 
 

@@ -13,6 +13,7 @@ from basket_lib.api.validation import (
     clean_provider_id,
     clean_tracking_header,
     distinct_product_ids,
+    suggest_user_id,
     user_path_segment,
     validate_user_id,
 )
@@ -181,3 +182,31 @@ def test_bad_product_ids_are_rejected(value: object, expected: str) -> None:
     with pytest.raises(errors.InvalidInputError) as caught:
         distinct_product_ids(value)  # type: ignore[arg-type]
     assert expected in caught.value.message
+
+
+# --- suggest_user_id ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "suggestion"),
+    [
+        ("User ID: user-00042, checkout failed", "user-00042"),
+        ("userId=demo-checkout-failed please help", "demo-checkout-failed"),
+        ("customer id #A-77 wrote in", "A-77"),
+        ("Ticket 1234 from user-42", "user-42"),
+        ("#5512: 99812 checkout failed", "5512"),
+        ("Kunde (user-7) sagt: Kasse kaputt", "user-7"),
+        ("“user-9”, checkout", "user-9"),
+        ("hello world", None),
+        ("User id:", None),
+        ("user-00042", None),  # the text is already the id: nothing to offer
+        ("User ID: " + "x" * 2_000, None),  # too long to be a mistyped id
+    ],
+)
+def test_suggest_user_id_finds_the_id_in_a_ticket_line(text: str, suggestion: str | None) -> None:
+    assert suggest_user_id(text) == suggestion
+
+
+def test_a_suggestion_is_always_a_valid_id() -> None:
+    # The word after the label is not a valid id (a zero-width space): the next candidate wins.
+    assert suggest_user_id("User ID: a\u200bb, see user-5") == "user-5"

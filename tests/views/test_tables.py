@@ -12,11 +12,13 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
+from babel import Locale
 
 from basket_lib.api.errors import error_for_status
 from basket_lib.api.models import Basket, BasketResult, ProductDetails
 from basket_lib.api.redaction import Redactor
 from basket_lib.scan.report import ErrorRecord, FailureRecord
+from basket_lib.views import tables
 from basket_lib.views.tables import (
     CHECKOUT_COLUMNS,
     ERROR_COLUMNS,
@@ -548,3 +550,33 @@ def test_affected_users_link_to_each_basket() -> None:
         {"user_id": "u1", "basket": "/?user=u1", "failed_units": 5, "stocked": -3}
     ]
     assert affected_users(_scan_frame(), "nope").empty
+
+
+def test_for_display_formats_money_and_blanks_every_missing_value() -> None:
+    frame = tables._typed_frame(
+        [
+            {"product_id": "a", "name": "Mug", "price": 14.99, "currency": "EUR", "variant": None,
+             "main_product": None, "count": 2, "stocked": -1, "status": "failed (-1)",
+             "failed": True},
+            {"product_id": "b", "name": None, "price": math.nan, "currency": None, "variant": "M",
+             "main_product": "b0", "count": 1, "stocked": None, "status": "unlimited",
+             "failed": False},
+        ],
+        tables.CHECKOUT_COLUMNS,
+    )  # fmt: skip
+    shown = tables.for_display(frame, Locale("de", "DE"))
+    assert list(shown.columns) == [
+        "product_id", "name", "price", "line_total", "variant", "main_product", "count",
+        "stocked", "status", "failed",
+    ]  # fmt: skip
+    assert shown.to_dict("records") == [
+        {"product_id": "a", "name": "Mug", "price": "14,99\xa0€", "line_total": "29,98\xa0€",
+         "variant": "", "main_product": "", "count": 2, "stocked": "-1",
+         "status": "failed (-1)", "failed": True},
+        {"product_id": "b", "name": "", "price": "", "line_total": "", "variant": "M",
+         "main_product": "b0", "count": 1, "stocked": "", "status": "unlimited",
+         "failed": False},
+    ]  # fmt: skip
+    assert shown["failed"].dtype == bool
+    # The typed frame itself is untouched.
+    assert frame["name"].tolist() == ["Mug", None]

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from basket_lib.access import Verdict
+from basket_lib.api import errors
 from basket_lib.api.errors import APITimeoutError, error_for_status
 from basket_lib.views.text import describe_error, md_escape, plural, refusal_message
 
@@ -92,3 +95,72 @@ def test_each_refusal_says_why_and_echoes_only_a_plain_address(
     assert says in text
     assert ("kim\\@example\\.com" in text) is shows_address  # md_escape(address)
     assert "\u212a" not in text
+
+
+# --- errors written for agents ------------------------------------------------------------------
+
+AT = datetime(2026, 12, 1, 10, 51, 3, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("error", "agent", "admin"),
+    [
+        (error_for_status(404, api_code=2005, api_message="Basket not found."),
+         "no basket for this user id", None),
+        (error_for_status(404), "address is wrong", "BASKET_API_URL"),
+        (error_for_status(401, api_code=2002), "credentials", "BASKET_API_KEY"),
+        (error_for_status(503), "cannot be read right now; try again in a minute",
+         "retry in a moment"),
+        (error_for_status(429), "busy; try again in a minute", "concurrency"),
+        (error_for_status(400, api_code=2017), "does not document", "undocumented code"),
+        (error_for_status(400, api_code=3002), "refused this request", "malformed"),
+        (error_for_status(418), "refused this request", "See the API's message"),
+        (APITimeoutError("No answer"), "did not answer in time", "BASKET_API_TIMEOUT"),
+        (errors.APIConnectionError("refused"), "cannot be reached", "BASKET_API_URL"),
+        (errors.ResponseFormatError("html"), "Something other than the API answered", "between"),
+        (errors.ResponseTooLargeError("big"), "far more than any basket", "size limit"),
+        (errors.ConfigurationError("no url"), "not set up", "BASKET_API_"),
+        (errors.InvalidUserIdError("bad id"), "check it against the ticket", None),
+        (errors.TrackingNotBase64Error("no"), "not sent", None),
+        (errors.StorageError("db"), "Stored scans", "BASKET_DATABASE_URL"),
+        (errors.BasketError("odd"), "Something went wrong", None),
+    ],
+)  # fmt: skip
+def test_each_error_says_what_it_means_for_the_agent_and_what_to_check(
+    error: errors.BasketError, agent: str, admin: str | None
+) -> None:
+    shown = describe_error(error, at=AT, user_id="user-00042")
+    assert agent in shown.for_agent
+    if admin is None:
+        assert shown.hint is None
+        assert "For an administrator" not in shown.markdown()
+    else:
+        assert shown.hint is not None and admin in shown.hint
+        assert "**For an administrator:**" in shown.markdown()
+
+
+def test_basket_not_found_is_not_a_url_problem() -> None:
+    shown = describe_error(error_for_status(404, api_code=2005), at=AT)
+    assert "URL" not in shown.for_agent and shown.hint is None
+
+
+def test_every_error_carries_a_reference_to_quote() -> None:
+    later = AT.astimezone(timezone(timedelta(hours=2)))
+    shown = describe_error(error_for_status(404, api_code=2005), at=later, user_id="user-00042")
+    assert shown.reference == (
+        "2026-12-01 10:51:03 UTC · user user-00042 · HTTP 404 · API code 2005 · not found"
+    )
+    assert shown.markdown().endswith(f"**Reference:** {md_escape(shown.reference)}")
+    bare = describe_error(APITimeoutError("No answer"), at=AT)
+    assert bare.reference == "2026-12-01 10:51:03 UTC · timeout"
+
+
+def test_a_schema_error_shows_the_response_it_refers_to() -> None:
+    response = {"data": {"cart": [{"productId": 1009}]}, "nextToken": None}
+    error = errors.ResponseValidationError(
+        "does not match", status=200, details={"problems": [], "response": response}
+    )
+    shown = describe_error(error, at=AT)
+    assert shown.response is not None and json.loads(shown.response) == response
+    assert describe_error(errors.ResponseValidationError("x", details=[1]), at=AT).response is None
+    assert describe_error(error_for_status(500, details={"response": 1}), at=AT).response is None
