@@ -19,12 +19,20 @@ import altair as alt
 import pandas as pd
 
 from basket_lib.scan.report import EXPIRY_BIN_LABELS
-from basket_lib.views.times import expiry_text, format_time, humanize_delta, to_local
+from basket_lib.views.times import (
+    ExpiryStatus,
+    expiry_status,
+    expiry_text,
+    format_time,
+    humanize_delta,
+    to_local,
+)
 
 FAILURE_COLOUR = "#ef4444"
 NEUTRAL_COLOUR = "#7f8ea3"
 OK_COLOUR = "#3b82f6"
 NOW_COLOUR = "#d97706"
+SOON_COLOUR = "#f97316"
 
 # Width follows the container, height is each chart's own. Streamlit's default ("fit") squeezes
 # the axes and legend into the given height and would shrink the plots to slivers.
@@ -36,10 +44,21 @@ _AUTOSIZE = alt.AutoSizeParams(type="fit-x", contains="padding")
 # --- expiry timeline --------------------------------------------------------------------------
 
 SINCE_CHANGE, TIME_LEFT, SINCE_EXPIRY = "since last change", "time left", "since expiry"
-_SEGMENTS = (SINCE_CHANGE, TIME_LEFT, SINCE_EXPIRY)
-_EVENTS = ("last changed", "now", "expires", "expired")
+TIME_LEFT_SOON = "time left (under 1 h)"
+_SEGMENTS = (SINCE_CHANGE, TIME_LEFT, TIME_LEFT_SOON, SINCE_EXPIRY)
+_SEGMENT_COLOURS = (NEUTRAL_COLOUR, OK_COLOUR, SOON_COLOUR, FAILURE_COLOUR)
+_EVENTS = ("last changed", "now", "expires", "expiring", "expired")
+_EVENT_COLOURS = (NEUTRAL_COLOUR, NOW_COLOUR, OK_COLOUR, SOON_COLOUR, FAILURE_COLOUR)
 _SEGMENT_COLUMNS = ["segment", "start", "end", "from", "to", "length"]
-_EVENT_COLUMNS = ["event", "time", "when", "relative"]
+_EVENT_COLUMNS = ["event", "label", "time", "when", "relative"]
+# Dates on the axis and in the labels: a basket's life spans days to weeks.
+_DATE_FORMAT = "%d %b %H:%M"
+
+
+def _local_date(ts: datetime, tz_name: str | None) -> str:
+    local = to_local(ts, tz_name)
+    assert local is not None
+    return local.strftime(_DATE_FORMAT)
 
 
 def _wall_clock(ts: datetime, tz_name: str | None) -> str:
@@ -70,9 +89,12 @@ def expiry_timeline(
         points["last changed"] = last_changed
     if now is not None:
         points["now"] = now
+    soon = False
     if expires is not None:
-        expired = now is not None and expires <= now
-        points["expired" if expired else "expires"] = expires
+        status = expiry_status(expires, now) if now is not None else ExpiryStatus.OK
+        soon = status is ExpiryStatus.EXPIRING
+        names = {ExpiryStatus.EXPIRED: "expired", ExpiryStatus.EXPIRING: "expiring"}
+        points[names.get(status, "expires")] = expires
 
     def relative(event: str, ts: datetime) -> str:
         if now is None or event == "now":
@@ -85,6 +107,8 @@ def expiry_timeline(
         [
             {
                 "event": event,
+                # Said in text as well as colour: "expiring 01 Dec 18:48", "expired 27 Jun 06:00".
+                "label": event if event == "now" else f"{event} {_local_date(ts, tz_name)}",
                 "time": _wall_clock(ts, tz_name),
                 "when": format_time(ts, tz_name),
                 "relative": relative(event, ts),
@@ -104,7 +128,7 @@ def expiry_timeline(
             if last_changed is not None:
                 spans.append((SINCE_CHANGE, last_changed, now))
             if expires is not None:
-                spans.append((TIME_LEFT, now, expires))
+                spans.append((TIME_LEFT_SOON if soon else TIME_LEFT, now, expires))
     segments = pd.DataFrame(
         [
             {
@@ -120,7 +144,7 @@ def expiry_timeline(
         columns=_SEGMENT_COLUMNS,
     )
 
-    x_axis = alt.Axis(title=None, grid=False, labelOverlap=True)
+    x_axis = alt.Axis(title=None, grid=False, labelOverlap=True, format=_DATE_FORMAT)
     # Pixels kept free at both ends so the first and last labels are not cut off.
     x_scale = alt.Scale(padding=48)
     span_layer = (
@@ -131,9 +155,7 @@ def expiry_timeline(
             x2="end:T",
             color=alt.Color(
                 "segment:N",
-                scale=alt.Scale(
-                    domain=list(_SEGMENTS), range=[NEUTRAL_COLOUR, OK_COLOUR, FAILURE_COLOUR]
-                ),
+                scale=alt.Scale(domain=list(_SEGMENTS), range=list(_SEGMENT_COLOURS)),
                 legend=alt.Legend(title=None, orient="bottom"),
             ),
             tooltip=[
@@ -150,9 +172,7 @@ def expiry_timeline(
         "x": alt.X("time:T", axis=x_axis, scale=x_scale),
         "color": alt.Color(
             "event:N",
-            scale=alt.Scale(
-                domain=list(_EVENTS), range=[NEUTRAL_COLOUR, NOW_COLOUR, OK_COLOUR, FAILURE_COLOUR]
-            ),
+            scale=alt.Scale(domain=list(_EVENTS), range=list(_EVENT_COLOURS)),
             legend=None,
         ),
         "tooltip": [
@@ -168,12 +188,12 @@ def expiry_timeline(
     other_labels = (
         alt.Chart(events[events["event"] != "now"])
         .mark_text(dy=-14, fontWeight="bold")
-        .encode(text="event:N", **event_encoding)
+        .encode(text="label:N", **event_encoding)
     )
     now_label = (
         alt.Chart(events[events["event"] == "now"])
         .mark_text(dy=-30, fontWeight="bold")
-        .encode(text="event:N", **event_encoding)
+        .encode(text="label:N", **event_encoding)
     )
     timeline: alt.LayerChart = (
         alt.layer(span_layer, point_layer, other_labels, now_label)

@@ -19,7 +19,9 @@ from basket_lib.views.charts import (
     FAILURE_LABELS,
     SINCE_CHANGE,
     SINCE_EXPIRY,
+    SOON_COLOUR,
     TIME_LEFT,
+    TIME_LEFT_SOON,
     WITH_FAILURE,
     WITHOUT_FAILURE,
     expiry_histogram,
@@ -84,10 +86,12 @@ def test_timeline_of_a_live_basket() -> None:
     assert events["last changed"]["time"] < events["now"]["time"] < events["expires"]["time"]
     assert point["encoding"]["x"]["field"] == "time"
 
-    labels = [row["event"] for layer in layers["text"] for row in _data(spec, layer)]
-    assert sorted(labels) == ["expires", "last changed", "now"]
+    labels = [row["label"] for layer in layers["text"] for row in _data(spec, layer)]
+    # Each event says its date in the agent's zone, on the axis too.
+    assert sorted(labels) == ["expires 29 Jun 10:12", "last changed 04 Jun 14:34", "now"]
+    assert rule["encoding"]["x"]["axis"]["format"] == "%d %b %H:%M"
     for layer in layers["text"]:
-        assert layer["encoding"]["text"]["field"] == "event"
+        assert layer["encoding"]["text"]["field"] == "label"
         # Coloured like their points: a fixed text colour vanishes on one of the themes.
         assert layer["encoding"]["color"]["field"] == "event"
     # "now" sits a line above the other labels so that close events stay readable.
@@ -113,6 +117,21 @@ def test_timeline_of_an_expired_basket_puts_expiry_before_now() -> None:
     assert segments[SINCE_EXPIRY]["end"] == "2025-06-29T06:00:00"
 
 
+def test_timeline_tells_expiring_from_expired_in_colour_and_text() -> None:
+    soon = expiry_timeline(None, NOW, NOW + timedelta(minutes=37)).to_dict()
+    layers = _by_mark(soon)
+    labels = {row["event"]: row["label"] for row in _data(soon, layers["point"][0])}
+    assert labels == {"now": "now", "expiring": "expiring 29 Jun 06:37"}
+    (segment,) = _data(soon, layers["rule"][0])
+    assert segment["segment"] == TIME_LEFT_SOON
+    scale = layers["point"][0]["encoding"]["color"]["scale"]
+    colours = dict(zip(scale["domain"], scale["range"], strict=True))
+    assert colours["expiring"] == SOON_COLOUR and colours["expired"] == FAILURE_COLOUR
+    late = expiry_timeline(None, NOW, NOW - timedelta(days=2)).to_dict()
+    labels = {row["label"] for row in _data(late, _by_mark(late)["point"][0])}
+    assert labels == {"now", "expired 27 Jun 06:00"}
+
+
 def test_timeline_expiring_exactly_now_counts_as_expired() -> None:
     spec = expiry_timeline(None, NOW, NOW).to_dict()
     events = [row["event"] for row in _data(spec, _by_mark(spec)["point"][0])]
@@ -124,8 +143,9 @@ def test_timeline_colours_past_remaining_and_expired_apart() -> None:
     spec = expiry_timeline(LAST_CHANGED, NOW, NOW + timedelta(days=1)).to_dict()
     scale = _by_mark(spec)["rule"][0]["encoding"]["color"]["scale"]
     colours = dict(zip(scale["domain"], scale["range"], strict=True))
-    assert len(set(colours.values())) == 3
+    assert len(set(colours.values())) == 4
     assert colours[SINCE_EXPIRY] == FAILURE_COLOUR
+    assert colours[TIME_LEFT_SOON] == SOON_COLOUR
     assert spec["resolve"]["scale"]["color"] == "independent"
 
 
