@@ -9,20 +9,25 @@ import streamlit as st
 _TEXT = st.column_config.TextColumn
 _NUMBER = st.column_config.NumberColumn
 
+# The basket tables as views.tables.for_display shows them: money already formatted as text.
 PRODUCT_COLUMNS: dict[str, Any] = {
     "product_id": _TEXT("Product id"),
     "name": _TEXT("Name"),
-    "price": _NUMBER("Price", format="%.2f"),
-    "currency": _TEXT("Currency"),
+    "price": _TEXT("Price", help="In the product's currency, as the product details give it."),
+    "line_total": _TEXT("Line total", help="Price × count."),
     "variant": _TEXT("Variant"),
     "main_product": _TEXT("Main product"),
     "count": _NUMBER("Count", format="%d"),
 }
+# The reservation first: on a narrow table it stays in view without scrolling sideways.
+CHECKOUT_ORDER = (
+    "product_id", "name", "status", "count", "stocked", "price", "line_total", "variant",
+    "main_product",
+)  # fmt: skip
 CHECKOUT_COLUMNS: dict[str, Any] = {
     **PRODUCT_COLUMNS,
-    "stocked": _NUMBER(
-        "Stocked", format="%d", help="Units reserved in stock; below zero the reservation failed."
-    ),
+    # Text: blank, not "None", for a line that needed no reservation.
+    "stocked": _TEXT("Stocked", help="Units reserved in stock; below zero the reservation failed."),
     "status": _TEXT("Reservation", help="failed / reserved N / unlimited (no reservation needed)"),
     "failed": None,  # drives the row tint; not shown
 }

@@ -285,6 +285,7 @@ def _render_basket(
                         tables.highlight_failed, axis=1
                     ),
                     column_config=columns.CHECKOUT_COLUMNS,
+                    column_order=columns.CHECKOUT_ORDER,
                     hide_index=True,
                     key="checkout_table",
                     height="content",
