@@ -325,7 +325,10 @@ def basket_view() -> None:
     tick = int(time.time() // AUTO_REFRESH_SECONDS) if auto_refresh else 0
     refresh = st.session_state.get("_refresh", 0)
     tracking = session.header_value if session else None
-    lookup = (user_id, refresh, tick, tracking, provider_id)
+    # Audited once per customer, options and outcome in a session: a Refresh or an auto-refresh
+    # tick fetches again but is not a new look at the customer (2,880 records a shift, else).
+    lookup = (user_id, tracking, provider_id)
+    audited: set[tuple[object, ...]] = st.session_state.setdefault("_audited_lookups", set())
     try:
         with st.spinner("Fetching basket…"):
             result = data.fetch_basket(
@@ -336,17 +339,18 @@ def basket_view() -> None:
                 refresh=refresh * 1_000_000 + tick,
             )
     except BasketError as exc:
-        if st.session_state.get("_last_lookup") != lookup:
-            outcome = f"error: {exc.summary()}"
-            if data.audit(settings, "lookup", user_ids=[user_id], outcome=outcome):
-                st.session_state["_last_lookup"] = lookup
+        outcome = f"error: {exc.summary()}"
+        if (*lookup, outcome) not in audited and data.audit(
+            settings, "lookup", user_ids=[user_id], outcome=outcome
+        ):
+            audited.add((*lookup, outcome))
         data.show_error(exc, user_id=user_id)
         return
-    # Audited once per lookup; one that could not be audited is tried again and not shown.
-    if st.session_state.get("_last_lookup") != lookup:
+    # A lookup that could not be audited is tried again and not shown.
+    if (*lookup, "basket") not in audited:
         if not data.audit(settings, "lookup", user_ids=[user_id], outcome="basket"):
             return
-        st.session_state["_last_lookup"] = lookup
+        audited.add((*lookup, "basket"))
     lookups.remember(user_id)
     if st.session_state.pop("_refreshed", False):
         st.toast(

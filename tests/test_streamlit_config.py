@@ -20,6 +20,10 @@ def test_uploads_larger_than_the_scan_accepts_are_refused_by_the_server() -> Non
     assert CONFIG["server"]["maxUploadSize"] * 1024 * 1024 == MAX_UPLOAD_BYTES
 
 
+def test_a_deployed_server_watches_no_files() -> None:
+    assert CONFIG["server"]["fileWatcherType"] == "none"
+
+
 def test_tables_offer_no_raw_csv_download() -> None:
     assert CONFIG["client"]["disableDataExport"] is True
 

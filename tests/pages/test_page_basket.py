@@ -415,6 +415,7 @@ def test_times_follow_the_viewer_time_zone_and_the_utc_toggle() -> None:
 def test_each_lookup_is_audited_once(audit_log: Path) -> None:
     at = look_up("demo-checkout-failed")
     at.toggle(key="times_utc").set_value(True).run()  # a rerun is not a new lookup
+    at.button(key="refresh").click().run()  # nor is fetching the same customer again
 
     (line,) = audit_lines(audit_log)
     assert line["action"] == "lookup"
@@ -426,6 +427,9 @@ def test_each_lookup_is_audited_once(audit_log: Path) -> None:
     last = audit_lines(audit_log)[-1]
     assert last["user_ids"] == ["demo-fault-500"]
     assert last["outcome"].startswith("error") and "500" in last["outcome"]
+    assert len(audit_lines(audit_log)) == 2
+    # Back to the first customer in the same session: already audited.
+    set_user(at, "demo-checkout-failed")
     assert len(audit_lines(audit_log)) == 2
 
 
