@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from basket_lib.tracking import TrackingSession
 from basket_lib.views.text import md_escape
 
 BASKET_PAGE = "pages/basket.py"
@@ -56,16 +55,6 @@ def options_for(user_id: str) -> ClearedOptions | None:
     st.session_state[PROVIDER_KEY] = ""
     st.session_state[TRACKING_KEY] = ""
     return ClearedOptions(previous, provider, tracking)
-
-
-def sent_options(provider_id: str | None, session: TrackingSession | None) -> str:
-    """ "provider id netflix and the tracking session abc-123", or "" when neither is sent."""
-    parts = []
-    if provider_id:
-        parts.append(f"provider id {provider_id}")
-    if session is not None:
-        parts.append(f"the tracking session {session.session_id or '(no session id)'}")
-    return " and ".join(parts)
 
 
 def remember(user_id: str) -> None:

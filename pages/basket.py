@@ -9,11 +9,12 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from basket_lib.api.errors import BasketError, InvalidInputError, TrackingDecodeError
+from basket_lib.api.errors import BasketError
 from basket_lib.api.models import BasketResult, ProductDetails
-from basket_lib.api.validation import clean_provider_id, suggest_user_id, validate_user_id
+from basket_lib.api.validation import suggest_user_id, validate_user_id
 from basket_lib.demo.api import SCENARIOS
-from basket_lib.tracking import TrackingSession, decode_tracking
+from basket_lib.lookup import read_request_options
+from basket_lib.tracking import TrackingSession
 from basket_lib.views.text import md_escape, plural
 from dashboard import columns, data, gate, lookups
 
@@ -79,48 +80,35 @@ if cleared is not None:
     st.button("Use them for this customer too", key="restore_options", on_click=cleared.restore)
 
 with st.expander("Request options: provider id and tracking header"):
-    provider_value = st.text_input(
+    provider_text = st.text_input(
         "provider_id",
         key=lookups.PROVIDER_KEY,
         placeholder="e.g. netflix",
         help="Provider attribution fallback when the tracking session carries none.",
     )
-    provider_id: str | None = None
-    provider_error: BasketError | None = None
-    if provider_value.strip():
-        try:
-            provider_id = clean_provider_id(provider_value)
-        except InvalidInputError as exc:
-            provider_error = exc
-            st.error(f"Not sent: {md_escape(exc.message)}", icon=":material/error:")
+    provider_slot = st.empty()
     tracking_text = st.text_area(
         "X-JAY-Tracking",
         key=lookups.TRACKING_KEY,
         height=80,
         help="The header value or the __Secure-jay_tracking cookie value, sent with the request.",
     )
-    session: TrackingSession | None = None
-    tracking_error: TrackingDecodeError | None = None
-    if tracking_text.strip():
-        try:
-            session = decode_tracking(tracking_text)
-        except TrackingDecodeError as exc:
-            tracking_error = exc
-            st.error(f"Not sent: {md_escape(exc.message)}", icon=":material/error:")
+    options = read_request_options(provider_text, tracking_text)
+    # Each error next to its own field.
+    for error, slot in ((options.provider_error, provider_slot), (options.tracking_error, st)):
+        if error is not None:
+            slot.error(f"Not sent: {md_escape(error.message)}", icon=":material/error:")
+session = options.session
+provider_id = options.provider_id
 
-sent = lookups.sent_options(provider_id, session)
-not_sent = [
-    f"the provider id ({md_escape(provider_error.message)})" if provider_error else "",
-    f"the tracking header ({md_escape(tracking_error.message)})" if tracking_error else "",
-]
-if any(not_sent):
+if options.not_sent():
     st.warning(
-        "Looked up without " + " and without ".join(t for t in not_sent if t) + ". "
-        "Correct it under Request options to send it.",
+        f"Looked up without {md_escape(options.not_sent())}. Correct it under Request options "
+        "to send it.",
         icon=":material/warning:",
     )
-if sent:
-    st.caption(f"Request sent with {md_escape(sent)}.")
+if options.sent():
+    st.caption(f"Request sent with {md_escape(options.sent())}.")
 
 controls = st.columns([1, 1, 1, 3], vertical_alignment="center")
 if controls[0].button(
@@ -324,7 +312,7 @@ def basket_view() -> None:
     # Auto-refresh ticks get their own cache key so they always fetch anew.
     tick = int(time.time() // AUTO_REFRESH_SECONDS) if auto_refresh else 0
     refresh = st.session_state.get("_refresh", 0)
-    tracking = session.header_value if session else None
+    tracking = options.tracking
     # Audited once per customer, options and outcome in a session: a Refresh or an auto-refresh
     # tick fetches again but is not a new look at the customer (2,880 records a shift, else).
     lookup = (user_id, tracking, provider_id)

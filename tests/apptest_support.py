@@ -78,6 +78,21 @@ def new_app(
     return at
 
 
+def look_up(user: str, **context: Any) -> AppTest:
+    """The dashboard opened on a ticket link /?user=USER, run once."""
+    at = new_app(user=user, context=context or None)
+    at.run()
+    no_exception(at)
+    return at
+
+
+def set_user(at: AppTest, user: str) -> AppTest:
+    """Types a user id into the sidebar, as an agent does."""
+    at.sidebar.text_input(key="user").set_value(user).run()
+    no_exception(at)
+    return at
+
+
 def plain(text: str) -> str:
     """Markdown text with md_escape's backslashes removed: what the reader sees."""
     return re.sub(r"\\(.)", r"\1", text)

@@ -13,10 +13,12 @@ import pytest
 from apptest_support import (
     RecordingApi,
     frame_with,
+    look_up,
     new_app,
     no_exception,
     plain,
     plain_texts,
+    set_user,
     texts,
     use_navigation,
 )
@@ -34,19 +36,6 @@ USER = "demo-checkout-failed"
 @pytest.fixture(autouse=True)
 def _environment(monkeypatch: pytest.MonkeyPatch, app_environment: None) -> None:
     use_navigation(monkeypatch)
-
-
-def look_up(user: str, **context: Any) -> AppTest:
-    at = new_app(user=user, context=context or None)
-    at.run()
-    no_exception(at)
-    return at
-
-
-def set_user(at: AppTest, user: str) -> AppTest:
-    at.sidebar.text_input(key="user").set_value(user).run()
-    no_exception(at)
-    return at
 
 
 def ticket(at: AppTest) -> str:

@@ -14,10 +14,12 @@ from apptest_support import (
     assert_no_live_markup,
     audit_lines,
     frame_with,
+    look_up,
     new_app,
     no_exception,
     plain,
     plain_texts,
+    set_user,
     texts,
     use_navigation,
 )
@@ -48,13 +50,6 @@ def audit_log(tmp_path: Path) -> Path:
     return tmp_path / "audit.jsonl"
 
 
-def look_up(user: str, **context: str) -> AppTest:
-    at = new_app(user=user, context=context or None)
-    at.run()
-    no_exception(at)
-    return at
-
-
 @pytest.fixture(scope="module")
 def shared() -> AppTest:
     """One app for the tests that only look users up: an agent's session, ticket after ticket."""
@@ -68,13 +63,6 @@ def show(at: AppTest, user: str) -> AppTest:
         no_exception(at)
         return at
     return set_user(at, user)
-
-
-def set_user(at: AppTest, user: str) -> AppTest:
-    """Types a user id into the sidebar, as an agent does."""
-    at.sidebar.text_input(key="user").set_value(user).run()
-    no_exception(at)
-    return at
 
 
 def styled_rows(at: AppTest, column: str) -> set[int]:
