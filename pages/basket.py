@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import streamlit as st
 
 from basket_lib.api.errors import BasketError
-from basket_lib.api.models import BasketResult, ProductDetails
+from basket_lib.api.models import Basket, BasketResult, ProductDetails
 from basket_lib.api.validation import suggest_user_id, validate_user_id
 from basket_lib.demo.api import SCENARIOS
 from basket_lib.lookup import read_request_options
@@ -187,6 +187,33 @@ def _list_table(title: str, frame: pd.DataFrame, key: str, total: str | None) ->
         st.caption(f"Total: {md_escape(total)}")
 
 
+def _metrics(basket: Basket) -> None:
+    metrics = tables.basket_metrics(basket)
+    cols = st.columns(4)
+    cols[0].metric(
+        "Cart",
+        plural(metrics.cart_products, "product"),
+        plural(metrics.cart_units, "unit"),
+        delta_color="off",
+        delta_arrow="off",
+    )
+    cols[1].metric("Saved", plural(metrics.saved_products, "product"))
+    cols[2].metric(
+        "Checkout",
+        plural(metrics.checkout_products, "product"),
+        plural(metrics.checkout_units, "unit"),
+        delta_color="off",
+        delta_arrow="off",
+    )
+    cols[3].metric(
+        "Failed reservations",
+        metrics.failed_reservations,
+        plural(metrics.failed_units, "unit") if metrics.failed_reservations else None,
+        delta_color="inverse",
+        delta_arrow="off",
+    )
+
+
 def _render_basket(
     result: BasketResult, details: dict[str, ProductDetails] | None, now: datetime
 ) -> None:
@@ -227,42 +254,21 @@ def _render_basket(
             "This page shows the first page only."
         )
 
-    metrics = tables.basket_metrics(basket)
-    cols = st.columns(4)
-    cols[0].metric(
-        "Cart",
-        plural(metrics.cart_products, "product"),
-        plural(metrics.cart_units, "unit"),
-        delta_color="off",
-        delta_arrow="off",
-    )
-    cols[1].metric("Saved", plural(metrics.saved_products, "product"))
-    cols[2].metric(
-        "Checkout",
-        plural(metrics.checkout_products, "product"),
-        plural(metrics.checkout_units, "unit"),
-        delta_color="off",
-        delta_arrow="off",
-    )
-    cols[3].metric(
-        "Failed reservations",
-        metrics.failed_reservations,
-        plural(metrics.failed_units, "unit") if metrics.failed_reservations else None,
-        delta_color="inverse",
-        delta_arrow="off",
-    )
-
     if basket.is_empty:
+        _metrics(basket)
         st.info(
             "Empty basket: nothing in the cart, the saved list or a checkout. The API also "
             "answers with an empty basket for a user id it has never seen, so check the id."
         )
     else:
-        st.markdown("#### Checkout")
         if not lines:
+            _metrics(basket)
+            st.markdown("#### Checkout")
             st.caption("No active checkout.")
         else:
-            # Words beside the table on a wide screen; above it on a narrow one.
+            # The answer first: words beside the table on a wide screen, above it (and above
+            # the figures) on a narrow one.
+            st.markdown("#### Checkout")
             words, table = st.columns([2, 3])
             with words:
                 _explanations(lines)
@@ -281,6 +287,7 @@ def _render_basket(
                 st.caption(
                     "Total: " + md_escape(answer.list_totals(basket.checkout, details).text(locale))
                 )
+            _metrics(basket)
         _list_table(
             "Cart",
             tables.cart_frame(basket, details),

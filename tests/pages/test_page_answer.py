@@ -327,3 +327,26 @@ def test_recent_lookups_link_to_earlier_customers() -> None:
         "user=demo-normal",
         f"user={USER}",
     ]
+
+
+def _in_order(node: Any) -> list[Any]:
+    """Every element below `node`, in the order the page draws them."""
+    children = getattr(node, "children", None)
+    if not children:
+        return [node]
+    return [found for key in sorted(children) for found in _in_order(children[key])]
+
+
+def test_the_answer_comes_before_the_figures_and_every_table() -> None:
+    at = look_up(USER)
+
+    kinds = [(e.type, plain(str(getattr(e, "value", "")))) for e in _in_order(at.main)]
+    first = {
+        "alert": next(i for i, (t, v) in enumerate(kinds) if t == "error"),
+        "words": next(i for i, (t, v) in enumerate(kinds) if t == "markdown" and "ordered, " in v),
+        "metric": next(i for i, (t, _) in enumerate(kinds) if t == "metric"),
+        "table": next(
+            i for i, (t, _) in enumerate(kinds) if t in ("arrow_data_frame", "dataframe")
+        ),
+    }
+    assert first["alert"] < first["words"] < first["table"] < first["metric"]
