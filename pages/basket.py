@@ -62,7 +62,7 @@ if suggestion is not None:
         icon=":material/lightbulb:",
     )
     st.button(
-        f"Look up {suggestion}",
+        f"Look up {md_escape(suggestion)}",
         key="use_suggestion",
         type="primary",
         on_click=lookups.switch_user,
