@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import config, gate, navigation, sidebar
+from dashboard import config, gate, lookups, navigation, sidebar
 
 st.set_page_config(page_title="Basket support", page_icon="🧺", layout="wide")
 
@@ -21,12 +21,12 @@ current = st.navigation(navigation.navigation_pages(), position="sidebar" if all
 if not gate.sign_in_gate(config):
     st.stop()
 
+# Before the box is drawn: ticket links, Back and page switches keep it and ?user= in step.
+lookups.sync_user_with_url(current.url_path)
 with st.sidebar:
-    # Bound to ?user= so ticket links work and the id survives page switches.
     st.text_input(
         "User id",
         key="user",
-        bind="query-params",
         placeholder="e.g. demo-checkout-failed",
         help="The platform-specific user id from the ticket.",
     )

@@ -14,11 +14,51 @@ PROVIDER_KEY = "provider_id"
 TRACKING_KEY = "tracking_header"
 _OPTIONS_USER = "_options_user"
 _RECENT = "_recent_lookups"
+_URL_USER = "_url_user"
+_URL_PAGE = "_url_page"
 MAX_RECENT = 10
+USER_PARAM = "user"
+
+
+def sync_user_with_url(page: str) -> None:
+    """Keeps the sidebar's user id (session state "user") and ?user= in step, before the sidebar
+    draws it; `page` is the current page's url_path.
+
+    The sidebar box is not bound to ?user= (bind="query-params"): a bound widget rewrites the URL
+    with history.replaceState, so every typed lookup would replace the previous customer's history
+    entry and Back would leave the app. Instead:
+
+    - a ?user= that changed since the last run (a ticket link, Back/Forward, a Recent lookups
+      link) is the customer to show;
+    - otherwise an id the agent typed or picked is written to ?user=, which Streamlit adds as a
+      new history entry (pushState), so Back returns to the previous customer;
+    - a page switch drops unbound query parameters: the id is written back, so it survives.
+    """
+    state = st.session_state
+    in_url = st.query_params.get(USER_PARAM, "")
+    seen = state.get(_URL_USER)
+    page_changed = state.get(_URL_PAGE, page) != page
+    state[_URL_PAGE] = page
+    url_changed = in_url != seen if seen is not None else bool(in_url)
+    if url_changed and (in_url or not page_changed):
+        state["user"] = in_url
+        if in_url:
+            # Sent back unchanged so the address bar shows it: a Recent lookups link to the page
+            # already open reruns with its ?user= but leaves the address as it was. Where the
+            # address already shows it (a ticket link, Back) this adds no history entry.
+            st.query_params[USER_PARAM] = in_url
+    else:
+        current = str(state.get("user") or "")
+        if current != in_url:
+            if current:
+                st.query_params[USER_PARAM] = current
+            else:
+                del st.query_params[USER_PARAM]
+    state[_URL_USER] = st.query_params.get(USER_PARAM, "")
 
 
 def switch_user(user_id: str) -> None:
-    """Callback: look `user_id` up (the sidebar's id, bound to ?user=)."""
+    """Callback: look `user_id` up (the sidebar's id; sync_user_with_url writes it to ?user=)."""
     st.session_state["user"] = user_id
 
 

@@ -105,6 +105,49 @@ def test_page_switching_keeps_the_user() -> None:
     no_exception(at)
     assert at.sidebar.text_input(key="user").value == "demo-variants"
     assert plain_texts(at, "subheader") == ["demo-variants"]
+    assert at.query_params["user"] == "demo-variants"
+
+
+# The sidebar box and ?user= (lookups.sync_user_with_url): a lookup is written to the address,
+# which Streamlit then adds to the browser history; a changed address is the customer to show.
+
+
+@pytest.mark.usefixtures("navigation")
+def test_a_typed_user_id_is_written_to_the_address() -> None:
+    at = new_app(user="demo-normal")
+    at.run()
+    at.sidebar.text_input(key="user").set_value("demo-variants").run()
+    no_exception(at)
+    assert at.query_params["user"] == "demo-variants"
+    assert plain_texts(at, "subheader") == ["demo-variants"]
+
+    at.sidebar.text_input(key="user").set_value("").run()
+    no_exception(at)
+    assert "user" not in at.query_params
+
+
+@pytest.mark.usefixtures("navigation")
+def test_a_scenario_pick_is_written_to_the_address() -> None:
+    at = new_app()
+    at.run()
+    at.sidebar.selectbox(key="_scenario").set_value("demo-expired").run()
+    no_exception(at)
+    assert at.query_params["user"] == "demo-expired"
+
+
+@pytest.mark.usefixtures("navigation")
+def test_a_changed_address_wins_over_the_box() -> None:
+    """Back, Forward and a Recent lookups link rerun with the other customer's ?user= while the
+    box still holds the one on screen."""
+    at = new_app(user="demo-normal")
+    at.run()
+    at.sidebar.text_input(key="user").set_value("demo-variants").run()
+
+    at.query_params["user"] = "demo-normal"
+    at.run()
+    no_exception(at)
+    assert at.sidebar.text_input(key="user").value == "demo-normal"
+    assert plain_texts(at, "subheader") == ["demo-normal"]
 
 
 @pytest.mark.usefixtures("navigation")
