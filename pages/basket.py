@@ -47,7 +47,12 @@ st.set_page_config(page_title=f"{user_id} · Basket lookup")
 # a fresh server, and the landing page needs neither (see benchmarks/startup.py).
 from basket_lib.views import answer, charts, money, tables, times  # noqa: E402
 
-suggestion = suggest_user_id(user_id) if any(ch.isspace() for ch in user_id) else None
+# A whole ticket line pasted as the id: the id found in it is offered, and the line can still be
+# looked up as typed (the API documents no format for ids).
+as_typed = st.session_state.get("_as_typed") == user_id
+suggestion = (
+    suggest_user_id(user_id) if not as_typed and any(ch.isspace() for ch in user_id) else None
+)
 try:
     validate_user_id(user_id)
 except BasketError as exc:
@@ -55,19 +60,22 @@ except BasketError as exc:
     if suggestion is None:
         st.stop()
 if suggestion is not None:
-    # A whole ticket line pasted as the id: offer the id in it rather than look the line up.
     st.info(
         f"This looks like a line from a ticket rather than a user id. "
         f"Did you mean **{md_escape(suggestion)}**?",
         icon=":material/lightbulb:",
     )
-    st.button(
+    choice = st.columns([1, 1, 2])
+    choice[0].button(
         f"Look up {md_escape(suggestion)}",
         key="use_suggestion",
         type="primary",
         on_click=lookups.switch_user,
         args=(suggestion,),
     )
+    if choice[1].button("Look up as typed", key="use_as_typed"):
+        st.session_state["_as_typed"] = user_id
+        st.rerun()
     st.stop()
 
 cleared = lookups.options_for(user_id)

@@ -59,8 +59,7 @@ if value.strip():
         args=(session.user_id,),
         kwargs={"tracking": session.header_value, "provider_id": session.provider_name},
     ):
-        # Only unbound parameters are cleared: ?user= follows the sidebar's id, bound to it.
-        st.switch_page(lookups.BASKET_PAGE, query_params={})
+        st.switch_page(lookups.BASKET_PAGE, query_params={lookups.USER_PARAM: session.user_id})
     st.dataframe(
         [{"field": name, "value": text} for name, text in session.fields()],
         hide_index=True,

@@ -315,6 +315,16 @@ def test_a_pasted_ticket_line_offers_the_id_in_it(api: RecordingApi) -> None:
     assert [sent.target.rsplit("/", 1)[-1] for sent in api.baskets()] == ["demo-normal"]
 
 
+def test_a_pasted_line_can_still_be_looked_up_as_typed(api: RecordingApi) -> None:
+    at = look_up("odd id 42")
+
+    assert not api.baskets()
+    at.button(key="use_as_typed").click().run()
+    no_exception(at)
+    assert [sent.target.rsplit("/", 1)[-1] for sent in api.baskets()] == ["odd%20id%2042"]
+    assert not [t for t in plain_texts(at, "info") if "Did you mean" in t]
+
+
 def test_recent_lookups_link_to_earlier_customers() -> None:
     at = look_up(USER)
     set_user(at, "demo-normal")
