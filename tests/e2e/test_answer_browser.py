@@ -14,6 +14,7 @@ from e2e_support import (
     ERROR,
     RunningApp,
     app_environment,
+    cells,
     expect,
     heading,
     open_app,
@@ -216,3 +217,19 @@ def test_back_after_a_recent_lookups_link_returns_to_the_previous_customer(
     shows_customer(page, OTHER_USER)
     page.go_back()
     shows_customer(page, USER)
+
+
+def test_a_full_cart_is_readable_without_scrolling_inside_the_table(
+    page: Page, demo_app: RunningApp
+) -> None:
+    page.set_viewport_size(WIDE)
+    open_app(page, demo_app.url("/?user=demo-full-cart"), heading(page, "demo-full-cart"))
+
+    cart = page.locator(DATAFRAME)
+    expect(cart).to_have_count(1)  # the cart alone: no checkout, nothing saved
+    # All 20 rows (the API's maximum) fit the table's own height: the grid puts in the page only
+    # the cells of the rows it shows, so the first and the last product are there only when
+    # nothing has to be scrolled inside the table.
+    for product in ("prod-1009", "prod-1028"):
+        expect(cells(cart, product)).to_have_count(1)
+    assert box(cart)["height"] >= 21 * 35  # a header and 20 rows of Streamlit's 35 px

@@ -360,3 +360,23 @@ def test_the_answer_comes_before_the_figures_and_every_table() -> None:
         ),
     }
     assert first["alert"] < first["words"] < first["table"] < first["metric"]
+
+
+def test_the_tab_title_names_the_customer(monkeypatch: pytest.MonkeyPatch) -> None:
+    import streamlit as st
+
+    titles: list[str | None] = []
+    real = st.set_page_config
+
+    def recording(*args: Any, **kwargs: Any) -> None:
+        titles.append(kwargs.get("page_title"))
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(st, "set_page_config", recording)
+    at = look_up(USER)
+    set_user(at, "demo-normal")
+
+    assert [t for t in titles if t != "Basket support"] == [
+        f"{USER} · Basket lookup",
+        "demo-normal · Basket lookup",
+    ]
