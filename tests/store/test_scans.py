@@ -398,3 +398,13 @@ def test_rows_written_at_the_driver_level_are_those_core_writes(database_url: st
     written = stored(fast.id)
     assert len(written["scan_outcomes"]) == 3 and len(written["scan_users"]) == 2
     assert written == stored(core.id)
+
+
+def test_a_bulk_insert_whose_columns_are_out_of_the_tables_order_is_refused() -> None:
+    # A positional INSERT binds by place: rows built in another order would land in the wrong
+    # columns, so the statement is refused when it is compiled.
+    from sqlalchemy.dialects import sqlite
+
+    columns = tuple(reversed(scans._OUTCOME_COLUMNS))
+    with pytest.raises(ValueError, match="not in the order of scan_outcomes"):
+        scans._insert_sql(sqlite.dialect(), scan_outcomes, columns)
