@@ -74,7 +74,7 @@ def ours(
 def compile_checkout(checkout: Path) -> None:
     """Byte-compile a CLI's basket_lib once before the rounds, as installing it does. Where
     PYTHONDONTWRITEBYTECODE is set (this sandbox sets it) an uncompiled checkout would otherwise
-    compile its ~40 modules from source in every run (about 0.1 s of CPU), which the baselines'
+    compile its modules from source in every run (about 0.1 s of CPU), which the baselines'
     installed libraries never do."""
     compileall.compile_dir(checkout / "basket_lib", quiet=1)
 
