@@ -223,3 +223,11 @@ def open_database(url: str) -> Database:
         if database is None:
             database = _opened[url] = Database(url)
         return database
+
+
+def close_all() -> None:
+    """Close the pooled connections of every Database of this process (SQLite checkpoints its
+    WAL into the file when its last connection closes)."""
+    with _opened_lock:
+        for database in _opened.values():
+            database.dispose()

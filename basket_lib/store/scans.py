@@ -10,19 +10,20 @@ is a compare-and-set on the row, so two runs never own one scan.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import Connection, Dialect, RowMapping
 
 from basket_lib.api.errors import BasketError, ScanStateError, StorageError
 from basket_lib.api.redaction import NO_SECRETS, Redactor
@@ -42,6 +43,9 @@ from basket_lib.store.schema import (
     scan_users,
     scans,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy import Column, Table
 
 HEARTBEAT_SECONDS = 2.0
 # Well above the time a write may wait for a busy SQLite file (database.SQLITE_BUSY_SECONDS), so a
@@ -198,9 +202,47 @@ def _label(label: str | None) -> str | None:
     return text
 
 
-def _chunks(rows: Sequence[dict[str, Any]], size: int = _INSERT_CHUNK) -> Iterable[list[Any]]:
+def _chunks(rows: Sequence[Any], size: int = _INSERT_CHUNK) -> Iterable[list[Any]]:
     for start in range(0, len(rows), size):
         yield list(rows[start : start + size])
+
+
+# The columns a bulk insert writes, in the table's order (the order of a positional INSERT).
+_USER_COLUMNS = ("scan_id", "position", "user_id", "invalid_reason", "extra")
+_OUTCOME_COLUMNS = tuple(column.name for column in scan_outcomes.c)
+_FAILURE_COLUMNS = tuple(column.name for column in scan_failures.c if column.name != "id")
+
+
+@functools.cache
+def _insert_sql(dialect: Dialect, table: Table, columns: tuple[str, ...]) -> str:
+    """The INSERT that Core sends for `columns`, compiled once per dialect."""
+    compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
+    if dialect.positional and tuple(compiled.positiontup or ()) != columns:
+        raise ValueError(f"{columns} are not in the order of {table.name}'s columns")
+    return str(compiled)
+
+
+def _insert(
+    connection: Connection, table: Table, columns: tuple[str, ...], rows: Sequence[tuple[Any, ...]]
+) -> None:
+    """Rows as tuples in `columns` order, written by the driver's executemany. Core's insert()
+    builds a parameter set per row and runs every column's converter on it, which costs twice the
+    write itself; these rows hold what those converters would give (bool, int, float, str, and
+    JSON already serialised by `_json_processor`), so the driver takes them as they are."""
+    sql = _insert_sql(connection.dialect, table, columns)
+    positional = connection.dialect.positional
+    for chunk in _chunks(rows):
+        # A dialect with named parameters (psycopg's %(name)s) takes mappings.
+        connection.exec_driver_sql(
+            sql, chunk if positional else [dict(zip(columns, row, strict=True)) for row in chunk]
+        )
+
+
+def _json_processor(dialect: Dialect, column: Column[Any]) -> Callable[[Any], Any]:
+    """What Core does to a value of the JSON `column` on `dialect` before the driver gets it."""
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    assert process is not None  # JSON types always serialise
+    return process
 
 
 def create_scan(
@@ -246,31 +288,17 @@ def create_scan(
         **_aggregates(report),
     }
     extra = extras or {}
-    users = [
-        {
-            "scan_id": scan_id,
-            "position": i,
-            "user_id": user_id,
-            "invalid_reason": None,
-            "extra": dict(extra[user_id]) if user_id in extra else None,
-        }
+    to_json = _json_processor(db.engine.dialect, scan_users.c.extra)
+    users: list[tuple[Any, ...]] = [
+        (scan_id, i, user_id, None, to_json(dict(extra[user_id])) if user_id in extra else None)
         for i, user_id in enumerate(user_ids)
     ]
-    users += [
-        {
-            "scan_id": scan_id,
-            "position": len(user_ids) + i,
-            "user_id": shown,
-            "invalid_reason": why,
-            "extra": None,
-        }
-        for i, (shown, why) in enumerate(invalid)
-    ]
+    first = len(user_ids)
+    users += [(scan_id, first + i, shown, why, None) for i, (shown, why) in enumerate(invalid)]
 
     def insert(connection: Connection) -> None:
         connection.execute(scans.insert(), row)
-        for chunk in _chunks(users):
-            connection.execute(scan_users.insert(), chunk)
+        _insert(connection, scan_users, _USER_COLUMNS, users)
 
     db.run(insert, "could not be written (creating the scan)")
     info = get_scan(db, scan_id)
@@ -581,8 +609,10 @@ class Recorder:
         self.failure: BasketError | None = None
         self.cancelled = False  # the scan was asked to stop
         self.stored = report.outcomes_total
-        self._outcomes: list[dict[str, Any]] = []
-        self._failures: list[dict[str, Any]] = []
+        # Rows in _OUTCOME_COLUMNS and _FAILURE_COLUMNS order, ready for the driver.
+        self._outcomes: list[tuple[Any, ...]] = []
+        self._failures: list[tuple[Any, ...]] = []
+        self._products_json = _json_processor(db.engine.dialect, scan_outcomes.c.checkout_products)
         self._last_flush = time.monotonic()
         self._started = time.perf_counter()
         self._elapsed_before = report.elapsed_seconds
@@ -598,47 +628,48 @@ class Recorder:
         scan_id = self.scan_id
         if isinstance(outcome, ErrorRecord):
             self._outcomes.append(
-                {
-                    "scan_id": scan_id,
-                    "user_id": user_id,
-                    "kind": outcome.kind,
-                    "status": outcome.status,
-                    "api_code": outcome.api_code,
-                    "message": outcome.message[:MAX_MESSAGE_CHARS],
-                    "checkout_items": 0,
-                    "failed": 0,
-                    "empty": False,
-                    "expires_in_hours": None,
-                    "checkout_products": None,
-                }
+                (
+                    scan_id,
+                    user_id,
+                    outcome.kind,
+                    outcome.status,
+                    outcome.api_code,
+                    outcome.message[:MAX_MESSAGE_CHARS],
+                    0,  # checkout_items
+                    0,  # failed
+                    False,  # empty
+                    None,  # expires_in_hours
+                    None,  # checkout_products
+                )
             )
         else:
+            products = outcome.products
             self._outcomes.append(
-                {
-                    "scan_id": scan_id,
-                    "user_id": user_id,
-                    "kind": None,
-                    "status": None,
-                    "api_code": None,
-                    "message": None,
-                    "checkout_items": outcome.checkout_items,
-                    "failed": len(outcome.failures),
-                    "empty": outcome.empty,
-                    "expires_in_hours": outcome.expires_in_hours,
-                    "checkout_products": list(outcome.products) if outcome.products else None,
-                }
+                (
+                    scan_id,
+                    user_id,
+                    None,  # kind: scanned
+                    None,  # status
+                    None,  # api_code
+                    None,  # message
+                    outcome.checkout_items,
+                    len(outcome.failures),
+                    outcome.empty,
+                    outcome.expires_in_hours,
+                    self._products_json(list(products)) if products else None,
+                )
             )
             for failure in outcome.failures:
                 self._failures.append(
-                    {
-                        "scan_id": scan_id,
-                        "user_id": user_id,
-                        "product_id": failure.product_id,
-                        "variant": failure.variant,
-                        "main_product_identifier": failure.main_product_identifier,
-                        "count": failure.count,
-                        "stocked": failure.stocked,
-                    }
+                    (
+                        scan_id,
+                        user_id,
+                        failure.product_id,
+                        failure.variant,
+                        failure.main_product_identifier,
+                        failure.count,
+                        failure.stocked,
+                    )
                 )
         if (
             len(self._outcomes) >= FLUSH_OUTCOMES
@@ -665,10 +696,8 @@ class Recorder:
         )
         try:
             with self.db.begin() as connection:
-                for chunk in _chunks(outcomes):
-                    connection.execute(scan_outcomes.insert(), chunk)
-                for chunk in _chunks(failures):
-                    connection.execute(scan_failures.insert(), chunk)
+                _insert(connection, scan_outcomes, _OUTCOME_COLUMNS, outcomes)
+                _insert(connection, scan_failures, _FAILURE_COLUMNS, failures)
                 if connection.execute(update).rowcount != 1:
                     raise ScanStateError(
                         f"Scan {self.scan_id} is no longer owned by this run; stopped recording."

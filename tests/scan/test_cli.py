@@ -488,6 +488,36 @@ def test_sigterm_ends_with_143_a_message_and_no_partial_files(tmp_path: Path) ->
     assert not partial.exists()
 
 
+def test_a_scan_process_exits_without_walking_its_objects_and_leaves_its_database_whole(
+    tmp_path: Path,
+) -> None:
+    # python -m basket_lib freezes the collector once the command is done (the interpreter's
+    # exit would otherwise walk every object the libraries made), after closing the database
+    # itself, so that the SQLite file is checkpointed as a clean exit leaves it.
+    users = _users_file(tmp_path, simulator.demo_user_ids(20))
+    db_file = tmp_path / "exit.db"
+    probe = (
+        "import atexit, gc, runpy, sys\n"
+        "atexit.register(lambda: print('frozen:', gc.get_freeze_count() > 0, file=sys.stderr))\n"
+        f"sys.argv = ['basket_lib', 'scan', {str(users)!r}]\n"
+        "runpy.run_module('basket_lib', run_name='__main__')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
+    env |= {"BASKET_AUDIT_LOG": os.devnull, "BASKET_DATABASE_URL": f"sqlite:///{db_file}"}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert _summary(proc.stdout)["users"] == 20
+    assert "frozen: True" in proc.stderr
+    assert db_file.exists() and not Path(f"{db_file}-wal").exists()
+
+
 def test_a_scan_never_imports_httpx(tmp_path: Path) -> None:
     # The scan sends through aiohttp; httpx and what it pulls in (httpcore, and trio or click
     # where installed) would only add to every scan's start-up.

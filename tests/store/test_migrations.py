@@ -94,6 +94,18 @@ def test_a_read_only_database_file_is_a_clear_error(tmp_path: Path) -> None:
         connection.execute(sa.text("DELETE FROM scans"))
 
 
+def test_closing_every_database_checkpoints_sqlite_and_leaves_it_usable(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'closed.db'}"
+    opened = database.open_database(url)
+    with opened.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+    assert (tmp_path / "closed.db-wal").exists()
+    database.close_all()
+    assert not (tmp_path / "closed.db-wal").exists()  # its last connection closed: checkpointed
+    with opened.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM t")).scalar() == 0
+
+
 def test_open_database_keeps_one_engine_per_url(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'one.db'}"
     assert database.open_database(url) is database.open_database(url)

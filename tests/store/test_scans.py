@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from basket_lib import connect, simulator
 from basket_lib.api.errors import ScanStateError
 from basket_lib.scan import engine
-from basket_lib.scan.report import ScanReport
+from basket_lib.scan.report import BasketSummary, ErrorRecord, FailureRecord, ScanReport
 from basket_lib.settings import Settings
 from basket_lib.store import scans
 from basket_lib.store.database import Database
 from basket_lib.store.scans import Status
-from basket_lib.store.schema import scan_outcomes
+from basket_lib.store.schema import scan_failures, scan_outcomes, scan_users
 
 USERS = [*simulator.demo_user_ids(300), "demo-fault-500", "demo-checkout-failed"]
 INVALID = [("bad id!", "The user id contains ' ' (line 9)")]
@@ -348,3 +348,63 @@ def test_a_requeue_that_loses_the_race_says_so(database_url: str) -> None:
             scans.requeue(db, info.id)
     finally:
         scans.require_scan = original
+
+
+def test_rows_written_at_the_driver_level_are_those_core_writes(database_url: str) -> None:
+    """The batches bypass Core's per-row converters: what they store must be what Core would
+    have stored for the same values (JSON text, booleans, floats), on every database."""
+    db = Database(database_url)
+    fast = scans.create_scan(
+        db,
+        user_ids=["a"],
+        invalid=INVALID,
+        concurrency=1,
+        owner=scans.new_owner(),
+        extras={"a": {"ticket": "T-1 é"}},
+    )
+    failure = FailureRecord("a", "p-1", "red", "p", 2, -1)
+    recorder = scans.Recorder(db, fast.id, fast.owner or "", scans.load_report(db, fast.id))
+    recorder("a", BasketSummary(3, (failure,), False, 12.5, ("p-1", "p-2 ü")))
+    recorder("b", ErrorRecord("b", "server error", 503, 9, "down"))
+    recorder("c", BasketSummary(0, (), True, None, ()))
+    recorder.complete()
+
+    core = scans.create_scan(db, user_ids=[], concurrency=1)
+    with db.begin() as connection:
+        for table in (scan_users, scan_outcomes, scan_failures):
+            rows = connection.execute(sa.select(table).where(table.c.scan_id == fast.id))
+            values = [{**row, "scan_id": core.id} for row in rows.mappings()]
+            for row in values:
+                row.pop("id", None)
+            connection.execute(table.insert(), values)
+
+    def stored(scan_id: str) -> dict[str, list[tuple[object, ...]]]:
+        # Through the driver, as the database holds them: no result converters either.
+        found = {}
+        with db.connect() as connection:
+            for table, order in (
+                (scan_users, "position"),
+                (scan_outcomes, "user_id"),
+                (scan_failures, "product_id"),
+            ):
+                columns = ", ".join(c.name for c in table.c if c.name not in ("id", "scan_id"))
+                result = connection.exec_driver_sql(
+                    f"SELECT {columns} FROM {table.name} WHERE scan_id = '{scan_id}' "
+                    f"ORDER BY {order}"
+                )
+                found[table.name] = [tuple(row) for row in result]
+        return found
+
+    written = stored(fast.id)
+    assert len(written["scan_outcomes"]) == 3 and len(written["scan_users"]) == 2
+    assert written == stored(core.id)
+
+
+def test_a_bulk_insert_whose_columns_are_out_of_the_tables_order_is_refused() -> None:
+    # A positional INSERT binds by place: rows built in another order would land in the wrong
+    # columns, so the statement is refused when it is compiled.
+    from sqlalchemy.dialects import sqlite
+
+    columns = tuple(reversed(scans._OUTCOME_COLUMNS))
+    with pytest.raises(ValueError, match="not in the order of scan_outcomes"):
+        scans._insert_sql(sqlite.dialect(), scan_outcomes, columns)
