@@ -498,7 +498,7 @@ async def page_scan(
             )
             await wait_ready(page, heading(page, "Results"))
             await expect(users_read.locator("[data-testid=stMetricValue]")).to_have_text(
-                f"{info.scanned:,}"
+                f"{info.scanned:,}", timeout=UI_TIMEOUT_MS
             )
             to_results = time.perf_counter() - clicked_perf
             await note_exceptions(page, f"scan {scan_id}")
@@ -756,7 +756,7 @@ async def memory(scanner: Any, app: App, db: Database, count: int) -> dict[str, 
             started = time.perf_counter()
             await page.goto(app.url(f"/failures?scan={scan.scan_id}"))
             await wait_ready(page, heading(page, "Results"))
-            await expect(page.get_by_text("Users read")).to_be_visible()
+            await expect(page.get_by_text("Users read")).to_be_visible(timeout=UI_TIMEOUT_MS)
             reopened = time.perf_counter() - started
             await note_exceptions(page, f"reopened scan {scan.scan_id}")
         finally:
