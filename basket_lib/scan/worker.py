@@ -133,7 +133,7 @@ def launch_worker(*, standby: bool = False) -> subprocess.Popen[bytes]:
     """Start a worker process (basket_lib.scan.worker_process), detached from the caller's
     session: it outlives the page's script run, the browser tab and a restart of the page. Its
     errors go to WORKER_LOG; what it does is recorded in the database. `standby`: it gets ready
-    and waits, claiming nothing, until its stdin is closed (Standby.start) or its wait ends."""
+    and waits, claiming nothing, until Standby.start writes to its stdin (or its wait ends)."""
     env = dict(os.environ)
     # The same basket_lib as the caller's, installed or not, wherever the caller was started.
     here = str(Path(__file__).resolve().parents[2])
@@ -155,8 +155,8 @@ class Standby:
 
     `prepare` starts one in standby when none waits (while someone fills in a new scan); `start`
     hands the queue to it, or starts a worker the usual way when none is ready. A released
-    standby claims the queued scans like any worker, so a scan is never run twice, and one that
-    was never released exits by itself (worker_process.STANDBY_SECONDS)."""
+    standby claims the queued scans like any worker, so a scan is never run twice; one never
+    released exits by itself (BASKET_WORKER_STANDBY_SECONDS, or when this process ends)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -174,11 +174,18 @@ class Standby:
         """Run the queue now: in the waiting worker, else in a new one (raises OSError)."""
         with self._lock:
             waiting, self._waiting = self._waiting, None
-        if waiting is not None and waiting.poll() is None and waiting.stdin is not None:
-            try:
-                waiting.stdin.close()  # its end of input: go
-            except OSError:
-                pass  # then a new one, as if none had waited
-            else:
-                return
-        launch_worker()
+        if waiting is None or waiting.poll() is not None or not release(waiting):
+            launch_worker()
+
+
+def release(standby: subprocess.Popen[bytes]) -> bool:
+    """Tell a worker launched in standby to run the queue; False if it has ended its wait."""
+    if standby.stdin is None:
+        return False
+    try:
+        with standby.stdin:
+            standby.stdin.write(b"\n")
+            standby.stdin.flush()
+    except OSError:  # a broken pipe: it has just exited
+        return False
+    return True

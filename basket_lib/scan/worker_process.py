@@ -7,10 +7,11 @@ the page's other sessions and the page's own start-up time:
   whose cores the dashboard's sessions share with it, an agent's lookup is served before the
   batch, which only takes longer by what the lookups use;
 - with ``--standby`` it is started before its scan (``worker.Standby``): it imports and opens what
-  a run needs, then waits until its stdin is closed (by the page, once the scan is stored, or by
-  the page's server ending) before it claims anything, and exits without claiming if nobody
-  releases it within ``BASKET_WORKER_STANDBY_SECONDS``. The click on Start then costs no
-  interpreter start-up and no imports (about 1 s of CPU on the machines this was measured on).
+  a run needs, then waits until the page writes to its stdin (once the scan is stored) before it
+  claims anything; it exits without claiming if its stdin ends first (the page's server has
+  gone) or if nobody releases it within ``BASKET_WORKER_STANDBY_SECONDS``. The click on Start
+  then costs no interpreter start-up and no imports (about 1 s of CPU on the machines this was
+  measured on).
 """
 
 from __future__ import annotations
@@ -48,13 +49,10 @@ def prepare(settings: Settings) -> None:
 
 
 def wait_released(stdin: IO[bytes], seconds: float) -> bool:
-    """Until `stdin` reaches its end (closed by the page): True; False after `seconds`."""
-    while True:
-        ready, _, _ = select.select([stdin], [], [], seconds)
-        if not ready:
-            return False
-        if not os.read(stdin.fileno(), 4096):
-            return True
+    """True once the page has written to `stdin` (worker.Standby.start); False when `stdin` ends
+    without a word (the page's server has gone: nothing to claim for it) or after `seconds`."""
+    ready, _, _ = select.select([stdin], [], [], seconds)
+    return bool(ready) and bool(os.read(stdin.fileno(), 1))
 
 
 def main(argv: Sequence[str] | None = None, stdin: IO[bytes] | None = None) -> int:

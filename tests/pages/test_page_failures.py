@@ -456,10 +456,20 @@ def test_a_started_scan_clears_the_pasted_ids_and_starts_one_worker(
 
 
 class _StandbyInput:
-    closed = False
+    written = b""
 
-    def close(self) -> None:
-        self.closed = True
+    def write(self, data: bytes) -> int:
+        self.written += data
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def __enter__(self) -> _StandbyInput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
 
 
 class _Process:
@@ -490,5 +500,5 @@ def test_a_worker_gets_ready_while_a_scan_is_filled_in_and_start_releases_it(
     # The click released the waiting worker; none started cold, and none is made ready while the
     # scan runs (the rerun showing its progress).
     assert [p.standby for p in launched] == [True]
-    assert launched[0].stdin is not None and launched[0].stdin.closed
+    assert launched[0].stdin is not None and launched[0].stdin.written == b"\n"  # go
     assert any("Waiting for a free slot" in p.text for p in at.get("progress"))

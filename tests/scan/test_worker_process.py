@@ -68,7 +68,8 @@ def test_a_standby_worker_claims_nothing_until_released(
             assert "basket_lib.scan.cli" in sys.modules and "aiohttp" in sys.modules
             assert _status(queued.id) is Status.QUEUED
         finally:
-            os.close(write_end)  # what the page's Standby.start does: the end of its input
+            os.write(write_end, b"\n")  # what the page's Standby.start does
+            os.close(write_end)
             run.join(timeout=120)
     assert codes == [0]
     assert _status(queued.id) is Status.COMPLETED
@@ -110,12 +111,15 @@ def test_a_configuration_error_is_reported_by_the_worker_command(
     assert nice_increments == []
 
 
-def test_release_is_the_end_of_input_whatever_was_written_before() -> None:
+def test_a_standby_whose_page_server_has_gone_exits_without_claiming(
+    queued: scans.ScanInfo, monkeypatch: pytest.MonkeyPatch, nice_increments: list[int]
+) -> None:
+    monkeypatch.setenv("BASKET_WORKER_STANDBY_SECONDS", "600")
     read_end, write_end = os.pipe()
-    os.write(write_end, b"anything\n")
-    os.close(write_end)
+    os.close(write_end)  # its stdin ends without a word: the server that started it has exited
     with os.fdopen(read_end, "rb", buffering=0) as stdin:
-        assert worker_process.wait_released(stdin, 60) is True
+        assert worker_process.main(["--standby"], stdin) == 0
+    assert _status(queued.id) is Status.QUEUED
 
 
 def test_preparing_with_a_database_that_cannot_be_opened_leaves_the_error_to_the_run(
@@ -143,9 +147,8 @@ def test_a_launched_standby_runs_the_queue_once_its_input_ends(
     monkeypatch.setenv("BASKET_WORKER_STANDBY_SECONDS", "600")
     monkeypatch.chdir(ROOT)
     process = worker.launch_worker(standby=True)
-    assert process.stdin is not None
     assert os.getsid(process.pid) == process.pid != os.getsid(0)  # detached, like any worker
-    process.stdin.close()
+    assert worker.release(process)
     assert process.wait(timeout=120) == 0
     assert _status(queued.id) is Status.COMPLETED
 
@@ -155,13 +158,27 @@ def test_a_launched_standby_runs_the_queue_once_its_input_ends(
 
 class FakeInput:
     def __init__(self, fails: bool = False) -> None:
+        self.written = b""
         self.closed = False
         self.fails = fails
 
-    def close(self) -> None:
-        if self.fails:
+    def write(self, data: bytes) -> int:
+        if self.fails:  # its reader has exited
             raise BrokenPipeError(32, "Broken pipe")
+        self.written += data
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
         self.closed = True
+
+    def __enter__(self) -> FakeInput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class FakeProcess:
@@ -195,7 +212,8 @@ def test_one_worker_waits_and_the_start_releases_it(launched: list[FakeProcess])
     standby.prepare(ON)  # one waits already
     assert [p.standby for p in launched] == [True]
     standby.start()
-    assert launched[0].stdin is not None and launched[0].stdin.closed
+    assert launched[0].stdin is not None
+    assert launched[0].stdin.written == b"\n" and launched[0].stdin.closed  # go
     assert len(launched) == 1  # no other process for this scan
     standby.prepare(ON)  # the next scan's
     assert [p.standby for p in launched] == [True, True]
@@ -232,3 +250,7 @@ def test_no_standby_when_its_wait_is_configured_to_zero(launched: list[FakeProce
     assert launched == []
     standby.start()
     assert [p.standby for p in launched] == [False]
+
+
+def test_a_process_without_a_pipe_to_it_cannot_be_released() -> None:
+    assert worker.release(FakeProcess(standby=False)) is False  # type: ignore[arg-type]
