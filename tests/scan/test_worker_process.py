@@ -254,3 +254,7 @@ def test_no_standby_when_its_wait_is_configured_to_zero(launched: list[FakeProce
 
 def test_a_process_without_a_pipe_to_it_cannot_be_released() -> None:
     assert worker.release(FakeProcess(standby=False)) is False  # type: ignore[arg-type]
+
+
+def test_lower_priority_by_nothing_reports_the_nice_value_in_force() -> None:
+    assert worker_process.lower_priority(0) == os.nice(0)
