@@ -41,7 +41,9 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
 # The page's scan workers (basket_lib.scan.worker_process): how much lower their CPU priority is
 # than the dashboard's sessions (a nice increment), and how long one started ahead of its scan
 # waits for it (0: none is started ahead).
-DEFAULT_WORKER_NICE = 10
+# 0 by default: on a machine shared with other work, measurements showed no gain for the agents
+# and a slower scan (benchmarks/README.md, "Page scans").
+DEFAULT_WORKER_NICE = 0
 MAX_WORKER_NICE = 19
 DEFAULT_WORKER_STANDBY_SECONDS = 600.0
 MAX_WORKER_STANDBY_SECONDS = 86_400.0

@@ -41,8 +41,8 @@ def test_demo_by_default() -> None:
     assert (settings.timeout, settings.max_retries) == (10.0, 2)
     assert (settings.audit_log, settings.allowed_viewers) == (None, ())
     assert settings.allow_missing_email_verified is False
-    # The page's workers yield the CPU to the dashboard; one is started ahead of the next scan.
-    assert (settings.worker_nice, settings.worker_standby_seconds) == (10, 600.0)
+    # The page's workers keep the dashboard's priority; one is started ahead of the next scan.
+    assert (settings.worker_nice, settings.worker_standby_seconds) == (0, 600.0)
 
 
 def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,7 +63,7 @@ def test_every_variable() -> None:
             "BASKET_AUDIT_LOG": "/var/log/basket/audit.jsonl",
             "BASKET_ALLOWED_VIEWERS": " Alice@Example.com, @Support.Example.com,,alice@example.com",
             "BASKET_ALLOW_MISSING_EMAIL_VERIFIED": "True",
-            "BASKET_WORKER_NICE": "0",
+            "BASKET_WORKER_NICE": "10",
             "BASKET_WORKER_STANDBY_SECONDS": "30.5",
         }
     )
@@ -77,7 +77,7 @@ def test_every_variable() -> None:
     assert settings.audit_log == "/var/log/basket/audit.jsonl"
     assert settings.allowed_viewers == ("alice@example.com", "@support.example.com")
     assert settings.allow_missing_email_verified is True
-    assert (settings.worker_nice, settings.worker_standby_seconds) == (0, 30.5)
+    assert (settings.worker_nice, settings.worker_standby_seconds) == (10, 30.5)
 
 
 @pytest.mark.parametrize(

@@ -3,9 +3,9 @@
 It runs ``python -m basket_lib worker`` (the queue, then exit), with two differences that serve
 the page's other sessions and the page's own start-up time:
 
-- it lowers its own CPU priority first (``BASKET_WORKER_NICE``, a nice increment): on a machine
-  whose cores the dashboard's sessions share with it, an agent's lookup is served before the
-  batch, which only takes longer by what the lookups use;
+- it lowers its own CPU priority first when configured to (``BASKET_WORKER_NICE``, a nice
+  increment; 0 by default): on a server that runs nothing else, an agent's lookup is then served
+  before the batch, which takes longer by what the lookups use;
 - with ``--standby`` it is started before its scan (``worker.Standby``): it imports and opens what
   a run needs, then waits until the page writes to its stdin (once the scan is stored) before it
   claims anything; it exits without claiming if its stdin ends first (the page's server has

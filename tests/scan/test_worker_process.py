@@ -46,6 +46,7 @@ def test_a_standby_worker_claims_nothing_until_released(
     queued: scans.ScanInfo, monkeypatch: pytest.MonkeyPatch, nice_increments: list[int]
 ) -> None:
     monkeypatch.setenv("BASKET_WORKER_STANDBY_SECONDS", "600")
+    monkeypatch.setenv("BASKET_WORKER_NICE", "7")
     waiting = threading.Event()
     wait = worker_process.wait_released
 
@@ -73,7 +74,7 @@ def test_a_standby_worker_claims_nothing_until_released(
             run.join(timeout=120)
     assert codes == [0]
     assert _status(queued.id) is Status.COMPLETED
-    assert nice_increments == [10]  # BASKET_WORKER_NICE's default
+    assert nice_increments == [7]  # BASKET_WORKER_NICE, before the wait
 
 
 def test_a_standby_nobody_releases_exits_without_claiming(
@@ -94,10 +95,9 @@ def test_a_standby_nobody_releases_exits_without_claiming(
 def test_a_worker_without_standby_runs_the_queue_at_once(
     queued: scans.ScanInfo, monkeypatch: pytest.MonkeyPatch, nice_increments: list[int]
 ) -> None:
-    monkeypatch.setenv("BASKET_WORKER_NICE", "0")
     assert worker_process.main([]) == 0
     assert _status(queued.id) is Status.COMPLETED
-    assert nice_increments == [0]
+    assert nice_increments == [0]  # BASKET_WORKER_NICE's default: the dashboard's priority
 
 
 def test_a_configuration_error_is_reported_by_the_worker_command(
