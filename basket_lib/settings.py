@@ -34,7 +34,19 @@ ENVIRONMENT_VARIABLES: tuple[str, ...] = (
     "BASKET_ALLOWED_VIEWERS",
     "BASKET_ALLOW_MISSING_EMAIL_VERIFIED",
     "BASKET_DATABASE_URL",
+    "BASKET_WORKER_NICE",
+    "BASKET_WORKER_STANDBY_SECONDS",
 )
+
+# The page's scan workers (basket_lib.scan.worker_process): how much lower their CPU priority is
+# than the dashboard's sessions (a nice increment), and how long one started ahead of its scan
+# waits for it (0: none is started ahead).
+# 0 by default: on a machine shared with other work, measurements showed no gain for the agents
+# and a slower scan (benchmarks/README.md, "Page scans").
+DEFAULT_WORKER_NICE = 0
+MAX_WORKER_NICE = 19
+DEFAULT_WORKER_STANDBY_SECONDS = 600.0
+MAX_WORKER_STANDBY_SECONDS = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,8 @@ class Settings:
     # Where scans are stored: a SQLAlchemy URL (basket_lib.store.database). Its password, if any,
     # is never shown.
     database_url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
+    worker_nice: int = DEFAULT_WORKER_NICE
+    worker_standby_seconds: float = DEFAULT_WORKER_STANDBY_SECONDS
 
     @property
     def redactor(self) -> Redactor:
@@ -124,6 +138,8 @@ class Settings:
                 "BASKET_ALLOW_MISSING_EMAIL_VERIFIED",
             ),
             database_url=_database_url(read("BASKET_DATABASE_URL")),
+            worker_nice=_worker_nice(read("BASKET_WORKER_NICE")),
+            worker_standby_seconds=_standby_seconds(read("BASKET_WORKER_STANDBY_SECONDS")),
         )
 
 
@@ -135,3 +151,33 @@ def _database_url(value: str | None) -> str:
 
     parse_database_url(value, "BASKET_DATABASE_URL")
     return value
+
+
+def _worker_nice(value: str | None) -> int:
+    if value is None:
+        return DEFAULT_WORKER_NICE
+    try:
+        nice = int(value)
+    except ValueError:
+        nice = -1
+    if not 0 <= nice <= MAX_WORKER_NICE:
+        raise ConfigurationError(
+            f"BASKET_WORKER_NICE must be a whole number from 0 (the dashboard's own priority) to "
+            f"{MAX_WORKER_NICE}, got {value!r}."
+        )
+    return nice
+
+
+def _standby_seconds(value: str | None) -> float:
+    if value is None:
+        return DEFAULT_WORKER_STANDBY_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= MAX_WORKER_STANDBY_SECONDS:
+        raise ConfigurationError(
+            "BASKET_WORKER_STANDBY_SECONDS must be a number of seconds from 0 (no worker started "
+            f"ahead of a scan) to {MAX_WORKER_STANDBY_SECONDS:,.0f}, got {value!r}."
+        )
+    return seconds

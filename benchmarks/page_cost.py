@@ -108,20 +108,22 @@ def scan_from_page(user_ids: list[str]) -> tuple[float, AppTest]:
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.switch_page("pages/failures.py")
-    at.run()
-    at.text_area(key="scan_text").set_value("\n".join(user_ids)).run()
-    at.slider(key="concurrency").set_value(64).run()
-    button = at.button(key="start_scan")
+    # Every worker the page starts: the one made ready while the scan is filled in (released by
+    # the click) or, without it, the one the click starts.
     launched: list[subprocess.Popen[bytes]] = []
     launch = worker.launch_worker
 
-    def launch_and_keep() -> subprocess.Popen[bytes]:
-        process = launch()
+    def launch_and_keep(*, standby: bool = False) -> subprocess.Popen[bytes]:
+        process = launch(standby=standby)
         launched.append(process)
         return process
 
     worker.launch_worker = launch_and_keep  # type: ignore[method-assign]
     try:
+        at.run()
+        at.text_area(key="scan_text").set_value("\n".join(user_ids)).run()
+        at.slider(key="concurrency").set_value(64).run()
+        button = at.button(key="start_scan")
         started = time.perf_counter()
         button.click().run()
         for process in launched:  # the page's scan runs in the worker it started

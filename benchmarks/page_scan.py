@@ -21,7 +21,9 @@ Starts the demo API with 20 ms latency (`python -m basket_lib.simulator`) and on
    a lookup is timed from goto until the user's heading is visible and the script run has
    finished. The same lookups with no scan running are timed in the same round, before and after.
    Targets: the page scan <= 1.1 x the CLI alone; the lookups' median during the scan <= 1.2 x
-   their median without one.
+   their median without one. For reference, without a target: the CLI's scan while the same
+   agents look up baskets (what their browsers leave of the 2 cores to any scan), and the
+   lookups during it; the page scan with agents and the CLI with agents take turns going first.
 3. Server memory: the Streamlit server's RSS (VmRSS, sampled every 50 ms, and its VmHWM after a
    reset through /proc/PID/clear_refs) before a page scan of `--memory-users` users (ids pasted)
    and its peak until the results have been shown, in the scanning tab and in a second tab opened
@@ -31,7 +33,8 @@ Every figure is a median of interleaved rounds taken in the same run (2 cores sh
 work, the browser included); next to each time is the CPU each kind of process used meanwhile
 (sampled from /proc), and the pages' errors are listed. The final `ratios:` line says met or
 MISSED for each target. `--users 300 --memory-users 1000 --repeat 1` is a quick check;
-`--memory-users 0` leaves part 3 out.
+`--memory-users 0` leaves part 3 out; `--worker-nice N` sets the page's workers'
+BASKET_WORKER_NICE (the dashboard's default otherwise).
 """
 
 from __future__ import annotations
@@ -495,7 +498,7 @@ async def page_scan(
             )
             await wait_ready(page, heading(page, "Results"))
             await expect(users_read.locator("[data-testid=stMetricValue]")).to_have_text(
-                f"{info.scanned:,}"
+                f"{info.scanned:,}", timeout=UI_TIMEOUT_MS
             )
             to_results = time.perf_counter() - clicked_perf
             await note_exceptions(page, f"scan {scan_id}")
@@ -606,6 +609,24 @@ async def page_scan_with_agents(
     return result, latencies
 
 
+async def cli_scan_with_agents(
+    agents: Agents, users: Path, env: dict[str, str]
+) -> tuple[float, dict[str, float], list[float]]:
+    """The CLI's scan while the agents look up baskets, from its start until it has exited: the
+    same-run reference for what the agents' browsers leave of the 2 cores to any scan."""
+    start, done = asyncio.Event(), asyncio.Event()
+
+    async def scan() -> tuple[float, float, dict[str, float]]:
+        start.set()
+        try:
+            return await asyncio.to_thread(cli_scan, users, env, "cli with agents")
+        finally:
+            done.set()
+
+    (seconds, _, cpu), latencies = await asyncio.gather(scan(), agents.between(start, done))
+    return seconds, cpu, latencies
+
+
 # --- the run -------------------------------------------------------------------------------------
 
 
@@ -618,6 +639,9 @@ class Figures:
     page_closed: list[PageScan] = field(default_factory=list)
     lookups_alone: list[float] = field(default_factory=list)
     lookups_during: list[float] = field(default_factory=list)
+    cli_agents: list[float] = field(default_factory=list)
+    cli_agents_cpu: list[dict[str, float]] = field(default_factory=list)
+    lookups_during_cli: list[float] = field(default_factory=list)
     cli_cpu: list[dict[str, float]] = field(default_factory=list)
     lookups_cpu: list[dict[str, float]] = field(default_factory=list)  # per round, n lookups
     memory: dict[str, float] = field(default_factory=dict)
@@ -673,9 +697,16 @@ async def drive(args: argparse.Namespace, app: App, env: dict[str, str], folder:
                         cli, cli_requests, cli_cpu = await asyncio.to_thread(
                             cli_scan, users, env, "cli"
                         )
-                busy, during = await page_scan_with_agents(
-                    scanner, agents, app, db, user_ids, "page with agents"
-                )
+                # The page scan with agents, and the CLI with agents (reference), take turns.
+                for contender in ["page", "cli"] if round_ % 2 else ["cli", "page"]:
+                    if contender == "page":
+                        busy, during = await page_scan_with_agents(
+                            scanner, agents, app, db, user_ids, "page with agents"
+                        )
+                    else:
+                        cli_busy, cli_busy_cpu, during_cli = await cli_scan_with_agents(
+                            agents, users, env
+                        )
                 cpu_before = cpu_now()
                 after = await agents.each(args.lookups)
                 lookups_cpu = {k: v + lookups_cpu[k] for k, v in cpu_since(cpu_before).items()}
@@ -688,14 +719,18 @@ async def drive(args: argparse.Namespace, app: App, env: dict[str, str], folder:
                 figures.page_agents.append(busy)
                 figures.lookups_alone += before + after
                 figures.lookups_during += during
+                figures.cli_agents.append(cli_busy)
+                figures.cli_agents_cpu.append(cli_busy_cpu)
+                figures.lookups_during_cli += during_cli
                 print(
                     f"  round {round_}: CLI {cli:6.2f} s (requests {cli_requests:.2f} s); "
                     f"page {alone.to_finished:6.2f} s (worker up {alone.to_worker:.2f} s, "
                     f"results shown {alone.to_results:.2f} s); "
                     f"tab closed {closed.to_finished:6.2f} s; "
-                    f"page + agents {busy.to_finished:6.2f} s; "
+                    f"page + agents {busy.to_finished:6.2f} s; CLI + agents {cli_busy:6.2f} s; "
                     f"lookups {ms(before + after)} alone (n={len(before + after)}), "
-                    f"{ms(during)} during (n={len(during)})",
+                    f"{ms(during)} during the page scan (n={len(during)}), "
+                    f"{ms(during_cli)} during the CLI (n={len(during_cli)})",
                     flush=True,
                 )
 
@@ -721,7 +756,7 @@ async def memory(scanner: Any, app: App, db: Database, count: int) -> dict[str, 
             started = time.perf_counter()
             await page.goto(app.url(f"/failures?scan={scan.scan_id}"))
             await wait_ready(page, heading(page, "Results"))
-            await expect(page.get_by_text("Users read")).to_be_visible()
+            await expect(page.get_by_text("Users read")).to_be_visible(timeout=UI_TIMEOUT_MS)
             reopened = time.perf_counter() - started
             await note_exceptions(page, f"reopened scan {scan.scan_id}")
         finally:
@@ -764,6 +799,7 @@ def report(args: argparse.Namespace, figures: Figures, app: App) -> None:
     page = median([s.to_finished for s in figures.page])
     busy = median([s.to_finished for s in figures.page_agents])
     closed = median([s.to_finished for s in figures.page_closed])
+    cli_busy = median(figures.cli_agents)
     print()
     print(
         f"{args.users:,} users, {args.latency_ms:g} ms latency, {CONCURRENCY} at a time, "
@@ -776,6 +812,7 @@ def report(args: argparse.Namespace, figures: Figures, app: App) -> None:
         ("page scan, click -> finished_at", page, [s.cpu for s in figures.page]),
         ("page scan, tab closed after click", closed, [s.cpu for s in figures.page_closed]),
         (f"page scan + {args.agents} agents", busy, [s.cpu for s in figures.page_agents]),
+        (f"CLI scan + {args.agents} agents (ref.)", cli_busy, figures.cli_agents_cpu),
     ]
     for name, seconds, cpu in rows:
         print(f"{name:34s} {seconds:8.2f} {args.users / seconds:8,.0f} |{_cpu_columns(cpu)}")
@@ -801,7 +838,8 @@ def report(args: argparse.Namespace, figures: Figures, app: App) -> None:
     print(
         f"agents' lookups, goto -> ready: no scan {ms(alone)} ({_range_ms(alone)}; server CPU "
         f"{server_alone * 1000:.0f} ms a lookup), during the page scan {ms(during)} "
-        f"({_range_ms(during)})"
+        f"({_range_ms(during)}), during the CLI scan {ms(figures.lookups_during_cli)} "
+        f"({_range_ms(figures.lookups_during_cli)})"
     )
     memory_part = ""
     if figures.memory:
@@ -837,6 +875,8 @@ def report(args: argparse.Namespace, figures: Figures, app: App) -> None:
 
     page_ratio, busy_ratio = page / cli, busy / cli
     lookup_ratio = median(during) / median(alone) if during else float("nan")
+    during_cli = figures.lookups_during_cli
+    cli_lookup_ratio = median(during_cli) / median(alone) if during_cli else float("nan")
     print(
         f"ratios: page/CLI={page_ratio:.2f} (<= {PAGE_TARGET:g} "
         f"{verdict(page_ratio <= PAGE_TARGET)}), "
@@ -844,7 +884,8 @@ def report(args: argparse.Namespace, figures: Figures, app: App) -> None:
         f"{verdict(busy_ratio <= PAGE_TARGET)}), "
         f"lookup during/without scan={lookup_ratio:.2f} (<= {LOOKUP_TARGET:g} "
         f"{verdict(lookup_ratio <= LOOKUP_TARGET)})" + memory_part + f"; reference: page with "
-        f"its tab closed after the click/CLI={closed / cli:.2f}"
+        f"its tab closed after the click/CLI={closed / cli:.2f}, page with agents/CLI with "
+        f"agents={busy / cli_busy:.2f}, lookup during/without CLI scan={cli_lookup_ratio:.2f}"
     )
 
 
@@ -858,6 +899,11 @@ def main() -> int:
         "--lookups", type=int, default=5, help="lookups per agent before and after, per round"
     )
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        help="BASKET_WORKER_NICE for the page's workers (default: the dashboard's default)",
+    )
     args = parser.parse_args()
     if not 1 <= args.users <= 99_999 or not 0 <= args.memory_users <= 100_000:
         parser.error("--users: 1-99,999 (user-0XXXX); --memory-users: 0-100,000 (the page's cap)")
@@ -875,6 +921,8 @@ def main() -> int:
             "BASKET_AUDIT_LOG": str(folder / "audit.jsonl"),
             "PYTHONUNBUFFERED": "1",
         }
+        if args.worker_nice is not None:
+            env["BASKET_WORKER_NICE"] = str(args.worker_nice)
         with streamlit_app(env, folder) as app:
             print(f"demo API {server.base_url} ({args.latency_ms:g} ms), dashboard {app.base_url}")
             with CpuWatch(app.process.pid, server.process.pid) as watch:

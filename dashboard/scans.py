@@ -77,12 +77,27 @@ def start(
     return info.id
 
 
+@st.cache_resource(show_spinner=False)
+def _standby() -> worker.Standby:
+    # One per server process: the worker kept ready for whichever session starts a scan next.
+    return worker.Standby()
+
+
+def prepare_worker(settings: Settings) -> None:
+    """Get a worker process ready while a new scan is being filled in, so that Start costs no
+    interpreter start-up (BASKET_WORKER_STANDBY_SECONDS; a failure is left to the click)."""
+    try:
+        _standby().prepare(settings)
+    except OSError as exc:
+        _log.warning("could not start a standby scan worker: %s", exc)
+
+
 def _launch() -> None:
     # A watching page's check (ensure_worker) counts from here: the worker just started needs a
     # moment to claim its scan, and a second one would only cost a Python start-up.
     st.session_state[_LAST_WORKER_CHECK] = time.monotonic()
     try:
-        worker.launch_worker()
+        _standby().start()
     except OSError as exc:
         _log.error("could not start a scan worker: %s", exc)
         st.error(

@@ -104,6 +104,9 @@ with st.expander("New scan", expanded=scan_id is None, icon=":material/add:"):
         count = st.number_input("Demo users", min_value=1, max_value=5000, value=500, step=100)
         parsed = ParsedIds(ids=demo_user_ids(int(count)))
 
+    if parsed is not None or scan_id is None:
+        # A new scan is being filled in: its worker gets ready meanwhile (not while one runs).
+        dashboard_scans.prepare_worker(settings)
     if parsed is not None:
         st.caption(scan_views.input_summary(len(parsed.ids), len(parsed.invalid)))
         if parsed.messages:

@@ -23,6 +23,9 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ENVIRONMENT_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BASKET_DATABASE_URL", f"sqlite:///{tmp_path / 'scans.db'}")
+    # A page run starts no worker ahead of its scan (no process outlives a test); the tests of
+    # that standby worker turn it on.
+    monkeypatch.setenv("BASKET_WORKER_STANDBY_SECONDS", "0")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -41,6 +41,8 @@ def test_demo_by_default() -> None:
     assert (settings.timeout, settings.max_retries) == (10.0, 2)
     assert (settings.audit_log, settings.allowed_viewers) == (None, ())
     assert settings.allow_missing_email_verified is False
+    # The page's workers keep the dashboard's priority; one is started ahead of the next scan.
+    assert (settings.worker_nice, settings.worker_standby_seconds) == (0, 600.0)
 
 
 def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -61,6 +63,8 @@ def test_every_variable() -> None:
             "BASKET_AUDIT_LOG": "/var/log/basket/audit.jsonl",
             "BASKET_ALLOWED_VIEWERS": " Alice@Example.com, @Support.Example.com,,alice@example.com",
             "BASKET_ALLOW_MISSING_EMAIL_VERIFIED": "True",
+            "BASKET_WORKER_NICE": "10",
+            "BASKET_WORKER_STANDBY_SECONDS": "30.5",
         }
     )
     assert not settings.demo
@@ -73,6 +77,7 @@ def test_every_variable() -> None:
     assert settings.audit_log == "/var/log/basket/audit.jsonl"
     assert settings.allowed_viewers == ("alice@example.com", "@support.example.com")
     assert settings.allow_missing_email_verified is True
+    assert (settings.worker_nice, settings.worker_standby_seconds) == (10, 30.5)
 
 
 @pytest.mark.parametrize(
@@ -198,6 +203,22 @@ def test_blank_counts_as_unset(name: str, blank: str) -> None:
         ),
         pytest.param(
             configured(BASKET_API_KEY="two words"), ["BASKET_API_KEY contains"], id="key-space"
+        ),
+        *(
+            pytest.param(
+                configured(BASKET_WORKER_NICE=value),
+                ["BASKET_WORKER_NICE must be a whole number from 0", f"got '{value}'"],
+                id=f"worker-nice-{value}",
+            )
+            for value in ("-1", "20", "5.5", "low")
+        ),
+        *(
+            pytest.param(
+                configured(BASKET_WORKER_STANDBY_SECONDS=value),
+                ["BASKET_WORKER_STANDBY_SECONDS must be a number of seconds", f"got '{value}'"],
+                id=f"standby-seconds-{value}",
+            )
+            for value in ("-1", "nan", "inf", "86401", "soon")
         ),
         pytest.param(
             configured(BASKET_API_KEY="k\u00e9y-value"), ["BASKET_API_KEY contains"], id="key-utf8"

@@ -48,3 +48,9 @@ def test_secrets_file_is_never_committed() -> None:
     )
     assert ignored.returncode == 0
     assert (ROOT / ".streamlit" / "secrets.toml.example").is_file()
+
+
+def test_script_runs_do_not_end_in_a_full_garbage_collection() -> None:
+    # Streamlit's default (runner.postScriptGC) collects every generation after each run: most
+    # of the CPU a progress poll or a basket lookup costs the server (benchmarks/README.md).
+    assert CONFIG["runner"]["postScriptGC"] is False

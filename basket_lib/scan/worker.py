@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,20 +129,63 @@ def run_queued(settings: Settings, db: Database) -> int:
     return ran
 
 
-def launch_worker() -> subprocess.Popen[bytes]:
-    """Start a worker process, detached from the caller's session: it outlives the page's script
-    run, the browser tab and a restart of the page. Its errors go to WORKER_LOG; what it does is
-    recorded in the database."""
+def launch_worker(*, standby: bool = False) -> subprocess.Popen[bytes]:
+    """Start a worker process (basket_lib.scan.worker_process), detached from the caller's
+    session: it outlives the page's script run, the browser tab and a restart of the page. Its
+    errors go to WORKER_LOG; what it does is recorded in the database. `standby`: it gets ready
+    and waits, claiming nothing, until Standby.start writes to its stdin (or its wait ends)."""
     env = dict(os.environ)
     # The same basket_lib as the caller's, installed or not, wherever the caller was started.
     here = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "basket_lib.scan.worker_process"]
     with WORKER_LOG.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "basket_lib", "worker"],
-            stdin=subprocess.DEVNULL,
+            [*command, "--standby"] if standby else command,
+            stdin=subprocess.PIPE if standby else subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=log,
             env=env,
             start_new_session=True,
         )
+
+
+class Standby:
+    """At most one worker process kept ready for the next scan (one per page server).
+
+    `prepare` starts one in standby when none waits (while someone fills in a new scan); `start`
+    hands the queue to it, or starts a worker the usual way when none is ready. A released
+    standby claims the queued scans like any worker, so a scan is never run twice; one never
+    released exits by itself (BASKET_WORKER_STANDBY_SECONDS, or when this process ends)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: subprocess.Popen[bytes] | None = None
+
+    def prepare(self, settings: Settings) -> None:
+        """Start a worker in standby unless one waits (or BASKET_WORKER_STANDBY_SECONDS is 0)."""
+        if settings.worker_standby_seconds <= 0:
+            return
+        with self._lock:
+            if self._waiting is None or self._waiting.poll() is not None:
+                self._waiting = launch_worker(standby=True)
+
+    def start(self) -> None:
+        """Run the queue now: in the waiting worker, else in a new one (raises OSError)."""
+        with self._lock:
+            waiting, self._waiting = self._waiting, None
+        if waiting is None or waiting.poll() is not None or not release(waiting):
+            launch_worker()
+
+
+def release(standby: subprocess.Popen[bytes]) -> bool:
+    """Tell a worker launched in standby to run the queue; False if it has ended its wait."""
+    if standby.stdin is None:
+        return False
+    try:
+        with standby.stdin:
+            standby.stdin.write(b"\n")
+            standby.stdin.flush()
+    except OSError:  # a broken pipe: it has just exited
+        return False
+    return True

@@ -453,3 +453,52 @@ def test_a_started_scan_clears_the_pasted_ids_and_starts_one_worker(
     assert at.text_area(key="scan_text").value == ""
     assert any("Waiting for a free slot" in p.text for p in at.get("progress"))
     assert len(launched) == 1  # the rerun that shows the progress does not start a second one
+
+
+class _StandbyInput:
+    written = b""
+
+    def write(self, data: bytes) -> int:
+        self.written += data
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def __enter__(self) -> _StandbyInput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+class _Process:
+    def __init__(self, standby: bool) -> None:
+        self.standby = standby
+        self.stdin = _StandbyInput() if standby else None
+
+    def poll(self) -> int | None:
+        return None  # alive: a standby waits until released
+
+
+def test_a_worker_gets_ready_while_a_scan_is_filled_in_and_start_releases_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BASKET_WORKER_STANDBY_SECONDS", "600")
+    launched: list[_Process] = []
+
+    def launch(*, standby: bool = False) -> _Process:
+        launched.append(_Process(standby))
+        return launched[-1]
+
+    monkeypatch.setattr(worker, "launch_worker", launch)
+    at = failures_page()  # a new scan's form: its worker starts now, not on the click
+    assert [p.standby for p in launched] == [True]
+    paste(at, "\n".join(SEEDED[:5]))
+    start_scan(at)
+    assert isinstance(at.query_params["scan"], str)
+    # The click released the waiting worker; none started cold, and none is made ready while the
+    # scan runs (the rerun showing its progress).
+    assert [p.standby for p in launched] == [True]
+    assert launched[0].stdin is not None and launched[0].stdin.written == b"\n"  # go
+    assert any("Waiting for a free slot" in p.text for p in at.get("progress"))
