@@ -138,8 +138,20 @@ class Settings:
                 "BASKET_ALLOW_MISSING_EMAIL_VERIFIED",
             ),
             database_url=_database_url(read("BASKET_DATABASE_URL")),
-            worker_nice=_worker_nice(read("BASKET_WORKER_NICE")),
-            worker_standby_seconds=_standby_seconds(read("BASKET_WORKER_STANDBY_SECONDS")),
+            worker_nice=options.whole_number(
+                read("BASKET_WORKER_NICE") or DEFAULT_WORKER_NICE,
+                "BASKET_WORKER_NICE",
+                low=0,
+                high=MAX_WORKER_NICE,
+                low_means="the dashboard's own priority",
+            ),
+            worker_standby_seconds=options.seconds_between(
+                read("BASKET_WORKER_STANDBY_SECONDS") or DEFAULT_WORKER_STANDBY_SECONDS,
+                "BASKET_WORKER_STANDBY_SECONDS",
+                low=0,
+                high=MAX_WORKER_STANDBY_SECONDS,
+                low_means="no worker started ahead of a scan",
+            ),
         )
 
 
@@ -151,33 +163,3 @@ def _database_url(value: str | None) -> str:
 
     parse_database_url(value, "BASKET_DATABASE_URL")
     return value
-
-
-def _worker_nice(value: str | None) -> int:
-    if value is None:
-        return DEFAULT_WORKER_NICE
-    try:
-        nice = int(value)
-    except ValueError:
-        nice = -1
-    if not 0 <= nice <= MAX_WORKER_NICE:
-        raise ConfigurationError(
-            f"BASKET_WORKER_NICE must be a whole number from 0 (the dashboard's own priority) to "
-            f"{MAX_WORKER_NICE}, got {value!r}."
-        )
-    return nice
-
-
-def _standby_seconds(value: str | None) -> float:
-    if value is None:
-        return DEFAULT_WORKER_STANDBY_SECONDS
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 0 <= seconds <= MAX_WORKER_STANDBY_SECONDS:
-        raise ConfigurationError(
-            "BASKET_WORKER_STANDBY_SECONDS must be a number of seconds from 0 (no worker started "
-            f"ahead of a scan) to {MAX_WORKER_STANDBY_SECONDS:,.0f}, got {value!r}."
-        )
-    return seconds

@@ -124,19 +124,44 @@ def timeout(value: object, name: str) -> float:
     return seconds
 
 
-def max_retries(value: object, name: str) -> int:
-    """A whole number from 0 to MAX_RETRIES; text (from the environment) is parsed."""
-    retries = -1
+def whole_number(value: object, name: str, *, low: int, high: int, low_means: str = "") -> int:
+    """A whole number from `low` to `high`; text (from the environment) is parsed. `low_means`
+    says in the message what the lowest value does."""
+    number = low - 1
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
-            retries = int(value)
+            number = int(value)
     elif isinstance(value, int) and not isinstance(value, bool):
-        retries = value
-    if not 0 <= retries <= MAX_RETRIES:
+        number = value
+    if not low <= number <= high:
+        lowest = f"{low} ({low_means})" if low_means else str(low)
         raise ConfigurationError(
-            f"{name} must be a whole number from 0 to {MAX_RETRIES}, got {quote(value)}."
+            f"{name} must be a whole number from {lowest} to {high}, got {quote(value)}."
         )
-    return retries
+    return number
+
+
+def seconds_between(
+    value: object, name: str, *, low: float, high: float, low_means: str = ""
+) -> float:
+    """Seconds from `low` to `high`, both included; text (from the environment) is parsed."""
+    seconds = math.nan
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            seconds = float(value)
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    if not low <= seconds <= high:  # also false for NaN
+        lowest = f"{low:g} ({low_means})" if low_means else f"{low:g}"
+        raise ConfigurationError(
+            f"{name} must be a number of seconds from {lowest} to {high:,.0f}, got {quote(value)}."
+        )
+    return seconds
+
+
+def max_retries(value: object, name: str) -> int:
+    """A whole number from 0 to MAX_RETRIES."""
+    return whole_number(value, name, low=0, high=MAX_RETRIES)
 
 
 _TRUE = ("true", "1")

@@ -488,6 +488,27 @@ def test_sigterm_ends_with_143_a_message_and_no_partial_files(tmp_path: Path) ->
     assert not partial.exists()
 
 
+def _scan_with_exit_probe(
+    users: Path, report: str, env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`python -m basket_lib scan USERS` as a process whose last exit handler runs `report` (a
+    statement; gc and sys are imported): what the process holds when it ends."""
+    probe = (
+        "import atexit, gc, runpy, sys\n"
+        f"atexit.register(lambda: {report})\n"
+        f"sys.argv = ['basket_lib', 'scan', {str(users)!r}]\n"
+        "runpy.run_module('basket_lib', run_name='__main__')\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def test_a_scan_process_exits_without_walking_its_objects_and_leaves_its_database_whole(
     tmp_path: Path,
 ) -> None:
@@ -496,21 +517,10 @@ def test_a_scan_process_exits_without_walking_its_objects_and_leaves_its_databas
     # itself, so that the SQLite file is checkpointed as a clean exit leaves it.
     users = _users_file(tmp_path, simulator.demo_user_ids(20))
     db_file = tmp_path / "exit.db"
-    probe = (
-        "import atexit, gc, runpy, sys\n"
-        "atexit.register(lambda: print('frozen:', gc.get_freeze_count() > 0, file=sys.stderr))\n"
-        f"sys.argv = ['basket_lib', 'scan', {str(users)!r}]\n"
-        "runpy.run_module('basket_lib', run_name='__main__')\n"
-    )
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
     env |= {"BASKET_AUDIT_LOG": os.devnull, "BASKET_DATABASE_URL": f"sqlite:///{db_file}"}
-    proc = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = _scan_with_exit_probe(
+        users, "print('frozen:', gc.get_freeze_count() > 0, file=sys.stderr)", env
     )
     assert proc.returncode == 0, proc.stderr
     assert _summary(proc.stdout)["users"] == 20
@@ -522,26 +532,13 @@ def test_a_scan_never_imports_httpx(tmp_path: Path) -> None:
     # The scan sends through aiohttp; httpx and what it pulls in (httpcore, and trio or click
     # where installed) would only add to every scan's start-up.
     users = _users_file(tmp_path, simulator.demo_user_ids(20))
-    probe = (
-        "import atexit, runpy, sys\n"
-        "atexit.register(lambda: print('loaded:', sorted(m for m in ('httpx', 'httpcore')"
-        " if m in sys.modules), file=sys.stderr))\n"
-        f"sys.argv = ['basket_lib', 'scan', {str(users)!r}]\n"
-        "runpy.run_module('basket_lib', run_name='__main__')\n"
-    )
     with simulator.DemoServer(api=simulator.DemoApi(api_key=SECRET)) as server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
         env |= {"BASKET_API_URL": server.base_url, "BASKET_API_KEY": SECRET}
         env |= {"BASKET_AUDIT_LOG": os.devnull, "NO_PROXY": "127.0.0.1"}
         env["BASKET_DATABASE_URL"] = os.environ["BASKET_DATABASE_URL"]
-        proc = subprocess.run(
-            [sys.executable, "-c", probe],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        loaded = "sorted(m for m in ('httpx', 'httpcore') if m in sys.modules)"
+        proc = _scan_with_exit_probe(users, f"print('loaded:', {loaded}, file=sys.stderr)", env)
     assert proc.returncode == 0, proc.stderr
     assert _summary(proc.stdout)["users"] == 20
     assert "loaded: []" in proc.stderr
