@@ -756,7 +756,9 @@ async def memory(scanner: Any, app: App, db: Database, count: int) -> dict[str, 
             started = time.perf_counter()
             await page.goto(app.url(f"/failures?scan={scan.scan_id}"))
             await wait_ready(page, heading(page, "Results"))
-            await expect(page.get_by_text("Users read")).to_be_visible(timeout=UI_TIMEOUT_MS)
+            await expect(page.get_by_text("Users read", exact=True)).to_be_visible(
+                timeout=UI_TIMEOUT_MS
+            )
             reopened = time.perf_counter() - started
             await note_exceptions(page, f"reopened scan {scan.scan_id}")
         finally:
