@@ -43,9 +43,9 @@ if not user_id:
 # The browser tab names the customer: agents keep several tickets open.
 st.set_page_config(page_title=f"{user_id} · Basket lookup")
 
-# Imported only once there is a user to show: pandas and altair take about a second to import on
-# a fresh server, and the landing page needs neither (see benchmarks/startup.py).
-from basket_lib.views import answer, charts, money, tables, times  # noqa: E402
+# Imported only once there is a user to show: pandas takes about half a second to import on a fresh
+# server, and the landing page does not need it (see benchmarks/startup.py).
+from basket_lib.views import answer, money, tables, timeline, times  # noqa: E402
 
 # A whole ticket line pasted as the id: the id found in it is offered, and the line can still be
 # looked up as typed (the API documents no format for ids).
@@ -314,7 +314,9 @@ def _render_basket(
 
     if basket.expires or basket.last_changed:
         st.markdown("#### Time to expiry")
-        st.altair_chart(charts.expiry_timeline(basket.last_changed, now, basket.expires, tz_name))
+        st.vega_lite_chart(
+            timeline.expiry_timeline(basket.last_changed, now, basket.expires, tz_name)
+        )
 
     with st.expander("Raw API response"):
         st.code(tables.basket_summary_json(result), language="json")

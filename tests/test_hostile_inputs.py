@@ -47,7 +47,7 @@ from basket_lib.api.models import MAX_JSON_DEPTH, BasketResult
 from basket_lib.scan.inputs import MAX_SCAN_USERS, MAX_UPLOAD_BYTES, parse_uploaded_csv
 from basket_lib.simulator import DemoApi, DemoServer
 from basket_lib.tracking import decode_tracking
-from basket_lib.views import charts, tables, times
+from basket_lib.views import tables, timeline, times
 from basket_lib.views.text import describe_error
 
 BASE = "http://api.hostile.test/v2"
@@ -615,7 +615,7 @@ def _display(result: BasketResult) -> None:
         _assert_displayable(times.format_time(basket.expires, zone))
         _assert_displayable(times.format_time(basket.last_changed, zone))
     for zone in CHART_ZONES:
-        charts.expiry_timeline(basket.last_changed, NOW, basket.expires, zone).to_dict()
+        json.dumps(timeline.expiry_timeline(basket.last_changed, NOW, basket.expires, zone))
     pickle.loads(pickle.dumps(result))  # st.cache_data keeps results pickled
 
 

@@ -1,9 +1,9 @@
-"""Altair chart builders: pure functions from data to ``alt.Chart`` / ``alt.LayerChart``.
+"""Altair chart builders of the scan pages: pure functions from data to ``alt.Chart`` /
+``alt.LayerChart``. The basket page's expiry timeline is a plain spec (views/timeline.py).
 
 Design shared by every chart:
 
-- Colours are mid-tones (around Tailwind 500) so they read on Streamlit's light and dark
-  backgrounds; failures are always red, the rest neutral slate or blue.
+- Colours from views/palette.py: failures are always red, the rest neutral slate or blue.
 - No titles (the page's headings say what a chart is); every mark carries a tooltip.
 - Text from the API (product names, ids) is passed as data fields, which Vega renders as text,
   never as markup.
@@ -12,195 +12,18 @@ Design shared by every chart:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
 
 import altair as alt
 import pandas as pd
 
 from basket_lib.scan.report import EXPIRY_BIN_LABELS
-from basket_lib.views.times import (
-    ExpiryStatus,
-    expiry_status,
-    expiry_text,
-    format_time,
-    humanize_delta,
-    to_local,
-)
+from basket_lib.views.palette import AUTOSIZE, FAILURE_COLOUR, OK_COLOUR
 
-FAILURE_COLOUR = "#ef4444"
-NEUTRAL_COLOUR = "#7f8ea3"
-OK_COLOUR = "#3b82f6"
-NOW_COLOUR = "#d97706"
-SOON_COLOUR = "#f97316"
-
-# Width follows the container, height is each chart's own. Streamlit's default ("fit") squeezes
-# the axes and legend into the given height and would shrink the plots to slivers.
-_AUTOSIZE = alt.AutoSizeParams(type="fit-x", contains="padding")
+# Width follows the container, height is each chart's own (see palette.AUTOSIZE).
+_AUTOSIZE = alt.AutoSizeParams.from_dict(AUTOSIZE)
 
 # The builders name their result's type: to mypy, altair's mark_*, encode and resolve_* return
 # Any (the use_signature decorator that copies their signatures drops Self).
-
-# --- expiry timeline --------------------------------------------------------------------------
-
-SINCE_CHANGE, TIME_LEFT, SINCE_EXPIRY = "since last change", "time left", "since expiry"
-TIME_LEFT_SOON = "time left (under 1 h)"
-_SEGMENTS = (SINCE_CHANGE, TIME_LEFT, TIME_LEFT_SOON, SINCE_EXPIRY)
-_SEGMENT_COLOURS = (NEUTRAL_COLOUR, OK_COLOUR, SOON_COLOUR, FAILURE_COLOUR)
-_EVENTS = ("last changed", "now", "expires", "expiring", "expired")
-_EVENT_COLOURS = (NEUTRAL_COLOUR, NOW_COLOUR, OK_COLOUR, SOON_COLOUR, FAILURE_COLOUR)
-_SEGMENT_COLUMNS = ["segment", "start", "end", "from", "to", "length"]
-_EVENT_COLUMNS = ["event", "label", "time", "when", "relative"]
-# Dates on the axis and in the labels: a basket's life spans days to weeks.
-_DATE_FORMAT = "%d %b %H:%M"
-
-
-def _local_date(ts: datetime, tz_name: str | None) -> str:
-    local = to_local(ts, tz_name)
-    assert local is not None
-    return local.strftime(_DATE_FORMAT)
-
-
-def _wall_clock(ts: datetime, tz_name: str | None) -> str:
-    # Vega parses an ISO string without an offset as wall-clock time and draws it as such, so the
-    # axis shows the agent's zone whatever zone the browser runs in.
-    local = to_local(ts, tz_name)
-    assert local is not None
-    return local.replace(tzinfo=None).isoformat(timespec="seconds")
-
-
-def expiry_timeline(
-    last_changed: datetime | None,
-    now: datetime | None,
-    expires: datetime | None,
-    tz_name: str | None = None,
-) -> alt.LayerChart:
-    """One horizontal line through time: last changed → now → expires.
-
-    The span since the last change is slate, the time left blue; for an expired basket the
-    expiry point lies before "now" and the span from expiry to now is red. Missing timestamps
-    are left out (with all three missing the chart is empty but valid). Times are drawn in
-    ``tz_name`` (UTC when unknown); tooltips give exact times and durations.
-    """
-    # Naive values are UTC (as everywhere in basket_lib); comparing them must never raise.
-    last_changed, now, expires = (to_local(ts, "UTC") for ts in (last_changed, now, expires))
-    points: dict[str, datetime] = {}
-    if last_changed is not None:
-        points["last changed"] = last_changed
-    if now is not None:
-        points["now"] = now
-    soon = False
-    if expires is not None:
-        status = expiry_status(expires, now) if now is not None else ExpiryStatus.OK
-        soon = status is ExpiryStatus.EXPIRING
-        names = {ExpiryStatus.EXPIRED: "expired", ExpiryStatus.EXPIRING: "expiring"}
-        points[names.get(status, "expires")] = expires
-
-    def relative(event: str, ts: datetime) -> str:
-        if now is None or event == "now":
-            return "now" if event == "now" else ""
-        if event == "last changed":
-            return f"{humanize_delta(now - ts)} ago"
-        return expiry_text(ts, now)
-
-    events = pd.DataFrame(
-        [
-            {
-                "event": event,
-                # Said in text as well as colour: "expiring 01 Dec 18:48", "expired 27 Jun 06:00".
-                "label": event if event == "now" else f"{event} {_local_date(ts, tz_name)}",
-                "time": _wall_clock(ts, tz_name),
-                "when": format_time(ts, tz_name),
-                "relative": relative(event, ts),
-            }
-            for event, ts in points.items()
-        ],
-        columns=_EVENT_COLUMNS,
-    )
-
-    spans: list[tuple[str, datetime, datetime]] = []
-    if now is not None:
-        if expires is not None and expires <= now:
-            if last_changed is not None:
-                spans.append((SINCE_CHANGE, last_changed, expires))
-            spans.append((SINCE_EXPIRY, expires, now))
-        else:
-            if last_changed is not None:
-                spans.append((SINCE_CHANGE, last_changed, now))
-            if expires is not None:
-                spans.append((TIME_LEFT_SOON if soon else TIME_LEFT, now, expires))
-    segments = pd.DataFrame(
-        [
-            {
-                "segment": name,
-                "start": _wall_clock(start, tz_name),
-                "end": _wall_clock(end, tz_name),
-                "from": format_time(start, tz_name),
-                "to": format_time(end, tz_name),
-                "length": humanize_delta(end - start),
-            }
-            for name, start, end in spans
-        ],
-        columns=_SEGMENT_COLUMNS,
-    )
-
-    x_axis = alt.Axis(title=None, grid=False, labelOverlap=True, format=_DATE_FORMAT)
-    # Pixels kept free at both ends so the first and last labels are not cut off.
-    x_scale = alt.Scale(padding=48)
-    span_layer = (
-        alt.Chart(segments)
-        .mark_rule(strokeWidth=8, strokeCap="round")
-        .encode(
-            x=alt.X("start:T", axis=x_axis, scale=x_scale),
-            x2="end:T",
-            color=alt.Color(
-                "segment:N",
-                scale=alt.Scale(domain=list(_SEGMENTS), range=list(_SEGMENT_COLOURS)),
-                legend=alt.Legend(title=None, orient="bottom"),
-            ),
-            tooltip=[
-                alt.Tooltip("segment:N", title="span"),
-                alt.Tooltip("from:N"),
-                alt.Tooltip("to:N"),
-                alt.Tooltip("length:N"),
-            ],
-        )
-    )
-    # Points and their labels share the event colours: a fixed text colour would vanish on one
-    # of the two themes.
-    event_encoding: dict[str, Any] = {
-        "x": alt.X("time:T", axis=x_axis, scale=x_scale),
-        "color": alt.Color(
-            "event:N",
-            scale=alt.Scale(domain=list(_EVENTS), range=list(_EVENT_COLOURS)),
-            legend=None,
-        ),
-        "tooltip": [
-            alt.Tooltip("event:N"),
-            alt.Tooltip("when:N", title="time"),
-            alt.Tooltip("relative:N", title="relative"),
-        ],
-    }
-    point_layer = (
-        alt.Chart(events).mark_point(filled=True, size=140, opacity=1).encode(**event_encoding)
-    )
-    # "now" is labelled a line higher than the others, so close events do not overprint.
-    other_labels = (
-        alt.Chart(events[events["event"] != "now"])
-        .mark_text(dy=-14, fontWeight="bold")
-        .encode(text="label:N", **event_encoding)
-    )
-    now_label = (
-        alt.Chart(events[events["event"] == "now"])
-        .mark_text(dy=-30, fontWeight="bold")
-        .encode(text="label:N", **event_encoding)
-    )
-    timeline: alt.LayerChart = (
-        alt.layer(span_layer, point_layer, other_labels, now_label)
-        .resolve_scale(color="independent")
-        .properties(height=70, width="container", autosize=_AUTOSIZE)
-    )
-    return timeline
 
 
 # --- failures by product ----------------------------------------------------------------------

@@ -66,6 +66,14 @@ def test_ticket_link_shows_the_basket_and_its_failed_reservations(
     for table in tables.all():
         expect_no_csv_download(table)
 
+    # The expiry timeline is drawn (a plain Vega-Lite spec): its labels say the events in text.
+    timeline = page.locator("[data-testid=stVegaLiteChart]")
+    expect(timeline).to_have_count(1)
+    expect(timeline.locator("g.mark-text text").filter(has_text="now")).to_have_count(1)
+    expect(
+        timeline.locator("g.mark-text text").filter(has_text=re.compile("^expires "))
+    ).to_have_count(1)
+
     shot = screenshot(page, "basket-demo-checkout-failed")
     assert shot.stat().st_size > 10_000
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from apptest_support import (
@@ -224,6 +225,25 @@ def test_expired_basket_warns(shared: AppTest) -> None:
     (warning,) = plain_texts(at, "warning")
     assert warning == "This basket has expired (expired 2 days ago)."
     assert "expired 2 days ago" in basket_caption(at)
+
+
+def _charts(node: Any) -> list[dict[str, Any]]:
+    """The Vega-Lite specs drawn under `node`, in page order."""
+    found = []
+    for child in getattr(node, "children", {}).values():
+        if child.type == "vega_lite_chart":
+            found.append(json.loads(child.proto.spec))
+        found.extend(_charts(child))
+    return found
+
+
+def test_expired_basket_draws_its_timeline_in_text_and_colour(shared: AppTest) -> None:
+    at = show(shared, "demo-expired")
+
+    (spec,) = _charts(at.main)
+    points = next(layer for layer in spec["layer"] if layer["mark"]["type"] == "point")
+    assert [row["event"] for row in points["data"]["values"]] == ["last changed", "now", "expired"]
+    assert "Time to expiry" in [h.value.strip("# ") for h in at.markdown]
 
 
 def test_full_cart_shows_all_twenty_rows(shared: AppTest) -> None:

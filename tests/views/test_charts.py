@@ -1,4 +1,5 @@
-"""basket_lib.views.charts: chart structure through ``to_dict()``, and the expiry bin helpers."""
+"""basket_lib.views.charts: the scan charts' structure through ``to_dict()``, and the expiry bin
+helpers."""
 
 from __future__ import annotations
 
@@ -15,25 +16,18 @@ from basket_lib.api.models import ProductDetails
 from basket_lib.scan.report import EXPIRY_BIN_EDGES_HOURS, EXPIRY_BIN_LABELS, FailureRecord
 from basket_lib.scan.report import expiry_bin as expiry_bin_index
 from basket_lib.views.charts import (
-    FAILURE_COLOUR,
     FAILURE_LABELS,
-    SINCE_CHANGE,
-    SINCE_EXPIRY,
-    SOON_COLOUR,
-    TIME_LEFT,
-    TIME_LEFT_SOON,
     WITH_FAILURE,
     WITHOUT_FAILURE,
     expiry_histogram,
     expiry_histogram_frame,
-    expiry_timeline,
     failures_by_product_chart,
 )
+from basket_lib.views.palette import FAILURE_COLOUR
 from basket_lib.views.tables import failures_by_product, failures_frame
 from basket_lib.views.times import expiry_status
 
 NOW = datetime(2025, 6, 29, 6, 0, tzinfo=UTC)
-LAST_CHANGED = datetime(2025, 6, 4, 12, 34, 56, tzinfo=UTC)
 
 
 def _data(spec: dict[str, Any], part: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -42,153 +36,8 @@ def _data(spec: dict[str, Any], part: dict[str, Any] | None = None) -> list[dict
     return spec["datasets"][data["name"]] if "name" in data else data.get("values", [])
 
 
-def _by_mark(spec: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
-    layers: dict[str, list[dict[str, Any]]] = {}
-    for layer in spec["layer"]:
-        layers.setdefault(layer["mark"]["type"], []).append(layer)
-    return layers
-
-
 def _tooltip_fields(encoding: dict[str, Any]) -> set[str]:
     return {item["field"] for item in encoding["tooltip"]}
-
-
-# --- expiry timeline --------------------------------------------------------------------------
-
-
-def test_timeline_of_a_live_basket() -> None:
-    expires = NOW + timedelta(hours=2, minutes=12)
-    chart = expiry_timeline(LAST_CHANGED, NOW, expires, "Europe/Berlin")
-    assert isinstance(chart, alt.LayerChart)
-    spec = chart.to_dict()
-    layers = _by_mark(spec)
-    assert sorted(layers) == ["point", "rule", "text"]
-
-    rule = layers["rule"][0]
-    assert rule["encoding"]["x"]["field"] == "start"
-    assert rule["encoding"]["x"]["type"] == "temporal"
-    assert rule["encoding"]["x2"]["field"] == "end"
-    assert rule["encoding"]["color"]["field"] == "segment"
-    segments = {row["segment"]: row for row in _data(spec, rule)}
-    assert set(segments) == {SINCE_CHANGE, TIME_LEFT}
-    # Wall-clock times in the agent's zone (CEST = UTC+2).
-    assert segments[SINCE_CHANGE]["start"] == "2025-06-04T14:34:56"
-    assert segments[SINCE_CHANGE]["end"] == "2025-06-29T08:00:00"
-    assert segments[TIME_LEFT]["end"] == "2025-06-29T10:12:00"
-    assert segments[TIME_LEFT]["length"] == "2 h 12 min"
-    assert segments[TIME_LEFT]["to"] == "2025-06-29 10:12 CEST"
-
-    point = layers["point"][0]
-    events = {row["event"]: row for row in _data(spec, point)}
-    assert list(events) == ["last changed", "now", "expires"]
-    assert events["expires"]["relative"] == "expires in 2 h 12 min"
-    assert events["last changed"]["relative"] == "24 days 17 h ago"
-    assert events["last changed"]["time"] < events["now"]["time"] < events["expires"]["time"]
-    assert point["encoding"]["x"]["field"] == "time"
-
-    labels = [row["label"] for layer in layers["text"] for row in _data(spec, layer)]
-    # Each event says its date in the agent's zone, on the axis too.
-    assert sorted(labels) == ["expires 29 Jun 10:12", "last changed 04 Jun 14:34", "now"]
-    assert rule["encoding"]["x"]["axis"]["format"] == "%d %b %H:%M"
-    for layer in layers["text"]:
-        assert layer["encoding"]["text"]["field"] == "label"
-        # Coloured like their points: a fixed text colour vanishes on one of the themes.
-        assert layer["encoding"]["color"]["field"] == "event"
-    # "now" sits a line above the other labels so that close events stay readable.
-    offsets = {
-        row["event"]: layer["mark"]["dy"] for layer in layers["text"] for row in _data(spec, layer)
-    }
-    assert offsets["now"] < offsets["expires"] < 0
-
-
-def test_timeline_of_an_expired_basket_puts_expiry_before_now() -> None:
-    expires = NOW - timedelta(days=2)
-    spec = expiry_timeline(LAST_CHANGED, NOW, expires).to_dict()
-    layers = _by_mark(spec)
-    events = {row["event"]: row for row in _data(spec, layers["point"][0])}
-    assert set(events) == {"last changed", "now", "expired"}
-    assert events["last changed"]["time"] < events["expired"]["time"] < events["now"]["time"]
-    assert events["expired"]["relative"] == "expired 2 days ago"
-    assert events["expired"]["when"] == "2025-06-27 06:00 UTC"
-
-    segments = {row["segment"]: row for row in _data(spec, layers["rule"][0])}
-    assert set(segments) == {SINCE_CHANGE, SINCE_EXPIRY}
-    assert segments[SINCE_CHANGE]["end"] == segments[SINCE_EXPIRY]["start"] == "2025-06-27T06:00:00"
-    assert segments[SINCE_EXPIRY]["end"] == "2025-06-29T06:00:00"
-
-
-def test_timeline_tells_expiring_from_expired_in_colour_and_text() -> None:
-    soon = expiry_timeline(None, NOW, NOW + timedelta(minutes=37)).to_dict()
-    layers = _by_mark(soon)
-    labels = {row["event"]: row["label"] for row in _data(soon, layers["point"][0])}
-    assert labels == {"now": "now", "expiring": "expiring 29 Jun 06:37"}
-    (segment,) = _data(soon, layers["rule"][0])
-    assert segment["segment"] == TIME_LEFT_SOON
-    scale = layers["point"][0]["encoding"]["color"]["scale"]
-    colours = dict(zip(scale["domain"], scale["range"], strict=True))
-    assert colours["expiring"] == SOON_COLOUR and colours["expired"] == FAILURE_COLOUR
-    late = expiry_timeline(None, NOW, NOW - timedelta(days=2)).to_dict()
-    labels = {row["label"] for row in _data(late, _by_mark(late)["point"][0])}
-    assert labels == {"now", "expired 27 Jun 06:00"}
-
-
-def test_timeline_expiring_exactly_now_counts_as_expired() -> None:
-    spec = expiry_timeline(None, NOW, NOW).to_dict()
-    events = [row["event"] for row in _data(spec, _by_mark(spec)["point"][0])]
-    assert events == ["now", "expired"]
-    assert expiry_status(NOW, NOW) == "expired"
-
-
-def test_timeline_colours_past_remaining_and_expired_apart() -> None:
-    spec = expiry_timeline(LAST_CHANGED, NOW, NOW + timedelta(days=1)).to_dict()
-    scale = _by_mark(spec)["rule"][0]["encoding"]["color"]["scale"]
-    colours = dict(zip(scale["domain"], scale["range"], strict=True))
-    assert len(set(colours.values())) == 4
-    assert colours[SINCE_EXPIRY] == FAILURE_COLOUR
-    assert colours[TIME_LEFT_SOON] == SOON_COLOUR
-    assert spec["resolve"]["scale"]["color"] == "independent"
-
-
-@pytest.mark.parametrize(
-    ("last_changed", "expires", "events", "segments"),
-    [
-        (None, NOW + timedelta(hours=1), ["now", "expires"], [TIME_LEFT]),
-        (LAST_CHANGED, None, ["last changed", "now"], [SINCE_CHANGE]),
-        (None, None, ["now"], []),
-        (None, NOW - timedelta(hours=1), ["now", "expired"], [SINCE_EXPIRY]),
-    ],
-)
-def test_timeline_skips_missing_points(
-    last_changed: datetime | None,
-    expires: datetime | None,
-    events: list[str],
-    segments: list[str],
-) -> None:
-    spec = expiry_timeline(last_changed, NOW, expires).to_dict()
-    layers = _by_mark(spec)
-    assert [row["event"] for row in _data(spec, layers["point"][0])] == events
-    assert [row["segment"] for row in _data(spec, layers["rule"][0])] == segments
-
-
-def test_timeline_with_nothing_known_is_empty_but_valid() -> None:
-    spec = expiry_timeline(None, None, None).to_dict()
-    assert all(_data(spec, layer) == [] for layer in spec["layer"])
-
-
-def test_timeline_accepts_naive_timestamps_and_unknown_zones() -> None:
-    spec = expiry_timeline(
-        datetime(2025, 6, 1), NOW, datetime(2025, 6, 30, 6, 0), "Nowhere/Land"
-    ).to_dict()
-    events = {row["event"]: row for row in _data(spec, _by_mark(spec)["point"][0])}
-    assert events["expires"]["when"] == "2025-06-30 06:00 UTC"
-    assert events["expires"]["relative"] == "expires in 1 day"
-
-
-def test_every_timeline_mark_has_a_tooltip() -> None:
-    spec = expiry_timeline(LAST_CHANGED, NOW, NOW + timedelta(hours=5)).to_dict()
-    for layer in spec["layer"]:
-        assert layer["encoding"]["tooltip"], layer["mark"]
-    assert "title" not in spec
 
 
 # --- failures by product ----------------------------------------------------------------------
@@ -343,13 +192,11 @@ def test_expiry_histogram_without_data() -> None:
 @pytest.mark.parametrize(
     "chart",
     [
-        expiry_timeline(LAST_CHANGED, NOW, NOW + timedelta(days=3), "Europe/Berlin"),
-        expiry_timeline(None, None, None),
         failures_by_product_chart(_by_product(SCAN)),
         failures_by_product_chart(pd.DataFrame()),
         expiry_histogram(expiry_histogram_frame({(1, True): 1})),
     ],
-    ids=["timeline", "empty timeline", "by product", "empty by product", "histogram"],
+    ids=["by product", "empty by product", "histogram"],
 )
 def test_specs_are_strict_json_and_size_their_own_height(chart: alt.TopLevelMixin) -> None:
     spec = chart.to_dict()
