@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from basket_lib.api.errors import InvalidInputError
+from basket_lib.api.models import BasketResult
 from basket_lib.api.validation import clean_provider_id
 from basket_lib.tracking import TrackingSession, decode_tracking
 
@@ -57,3 +58,14 @@ def read_request_options(provider_text: str, tracking_text: str) -> RequestOptio
         except InvalidInputError as exc:
             tracking_error = exc
     return RequestOptions(provider_id, session, provider_error, tracking_error)
+
+
+def same_basket(new: BasketResult, shown: BasketResult) -> bool:
+    """Whether a basket fetched again says what the page shows: the same customer, contents,
+    expiry, next-page token and API version (when it was fetched does not count)."""
+    return (new.user_id, new.basket, new.next_token, new.api_version) == (
+        shown.user_id,
+        shown.basket,
+        shown.next_token,
+        shown.api_version,
+    )

@@ -13,7 +13,7 @@ from basket_lib.api.errors import BasketError
 from basket_lib.api.models import Basket, BasketResult, ProductDetails
 from basket_lib.api.validation import suggest_user_id, validate_user_id
 from basket_lib.demo.api import SCENARIOS
-from basket_lib.lookup import read_request_options
+from basket_lib.lookup import read_request_options, same_basket
 from basket_lib.tracking import TrackingSession
 from basket_lib.views.text import md_escape, plural
 from dashboard import columns, data, gate, lookups
@@ -108,6 +108,11 @@ with st.expander("Request options: provider id and tracking header"):
             slot.error(f"Not sent: {md_escape(error.message)}", icon=":material/error:")
 session = options.session
 provider_id = options.provider_id
+# What the request is about: the customer and the options sent with it.
+lookup = (user_id, options.tracking, provider_id)
+# The last basket drawn, and the last auto-refresh check that found it unchanged, per lookup.
+_SHOWN = "_shown_basket"
+_CHECKED = "_checked_basket"
 
 if options.not_sent():
     st.warning(
@@ -124,9 +129,8 @@ if controls[0].button(
 ):
     st.session_state["_refresh"] = st.session_state.get("_refresh", 0) + 1
     st.session_state["_refreshed"] = True
-auto_refresh = controls[1].toggle(
-    "Auto-refresh", key="auto_refresh", help=f"Fetch every {AUTO_REFRESH_SECONDS} s"
-)
+# Drawn after the basket (below), in this slot: by then the page has recorded what it shows.
+auto_refresh_slot = controls[1].container()
 show_utc = controls[2].toggle("Times in UTC", key="times_utc")
 tz_name = "UTC" if show_utc else (st.context.timezone or "UTC")
 locale = money.viewer_locale(st.context.locale)
@@ -153,6 +157,10 @@ def _render_tracking(found: TrackingSession, now: datetime) -> None:
 
 @st.fragment(run_every=FRESHNESS_SECONDS)
 def _freshness(fetched_at: datetime) -> None:
+    # An auto-refresh check that found the basket unchanged makes it as fresh as that check.
+    checked = st.session_state.get(_CHECKED)
+    if checked is not None and checked[0] == lookup and checked[1] > fetched_at:
+        fetched_at = checked[1]
     shown = times.freshness(
         fetched_at,
         datetime.now(UTC),
@@ -324,31 +332,33 @@ def _render_basket(
     st.code(tables.deep_link(_app_base_url(), result.user_id), language=None)
 
 
-@st.fragment(run_every=AUTO_REFRESH_SECONDS if auto_refresh else None)
-def basket_view() -> None:
-    # Auto-refresh ticks get their own cache key so they always fetch anew.
-    tick = int(time.time() // AUTO_REFRESH_SECONDS) if auto_refresh else 0
+def _fetch() -> BasketResult:
+    # Within one auto-refresh interval the page and its check share a cache entry: one fetch.
+    tick = int(time.time() // AUTO_REFRESH_SECONDS) if st.session_state.get("auto_refresh") else 0
     refresh = st.session_state.get("_refresh", 0)
-    tracking = options.tracking
+    return data.fetch_basket(
+        settings,
+        user_id,
+        tracking=options.tracking,
+        provider_id=provider_id,
+        refresh=refresh * 1_000_000 + tick,
+    )
+
+
+def basket_view() -> None:
     # Audited once per customer, options and outcome in a session: a Refresh or an auto-refresh
-    # tick fetches again but is not a new look at the customer (2,880 records a shift, else).
-    lookup = (user_id, tracking, provider_id)
+    # check fetches again but is not a new look at the customer (2,880 records a shift, else).
     audited: set[tuple[object, ...]] = st.session_state.setdefault("_audited_lookups", set())
     try:
         with st.spinner("Fetching basket…"):
-            result = data.fetch_basket(
-                settings,
-                user_id,
-                tracking=tracking,
-                provider_id=provider_id,
-                refresh=refresh * 1_000_000 + tick,
-            )
+            result = _fetch()
     except BasketError as exc:
         outcome = f"error: {exc.summary()}"
         if (*lookup, outcome) not in audited and data.audit(
             settings, "lookup", user_ids=[user_id], outcome=outcome
         ):
             audited.add((*lookup, outcome))
+        st.session_state.pop(_SHOWN, None)
         data.show_error(exc, user_id=user_id)
         return
     # A lookup that could not be audited is tried again and not shown.
@@ -356,6 +366,7 @@ def basket_view() -> None:
         if not data.audit(settings, "lookup", user_ids=[user_id], outcome="basket"):
             return
         audited.add((*lookup, "basket"))
+    st.session_state[_SHOWN] = (lookup, result)
     lookups.remember(user_id)
     if st.session_state.pop("_refreshed", False):
         st.toast(
@@ -382,9 +393,49 @@ def basket_view() -> None:
             _render_basket(result, details, now)
     else:
         _render_basket(result, details, now)
-    if auto_refresh:
-        st.caption(f"Auto-refresh on: fetched {times.format_time(result.fetched_at, tz_name)}.")
+
+
+@st.fragment(run_every=AUTO_REFRESH_SECONDS)
+def _auto_refresh_check() -> None:
+    """Every few seconds: fetch the basket again, and redraw the page only if it changed.
+
+    An unchanged basket costs the fetch and this caption, not a resend of the whole page.
+    """
+    shown = st.session_state.get(_SHOWN)
+    if shown is None or shown[0] != lookup:
+        return  # nothing shown for this customer yet (an error): the page itself says why
+    try:
+        result = _fetch()
+    except BasketError as exc:
+        checked = times.format_time(datetime.now(UTC), tz_name, seconds=True)
+        fetched = times.format_time(shown[1].fetched_at, tz_name, seconds=True)
+        st.caption(
+            f"Auto-refresh: the check at {checked} failed ({md_escape(exc.summary())}); "
+            f"the basket shown is from {fetched}."
+        )
+        return
+    if not same_basket(result, shown[1]):
+        st.rerun(scope="app")
+    st.session_state[_CHECKED] = (lookup, result.fetched_at)
+    st.caption(
+        f"Auto-refresh on: checked {times.format_time(result.fetched_at, tz_name, seconds=True)}, "
+        "no change."
+    )
+
+
+@st.fragment
+def _auto_refresh_control() -> None:
+    # Toggling reruns this fragment only; switched off, the check is no longer drawn and
+    # Streamlit stops its timer.
+    if st.toggle(
+        "Auto-refresh",
+        key="auto_refresh",
+        help=f"Check every {AUTO_REFRESH_SECONDS} s; the page is redrawn when the basket changed",
+    ):
+        _auto_refresh_check()
 
 
 basket_view()
+with auto_refresh_slot:
+    _auto_refresh_control()
 lookups.recent_lookups_sidebar()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import tomllib
 from pathlib import Path
@@ -54,3 +55,16 @@ def test_script_runs_do_not_end_in_a_full_garbage_collection() -> None:
     # Streamlit's default (runner.postScriptGC) collects every generation after each run: most
     # of the CPU a progress poll or a basket lookup costs the server (benchmarks/README.md).
     assert CONFIG["runner"]["postScriptGC"] is False
+
+
+def test_pages_are_compiled_without_magic_and_none_relies_on_it() -> None:
+    assert CONFIG["runner"]["magicEnabled"] is False
+    # With magic off, a bare value or name on its own line would silently show nothing: every
+    # expression statement of a page script is a call (or a docstring).
+    scripts = [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]
+    for script in scripts:
+        for node in ast.walk(ast.parse(script.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Expr) or isinstance(node.value, ast.Call | ast.Await):
+                continue
+            docstring = isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+            assert docstring, f"{script.name}:{node.lineno} relies on magic"

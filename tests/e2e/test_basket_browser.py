@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from e2e_support import (
+    APP,
     DATAFRAME,
     ERROR,
     RunningApp,
@@ -20,6 +21,7 @@ from e2e_support import (
     open_app,
     run_streamlit,
     screenshot,
+    wait_for_app,
 )
 
 from basket_lib.demo.catalogue import CATALOGUE
@@ -110,3 +112,57 @@ def test_first_request_to_a_subpage_gets_the_whole_app(
         sidebar_user = page.locator("[data-testid=stSidebar] [data-testid=stTextInput] input")
         expect(sidebar_user).to_have_value(USER)
         expect(page).to_have_url(re.compile(rf"/failures\?user={USER}$"))
+
+
+class _Received:
+    """Bytes the page has received over Streamlit's websocket so far."""
+
+    def __init__(self, page: Page) -> None:
+        self.total = 0
+        page.on("websocket", lambda ws: ws.on("framereceived", self._count))
+
+    def _count(self, payload: str | bytes) -> None:
+        self.total += len(payload)
+
+
+def _checked(page: Page) -> Locator:
+    return page.get_by_text(re.compile(r"^Auto-refresh on: checked .*, no change\.$"))
+
+
+def _turn_on_auto_refresh(page: Page, app: RunningApp, user: str) -> tuple[_Received, int]:
+    """Opens the user's basket with auto-refresh on; returns the byte counter and what the
+    lookup itself received."""
+    received = _Received(page)
+    open_app(page, app.url(f"/?user={user}"), heading(page, user))
+    lookup = received.total
+    page.get_by_test_id("stCheckbox").filter(has_text="Auto-refresh").click()
+    wait_for_app(page, _checked(page))
+    return received, lookup
+
+
+def test_auto_refresh_of_an_unchanged_basket_does_not_resend_the_page(
+    page: Page, demo_app: RunningApp
+) -> None:
+    # A seeded demo user: the demo API answers with the same basket every time.
+    received, lookup = _turn_on_auto_refresh(page, demo_app, "user-00042")
+    tables = page.locator(DATAFRAME).count()
+    first = _checked(page).inner_text()
+    before = received.total
+    # The next check (every 10 s) shows a later time.
+    expect(_checked(page)).not_to_have_text(first, timeout=30_000)
+    expect(page.locator(APP)).to_have_attribute("data-test-script-state", "notRunning")
+    tick = received.total - before
+    # The check sent its caption, not the basket again (the lookup sent about 20-30 KB).
+    assert 0 < tick < lookup / 4, (tick, lookup)
+    expect(page.locator(DATAFRAME)).to_have_count(tables)  # the basket is still on the page
+
+
+def test_auto_refresh_redraws_a_basket_that_changed(page: Page, demo_app: RunningApp) -> None:
+    # A demo scenario is rendered relative to the time of each request: every check finds its
+    # expiry moved, i.e. a changed basket, and the page is drawn again.
+    received, lookup = _turn_on_auto_refresh(page, demo_app, "demo-normal")
+    before = received.total
+    first = _checked(page).inner_text()
+    expect(_checked(page)).not_to_have_text(first, timeout=30_000)
+    expect(page.locator(APP)).to_have_attribute("data-test-script-state", "notRunning")
+    assert received.total - before > lookup / 2

@@ -26,7 +26,7 @@ from apptest_support import (
 )
 from streamlit.testing.v1 import AppTest
 
-from basket_lib.api.errors import BasketError
+from basket_lib.api.errors import APITimeoutError, BasketError
 from basket_lib.api.validation import validate_user_id
 from basket_lib.demo.catalogue import IMG, MD_LINK, SCRIPT
 from basket_lib.demo.server import DemoServer
@@ -34,6 +34,7 @@ from basket_lib.simulator import SCENARIOS
 from basket_lib.tracking import decode_tracking
 from basket_lib.views.tables import FAILED_ROW_CSS
 from basket_lib.views.text import md_escape
+from dashboard import data as data_module
 
 SEED_TRACKING = (
     "eyJzZXNzaW9uX2lkIjoiZXhhbXBsZS1zZXNzaW9uLWlkLTEyMzQiLCJzdGFydF90aW1lIjoiMjAyNS0wMS0wMVQxMjow"
@@ -398,12 +399,46 @@ def test_refresh_bypasses_the_cache(api: RecordingApi) -> None:
     assert len(api.baskets()) == 2
 
 
-def test_auto_refresh_toggle_says_when_it_fetched() -> None:
-    at = look_up("demo-normal")
+def test_auto_refresh_says_when_it_last_checked(api: RecordingApi) -> None:
+    at = look_up("user-00042")
+    fetched = len(api.baskets())
     at.toggle(key="auto_refresh").set_value(True).run()
 
     no_exception(at)
-    assert any(text.startswith("Auto-refresh on: fetched") for text in plain_texts(at, "caption"))
+    (check,) = [text for text in plain_texts(at, "caption") if text.startswith("Auto-refresh")]
+    assert re.fullmatch(r"Auto-refresh on: checked \S+ \d\d:\d\d:\d\d \S+, no change\.", check)
+    # The page and its check share one fetch.
+    assert len(api.baskets()) == fetched + 1
+
+    at.toggle(key="auto_refresh").set_value(False).run()
+    assert not [text for text in plain_texts(at, "caption") if text.startswith("Auto-refresh")]
+
+
+def test_auto_refresh_check_that_fails_keeps_the_basket_and_says_so(
+    api: RecordingApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = look_up("user-00042")
+    at.toggle(key="auto_refresh").set_value(True).run()
+    calls = 0
+    real = data_module.fetch_basket
+
+    def fail_the_check(*args: Any, **kwargs: Any) -> Any:
+        # The page's own fetch succeeds; the check after it fails.
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise APITimeoutError("The API did not answer in time.")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(data_module, "fetch_basket", fail_the_check)
+    at.run()
+
+    no_exception(at)
+    (check,) = [text for text in plain_texts(at, "caption") if text.startswith("Auto-refresh")]
+    assert check.startswith("Auto-refresh: the check at ")
+    assert "failed (" in check and "the basket shown is from" in check
+    assert "API did not answer in time" in check
+    assert not at.error  # the basket stays on the page
 
 
 def test_times_follow_the_viewer_time_zone_and_the_utc_toggle() -> None:
