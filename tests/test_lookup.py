@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from basket_lib.api.errors import TrackingNotBase64Error
-from basket_lib.lookup import RequestOptions, read_request_options
+from basket_lib.api.models import Basket, BasketResult
+from basket_lib.lookup import RequestOptions, read_request_options, same_basket
 
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 TRACKING = base64.b64encode(json.dumps({"session_id": "s-77"}).encode()).decode()
 
 
@@ -40,3 +44,20 @@ def test_each_bad_value_is_left_out_with_its_reason_and_the_other_still_sent() -
 def test_a_session_without_an_id_is_still_named() -> None:
     value = base64.b64encode(json.dumps({"source": "x"}).encode()).decode()
     assert read_request_options("", value).sent() == "the tracking session (no session id)"
+
+
+def _result(user: str = "u-1", count: int = 1, **extra: Any) -> BasketResult:
+    basket = Basket.model_validate({"cart": [{"productId": "p-1", "count": count}]})
+    return BasketResult(user_id=user, basket=basket, fetched_at=extra.pop("at", NOW), **extra)
+
+
+def test_a_basket_fetched_again_is_the_same_whatever_the_time() -> None:
+    assert same_basket(_result(at=NOW + timedelta(minutes=5)), _result())
+
+
+def test_contents_customer_token_or_version_make_another_basket() -> None:
+    shown = _result()
+    assert not same_basket(_result(count=2), shown)
+    assert not same_basket(_result(user="u-2"), shown)
+    assert not same_basket(_result(next_token="t-2"), shown)
+    assert not same_basket(_result(api_version="2.1"), shown)
