@@ -289,11 +289,11 @@ def _render_basket(
             with words:
                 _explanations(lines)
             with table:
-                checkout = tables.checkout_frame(basket, details)
+                checkout = tables.for_display(tables.checkout_frame(basket, details), locale)
+                # The failed rows are tinted through a pandas Styler, the one way st.dataframe
+                # colours rows.
                 st.dataframe(
-                    tables.for_display(checkout, locale).style.apply(
-                        tables.highlight_failed, axis=1
-                    ),
+                    checkout.to_pandas().style.apply(tables.highlight_failed, axis=1),
                     column_config=columns.CHECKOUT_COLUMNS,
                     column_order=columns.CHECKOUT_ORDER,
                     hide_index=True,

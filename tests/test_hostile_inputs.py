@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote
 import httpx
 import pyarrow as pa
 import pytest
+from babel import Locale
 
 from basket_lib.api import errors
 from basket_lib.api.client import AsyncBasketClient, BasketClient
@@ -607,7 +608,9 @@ def _display(result: BasketResult) -> None:
         tables.saved_frame(basket),
         tables.checkout_frame(basket),
     ):
-        pa.Table.from_pandas(frame)  # st.dataframe's conversion
+        pa.Table.from_pandas(frame)
+        for locale in (Locale("en", "US"), Locale("de", "DE")):
+            tables.for_display(frame, locale).to_pandas()  # what st.dataframe is given
     tables.basket_metrics(basket)
     _assert_displayable(times.expiry_text(basket.expires, NOW))
     _assert_displayable(tables.basket_summary_json(result))

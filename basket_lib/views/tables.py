@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pandas as pd
+import pyarrow as pa
 from babel import Locale
 
 from basket_lib.api.models import (
@@ -165,42 +166,63 @@ def checkout_frame(
     )
 
 
-def for_display(frame: pd.DataFrame, locale: Locale = money.DEFAULT_LOCALE) -> pd.DataFrame:
+def for_display(frame: pd.DataFrame, locale: Locale = money.DEFAULT_LOCALE) -> pa.Table:
     """A basket table as the page shows it: the price with its currency in the viewer's locale,
-    the line total (price × count), and every missing value an empty cell, never "None"."""
-    shown = frame.copy()
-    if "price" in shown.columns:
-        prices = [
-            None if pd.isna(price) else Decimal(str(price)) for price in shown["price"].tolist()
-        ]
-        currencies = shown["currency"].tolist()
-        counts = shown["count"].tolist()
-        shown["price"] = [
-            "" if price is None else money.format_money(price, currency, locale)
-            for price, currency in zip(prices, currencies, strict=True)
-        ]
+    the line total (price × count), and every missing value an empty cell, never "None".
+
+    An Arrow table, built column by column from plain lists: st.dataframe sends it as it is,
+    where a display frame cost pandas copies and a second conversion (benchmarks/README.md).
+    """
+    columns: dict[str, list[Any]] = {name: frame[name].tolist() for name in frame.columns}
+    if "price" in columns:
+        prices = [None if _missing(price) else Decimal(str(price)) for price in columns["price"]]
+        currencies = columns.pop("currency")
         totals = [
-            money.line_total(price, int(count)) for price, count in zip(prices, counts, strict=True)
+            money.line_total(price, int(count))
+            for price, count in zip(prices, columns["count"], strict=True)
         ]
-        shown.insert(
-            list(shown.columns).index("price") + 1,
-            "line_total",
-            [
-                "" if total is None else money.format_money(total, currency, locale)
-                for total, currency in zip(totals, currencies, strict=True)
-            ],
-        )
-        shown = shown.drop(columns="currency")
-    for column in shown.columns:
-        values = shown[column]
-        if values.dtype == bool or not values.isna().any():
+        shown: dict[str, list[Any]] = {}
+        for name, values in columns.items():
+            shown[name] = values
+            if name == "price":
+                shown["price"] = _money_texts(prices, currencies, locale)
+                shown["line_total"] = _money_texts(totals, currencies, locale)
+        columns = shown
+    arrays = {}
+    for name, values in columns.items():
+        if not any(_missing(value) for value in values):
+            arrays[name] = pa.array(values, type=_ARROW_TYPES.get(name))
             continue
         # A column with gaps becomes text: Arrow cannot hold "" among numbers.
-        shown[column] = [
-            "" if pd.isna(value) else str(int(value) if isinstance(value, float) else value)
-            for value in values.astype(object)
+        texts = [
+            "" if _missing(value) else str(int(value) if isinstance(value, float) else value)
+            for value in values
         ]
-    return shown
+        arrays[name] = pa.array(texts, type=pa.string())
+    return pa.table(arrays)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _money_texts(
+    amounts: Sequence[Decimal | None], currencies: Sequence[Any], locale: Locale
+) -> list[str]:
+    return [
+        "" if amount is None else money.format_money(amount, currency, locale)
+        for amount, currency in zip(amounts, currencies, strict=True)
+    ]
+
+
+# The display table's types where its values are complete; any column with gaps is text.
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "price": pa.string(),
+    "line_total": pa.string(),
+    "count": pa.int64(),
+    "stocked": pa.int64(),
+    "failed": pa.bool_(),
+}
 
 
 # Translucent, so the tint reads on light and dark themes alike.
