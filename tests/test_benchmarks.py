@@ -107,3 +107,16 @@ def test_httpx_baselines_configure_the_pool_as_documented(
         # Reference (b'): the client's own defaults (100 connections, 20 kept alive), which an
         # explicit httpx.Limits() would not be: that means no limits at all.
         assert "limits" not in calls[0]
+
+
+@pytest.mark.benchmark
+def test_keepalive_times_lookups_after_a_pause_with_both_expiries() -> None:
+    output = run_benchmark(
+        "keepalive.py", *("--lookups", "4", "--reading-seconds", "30", "--pause", "0.1")
+    )
+    assert "4 lookups per client, each after 30 s of reading" in output  # not the defaults
+    for contender in ("before", "after"):
+        assert re.search(rf"^{contender}\s+\d+s\s+\d+/4\s", output, re.MULTILINE), contender
+    assert "after 0.1 s really idle: " in output
+    assert "as many as the clients opened" in output
+    assert "lookup after 30 s of reading before/after=" in ratios_line(output)

@@ -22,7 +22,9 @@ from basket_lib.api.responses import (
 )
 from basket_lib.api.wire import Attempt, PhaseTimeouts, WireRequest, deadline_seconds, host_label
 
-# httpx's keep-alive expiry, so both clients hold idle connections alike.
+# httpx's default keep-alive expiry (senders.HTTPX_KEEPALIVE_EXPIRY): a scan keeps its
+# connections busy and closes them when it ends, so idle ones need not wait longer. The sync
+# client, idle between an agent's lookups, keeps them longer (senders.SYNC_KEEPALIVE_EXPIRY).
 KEEPALIVE_SECONDS = 5.0
 
 

@@ -279,7 +279,12 @@ class BasketClient(_ClientCore):
 
         self._send = senders.send_httpx
         self._http = httpx.Client(
-            transport=transport, **senders.httpx_options(self.timeouts, self.max_connections)
+            transport=transport,
+            **senders.httpx_options(
+                self.timeouts,
+                self.max_connections,
+                keepalive_expiry=senders.SYNC_KEEPALIVE_EXPIRY,
+            ),
         )
         senders.enforce_deadlines(self._http)
 

@@ -48,7 +48,30 @@ def _in_memory_body(response: httpx.Response, cap: int) -> bytes | None:
     return body
 
 
-def httpx_options(timeout: PhaseTimeouts, max_connections: int) -> dict[str, Any]:
+# How long an idle connection waits in httpx's pool for the next request, in seconds.
+#
+# httpx's default, 5 s, is what the async client keeps: a scan keeps its connections busy and
+# closes them when it ends. The sync client serves the dashboard's lookups, and an agent reads a
+# basket for 20-60 s before the next one: with 5 s every lookup after such a pause paid a new TCP
+# and TLS handshake, two round trips to the API before the request's own (benchmarks/README.md,
+# "Sync client: idle connections"). 120 s spans those pauses with room to spare, and stays below
+# the 4 minutes after which some NAT gateways and load balancers (Azure's, by default) forget an
+# idle connection without telling either end, so that a request sent on it would wait for its
+# read timeout. A server or load balancer that closes idle connections sooner (AWS ALB after
+# 60 s, nginx after 75 s) costs nothing more than the expiry would have: httpcore drops a pooled
+# connection the server has closed instead of reusing it, and a close that crosses the request
+# on the wire is a connection error, which the client's retry policy retries.
+# docs/decisions/0004-sync-keepalive.md.
+HTTPX_KEEPALIVE_EXPIRY = 5.0
+SYNC_KEEPALIVE_EXPIRY = 120.0
+
+
+def httpx_options(
+    timeout: PhaseTimeouts,
+    max_connections: int,
+    *,
+    keepalive_expiry: float = HTTPX_KEEPALIVE_EXPIRY,
+) -> dict[str, Any]:
     """The options of the clients' httpx.Client / httpx.AsyncClient."""
     return {
         "timeout": timeout
@@ -61,6 +84,7 @@ def httpx_options(timeout: PhaseTimeouts, max_connections: int) -> dict[str, Any
         "limits": httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=min(20, max_connections),
+            keepalive_expiry=keepalive_expiry,
         ),
     }
 
