@@ -290,12 +290,9 @@ def _render_basket(
                 _explanations(lines)
             with table:
                 checkout = tables.for_display(tables.checkout_frame(basket, details), locale)
-                # The failed rows are tinted through a pandas Styler, the one way st.dataframe
-                # colours rows.
                 st.dataframe(
-                    checkout.to_pandas().style.apply(tables.highlight_failed, axis=1),
+                    tables.with_failed_rows_tinted(checkout, columns.CHECKOUT_ORDER),
                     column_config=columns.CHECKOUT_COLUMNS,
-                    column_order=columns.CHECKOUT_ORDER,
                     hide_index=True,
                     key="checkout_table",
                     height="content",

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pandas as pd
@@ -29,6 +29,9 @@ from basket_lib.api.models import (
 from basket_lib.scan.export import ERROR_COLUMNS, FAILURE_COLUMNS
 from basket_lib.scan.report import ErrorRecord, FailureRecord
 from basket_lib.views import money
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
 
 # --- reservations and metrics -----------------------------------------------------------------
 
@@ -229,11 +232,25 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
 FAILED_ROW_CSS = "background-color: rgba(220, 38, 38, 0.22)"
 
 
-def highlight_failed(row: pd.Series) -> list[str]:
-    """Row styler for ``frame.style.apply(highlight_failed, axis=1)``: tints failed rows."""
-    failed = row.get("failed")
-    is_failed = failed is not None and not pd.isna(failed) and bool(failed)
-    return [FAILED_ROW_CSS if is_failed else ""] * len(row)
+def with_failed_rows_tinted(table: pa.Table, columns: Sequence[str]) -> pa.Table | Styler:
+    """The checkout's display table, its failed rows tinted, reduced to `columns`.
+
+    A pandas Styler is the one way st.dataframe colours rows, and it is the page's dearest
+    element (its rendering of every cell cost about a fifth of a lookup's server CPU,
+    benchmarks/README.md): a checkout without a failed line gets the table itself, and the
+    Styler renders only the columns shown.
+    """
+    failed = [bool(value) for value in table.column("failed").to_pylist()]
+    shown = table.select(list(columns))
+    if not any(failed):
+        return shown
+    frame = shown.to_pandas()
+    css = pd.DataFrame(
+        [[FAILED_ROW_CSS if row_failed else ""] * len(columns) for row_failed in failed],
+        index=frame.index,
+        columns=frame.columns,
+    )
+    return frame.style.apply(lambda _: css, axis=None)
 
 
 def basket_summary_json(result: BasketResult) -> str:

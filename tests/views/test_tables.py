@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from babel import Locale
+from pandas.io.formats.style import Styler
 
 from basket_lib.api.errors import error_for_status
 from basket_lib.api.models import Basket, BasketResult, ProductDetails
@@ -35,9 +36,10 @@ from basket_lib.views.tables import (
     errors_frame,
     failures_by_product,
     failures_frame,
-    highlight_failed,
+    for_display,
     reservation_status,
     saved_frame,
+    with_failed_rows_tinted,
 )
 from basket_lib.views.times import (
     ExpiryStatus,
@@ -333,19 +335,19 @@ def test_empty_basket_frames_keep_columns_and_types() -> None:
         assert empty_frame.dtypes.to_dict() == full_frame.dtypes.to_dict()
 
 
-def test_highlight_failed_tints_only_failed_rows() -> None:
-    frame = checkout_frame(BASKET, DETAILS)
-    styles = [highlight_failed(row) for _, row in frame.iterrows()]
-    for style, failed in zip(styles, frame["failed"], strict=True):
-        assert len(style) == len(frame.columns)
-        assert style == ([FAILED_ROW_CSS] * len(frame.columns) if failed else [""] * len(style))
+SHOWN = ("product_id", "status", "count")
 
 
-def test_highlight_failed_through_a_styler() -> None:
-    html = checkout_frame(BASKET, DETAILS).style.apply(highlight_failed, axis=1).to_html()
+def test_failed_rows_are_tinted_across_the_columns_shown() -> None:
+    styler = with_failed_rows_tinted(for_display(checkout_frame(BASKET, DETAILS)), SHOWN)
+    assert isinstance(styler, Styler)
+    assert list(styler.data.columns) == list(SHOWN)
+    html = styler.to_html()
     css = html.split("</style>")[0]
-    assert "row1_col0" in css and "row2_col0" in css
-    assert "row0_col0" not in css and "row3_col0" not in css
+    # Rows 1 and 2 failed, in every column shown; the others are not tinted.
+    for row in (1, 2):
+        assert all(f"row{row}_col{col}" in css for col in range(len(SHOWN)))
+    assert "row0_col0" not in css and "row3_col0" not in css and "row4_col0" not in css
     assert "rgba(220, 38, 38, 0.22)" in css
 
 
@@ -355,10 +357,19 @@ def test_highlight_colour_is_translucent() -> None:
     assert 0 < alpha < 1
 
 
-@pytest.mark.parametrize("failed", [None, pd.NA, False])
-def test_highlight_failed_without_a_failure(failed: Any) -> None:
-    assert highlight_failed(pd.Series({"product_id": "x", "failed": failed})) == ["", ""]
-    assert highlight_failed(pd.Series({"product_id": "x"})) == [""]
+def test_a_checkout_without_a_failure_is_the_table_itself() -> None:
+    basket = Basket.model_validate(
+        {
+            "checkout": [
+                {"productId": "mug", "count": 1, "stocked": 1},
+                {"productId": "pen", "count": 2},
+            ]
+        }
+    )
+    shown = with_failed_rows_tinted(for_display(checkout_frame(basket)), SHOWN)
+    assert isinstance(shown, pa.Table)  # no Styler to render
+    assert shown.column_names == list(SHOWN)
+    assert shown.column("status").to_pylist() == ["reserved 1", "unlimited"]
 
 
 # --- raw JSON and deep links ------------------------------------------------------------------
