@@ -328,6 +328,23 @@ class Capture:
         }
 
 
+def script_runs(frames: list[bytes]) -> list[str]:
+    """How each script run reported in `frames` (received websocket frames) ended, in order:
+    Streamlit starts every run with a new_session message and ends it with script_finished
+    (FINISHED_SUCCESSFULLY, FINISHED_EARLY_FOR_RERUN, ...); a run still going reads "running"."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    runs: list[str] = []
+    for frame in frames:
+        message = ForwardMsg.FromString(frame)
+        kind = message.WhichOneof("type")
+        if kind == "new_session":
+            runs.append("running")
+        elif kind == "script_finished" and runs and runs[-1] == "running":
+            runs[-1] = ForwardMsg.ScriptFinishedStatus.Name(message.script_finished)
+    return runs
+
+
 def _raw(payload: str | bytes) -> bytes:
     return payload.encode("utf-8") if isinstance(payload, str) else payload
 
