@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import types
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-_PAGES_DIR = Path(__file__).resolve().parent.parent / "pages"
+_ROOT = Path(__file__).resolve().parent.parent
+_PAGES_DIR = _ROOT / "pages"
+_ENTRY_POINT = _ROOT / "app.py"
 _VIA_ENTRY_POINT = "_via_entry_point"
-_NAVIGATION_REGISTERED = "_navigation_registered"
+# Set while this page's run executes app.py: the page it runs must not hand over again.
+_HANDING_OVER = "_handing_over_to_entry_point"
 
 
 def navigation_pages() -> list[Any]:
@@ -43,13 +47,24 @@ def mark_entry_point() -> None:
 
 def run_through_entry_point() -> None:
     """A fresh server treats pages/ as a legacy multipage folder until st.navigation is first
-    called: /failures then runs this page alone, without app.py's sidebar. Registering the app's
-    navigation ends that mode for the whole server; the rerun comes back to the same page (pages
-    are keyed by url_path in both modes), this time through app.py."""
-    if st.session_state.pop(_VIA_ENTRY_POINT, False) or st.session_state.get(
-        _NAVIGATION_REGISTERED
-    ):
+    called: /failures then runs this page alone, without app.py's sidebar. app.py is then run
+    here, in this same script run, as Streamlit itself does for / in that mode: its st.navigation
+    ends the mode for the whole server and runs this page again through it (pages are keyed by
+    url_path in both modes), and this run of the page stops. A st.rerun() instead would cost the
+    first visit a second script run."""
+    if st.session_state.pop(_VIA_ENTRY_POINT, False) or st.session_state.get(_HANDING_OVER):
         return
-    st.session_state[_NAVIGATION_REGISTERED] = True
-    st.navigation(navigation_pages(), position="hidden")
-    st.rerun()
+    st.session_state[_HANDING_OVER] = True
+    try:
+        _run_entry_point()
+    finally:
+        st.session_state.pop(_HANDING_OVER, None)
+    st.stop()
+
+
+def _run_entry_point() -> None:
+    # As st.Page.run runs a page file: a module of its own, named __main__, not in sys.modules.
+    code = compile(_ENTRY_POINT.read_bytes(), str(_ENTRY_POINT), "exec")
+    module = types.ModuleType("__main__")
+    module.__file__ = str(_ENTRY_POINT)
+    exec(code, module.__dict__)

@@ -9,18 +9,12 @@ from basket_lib.api.errors import BasketError
 from basket_lib.demo.baskets import demo_user_ids
 from basket_lib.scan import export
 from basket_lib.scan.engine import DEFAULT_CONCURRENCY
-from basket_lib.scan.inputs import (
-    MAX_SCAN_USERS,
-    ParsedIds,
-    csv_layout,
-    parse_pasted_ids,
-    parse_uploaded_csv,
-)
+from basket_lib.scan.inputs import MAX_SCAN_USERS, ParsedIds
 from basket_lib.store import scans
 from basket_lib.views import charts, tables
 from basket_lib.views import scans as scan_views
 from basket_lib.views.text import md_escape, plural
-from dashboard import columns, comparison, data, exports, gate, history
+from dashboard import columns, comparison, data, exports, gate, history, scan_inputs
 from dashboard import scans as dashboard_scans
 
 PASTE, UPLOAD, SAMPLE = "Paste ids", "Upload CSV", "Sample demo users"
@@ -56,18 +50,18 @@ with st.expander("New scan", expanded=scan_id is None, icon=":material/add:"):
             height=150,
             placeholder="user-00001\nuser-00002, user-00003",
         )
-        if text.strip():
-            parsed = parse_pasted_ids(text, cap=MAX_SCAN_USERS)
+        parsed = scan_inputs.pasted_ids(text, cap=MAX_SCAN_USERS)
     elif source == UPLOAD:
         upload = st.file_uploader(
             "CSV file: a column named user_id (or User ID), or pick the column below",
             type=["csv", "txt"],
             key="scan_file",
         )
-        if upload is not None:
+        if upload is None:
+            scan_inputs.forget()
+        else:
             try:
-                raw = upload.getvalue()
-                layout = csv_layout(raw, filename=upload.name)
+                layout = scan_inputs.upload_layout(upload)
                 column: int | None = None
                 header = True
                 if layout.id_column is None:
@@ -89,8 +83,8 @@ with st.expander("New scan", expanded=scan_id is None, icon=":material/add:"):
                         hide_index=True,
                         key="scan_preview",
                     )
-                parsed = parse_uploaded_csv(
-                    raw, cap=MAX_SCAN_USERS, filename=upload.name, column=column, header=header
+                parsed = scan_inputs.uploaded_ids(
+                    upload, cap=MAX_SCAN_USERS, column=column, header=header
                 )
             except BasketError as exc:
                 data.show_error(exc)
@@ -101,6 +95,7 @@ with st.expander("New scan", expanded=scan_id is None, icon=":material/add:"):
                 f"({plural(len(others), 'other column')})."
             )
     else:
+        scan_inputs.forget()
         count = st.number_input("Demo users", min_value=1, max_value=5000, value=500, step=100)
         parsed = ParsedIds(ids=demo_user_ids(int(count)))
 

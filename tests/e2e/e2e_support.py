@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -49,6 +50,7 @@ APP = "[data-testid=stApp]"
 CELL = "[data-testid^=glide-cell-]"
 DATAFRAME = "[data-testid=stDataFrame]"
 ERROR = "[data-testid=stAlertContentError]"
+IDS_AREA = "User ids, separated by new lines, commas or spaces"  # the failures page's text area
 
 
 def chromium_path() -> str | None:
@@ -253,13 +255,32 @@ def go_to_page(page: Page, title: str) -> None:
     wait_for_app(page, heading(page, title))
 
 
+def paste_ids(page: Page, user_ids: list[str]) -> None:
+    """Puts the ids, one a line, into the failures page's text area as a user pastes them:
+    through the clipboard, select all and Control+V, one input event whatever their number.
+    (fill() is quadratic in the text on a Streamlit text area: 5,000 lines took 65 s.)"""
+    text = "\n".join(user_ids)
+    address = urlsplit(page.url)
+    page.context.grant_permissions(
+        ["clipboard-read", "clipboard-write"], origin=f"{address.scheme}://{address.netloc}"
+    )
+    page.evaluate("text => navigator.clipboard.writeText(text)", text)
+    area = page.get_by_label(IDS_AREA)
+    area.focus()
+    area.press("Control+A")
+    area.press("Control+V")
+    page.wait_for_function(
+        "([area, length]) => area.value.length === length",
+        arg=[area.element_handle(), len(text)],
+    )
+
+
 def paste_and_scan(page: Page, user_ids: list[str]) -> None:
     """On /failures: paste the ids, wait until the app has read them, run the scan to the end."""
     page.get_by_text("Paste ids", exact=True).click()
-    area = page.get_by_label("User ids, separated by new lines, commas or spaces")
-    area.fill("\n".join(user_ids))
-    # Ctrl+Enter commits a text area; the button stays disabled until the app has the ids.
-    area.press("Control+Enter")
+    paste_ids(page, user_ids)
+    # Ctrl+Enter commits a text area: the app reads the ids and says how many it found.
+    page.get_by_label(IDS_AREA).press("Control+Enter")
     distinct = len(dict.fromkeys(user_ids))
     wait_for_app(
         page, page.get_by_text(re.compile(rf"(?<![0-9]){distinct:,} distinct user ids? to scan"))
@@ -326,6 +347,23 @@ class Capture:
             "HTTP response bodies": list(self.http_bodies.values()),
             "downloads": self.downloads,
         }
+
+
+def script_runs(frames: list[bytes]) -> list[str]:
+    """How each script run reported in `frames` (received websocket frames) ended, in order:
+    Streamlit starts every run with a new_session message and ends it with script_finished
+    (FINISHED_SUCCESSFULLY, FINISHED_EARLY_FOR_RERUN, ...); a run still going reads "running"."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    runs: list[str] = []
+    for frame in frames:
+        message = ForwardMsg.FromString(frame)
+        kind = message.WhichOneof("type")
+        if kind == "new_session":
+            runs.append("running")
+        elif kind == "script_finished" and runs and runs[-1] == "running":
+            runs[-1] = ForwardMsg.ScriptFinishedStatus.Name(message.script_finished)
+    return runs
 
 
 def _raw(payload: str | bytes) -> bytes:

@@ -6,7 +6,9 @@ import re
 from typing import TYPE_CHECKING
 
 from e2e_support import (
+    Capture,
     RunningApp,
+    app_environment,
     dataframe_with,
     expect,
     expect_cell,
@@ -14,12 +16,15 @@ from e2e_support import (
     metric,
     open_app,
     paste_and_scan,
+    run_streamlit,
     screenshot,
+    script_runs,
 )
 
 from basket_lib.simulator import demo_user_ids
 
 if TYPE_CHECKING:
+    import pytest
     from playwright.sync_api import Page
 
 
@@ -42,3 +47,20 @@ def test_scan_reports_kpis_and_lists_the_user_that_failed(page: Page, demo_app: 
     expect(page.get_by_role("button", name="Download failures (CSV)")).to_be_visible()
 
     screenshot(page, "failures-scan")
+
+
+def test_a_first_visit_on_a_fresh_server_runs_the_page_once(
+    page: Page, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Until st.navigation is first called a fresh server runs pages/failures.py on its own; the
+    page hands over to app.py within that same run instead of a second one."""
+    folder = tmp_path_factory.mktemp("fresh-failures")
+    capture = Capture()
+    capture.attach(page)
+    env = app_environment(BASKET_AUDIT_LOG=str(folder / "audit.jsonl"))
+    with run_streamlit(env, folder / "streamlit.log") as fresh:
+        open_app(page, fresh.url("/failures"), heading(page, "Reservation failures"))
+        assert script_runs(capture.received_frames) == ["FINISHED_SUCCESSFULLY"]
+        # The whole app, through app.py: its sidebar and navigation.
+        expect(page.locator("[data-testid=stSidebarNav]")).to_contain_text("Basket lookup")
+        expect(page).to_have_url(fresh.url("/failures"))

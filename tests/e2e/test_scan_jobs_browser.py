@@ -18,6 +18,7 @@ from e2e_support import (
     heading,
     metric,
     open_app,
+    paste_ids,
     run_streamlit,
     wait_for_app,
 )
@@ -63,13 +64,12 @@ def test_a_page_scan_survives_reload_is_shared_by_link_stopped_and_resumed(
     page: Page, browser: Browser, slow_app: RunningApp, slow_api: DemoServer
 ) -> None:
     open_app(page, slow_app.url("/failures"), heading(page, "Reservation failures"))
-    area = page.get_by_label("User ids, separated by new lines, commas or spaces")
-    area.fill("\n".join(USERS))
+    paste_ids(page, USERS)
     page.get_by_label("Label", exact=True).fill("watched scan")
     slider = page.get_by_role("slider", name="Concurrent requests")
     slider.focus()
     slider.press("Home")  # 1 request at a time
-    # One click, straight after typing: it commits the text and starts the scan.
+    # One click, straight after pasting: it commits the text and starts the scan.
     page.get_by_role("button", name="Start scan").click()
     expect(page).to_have_url(re.compile(r"/failures\?.*scan=[0-9a-f]{12}"))
     scan_id = parse_qs(urlsplit(page.url).query)["scan"][0]

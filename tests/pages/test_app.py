@@ -401,7 +401,7 @@ def test_page_run_without_the_entry_point_still_requires_sign_in(
 ) -> None:
     # On a fresh server Streamlit treats pages/ as a legacy multipage directory until app.py first
     # calls st.navigation: a URL such as /failures then runs the page file alone. The page
-    # registers the app's navigation and runs again through app.py, whose gate applies.
+    # runs app.py within the same run (which runs the page through it), whose gate applies.
     at = new_app(page=page, user="demo-checkout-failed")
     at.secrets["auth"] = dict(AUTH_SECRETS)
     at.user = {"is_logged_in": False}

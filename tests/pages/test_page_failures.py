@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from apptest_support import (
@@ -202,6 +203,74 @@ def test_cap_is_announced(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "Only the first 5 ids are scanned: 3 more were left out." in plain_texts(at, "warning")
     start_scan(at)
     assert metric(at, "Users read") == ("5", "of 5 in the input")
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Counts the calls of basket_lib.scan.inputs.`name` from now on."""
+    calls: list[int] = []
+    real = getattr(inputs, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(inputs, name, counted)
+    return calls
+
+
+def _change_other_widgets(at: AppTest) -> None:
+    at.slider(key="concurrency").set_value(8).run()
+    at.text_input(key="scan_label").set_value("weekly").run()
+    no_exception(at)
+
+
+def test_pasted_ids_are_parsed_once_per_distinct_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    parses = _count_calls(monkeypatch, "parse_pasted_ids")
+    text, distinct = mixed_input()
+    at = paste(failures_page(), text)
+    assert len(parses) == 1
+
+    # A slider step and a label edit rerun the page with the same text: it is not read again,
+    # and what it said is still shown.
+    _change_other_widgets(at)
+    assert len(parses) == 1
+    assert f"{len(distinct)} distinct user ids" in " ".join(plain_texts(at, "caption"))
+    (notice,) = plain_texts(at, "info")
+    assert "21 duplicate ids ignored" in notice and "3 invalid ids are listed" in notice
+
+    paste(at, "user-00001\nuser-00002")  # a changed text is read again
+    assert len(parses) == 2
+    assert "2 distinct user ids to scan" in plain_texts(at, "caption")
+    assert not at.info
+    start_scan(at)
+    assert len(parses) == 2  # the click's run too
+    assert metric(at, "Users read") == ("2", "of 2 in the input")
+
+
+def test_an_upload_is_read_once_per_file_and_column(
+    upload_page: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    layouts = _count_calls(monkeypatch, "csv_layout")
+    parses = _count_calls(monkeypatch, "parse_uploaded_csv")
+    at = upload(upload_page, "tickets.csv", b"ticket;customer\nT-1;user-00001\nT-2;user-00002\n")
+    assert (len(layouts), len(parses)) == (1, 1)
+    _change_other_widgets(at)
+    assert (len(layouts), len(parses)) == (1, 1)
+
+    at.selectbox(key="scan_column").set_value(1).run()  # another column: read again
+    assert (len(layouts), len(parses)) == (1, 2)
+    assert "2 distinct user ids to scan" in plain_texts(at, "caption")
+    _change_other_widgets(at)
+    assert (len(layouts), len(parses)) == (1, 2)
+    assert "Carried through to the exports: ticket (1 other column)." in plain_texts(at, "caption")
+
+    # An unusable file's reason stays on the page without the file being read again.
+    upload(at, "latin1.csv", "user_id\nJosé\n".encode("latin-1"))
+    assert (len(layouts), len(parses)) == (2, 2)
+    _change_other_widgets(at)
+    assert (len(layouts), len(parses)) == (2, 2)
+    (error,) = plain_texts(at, "error")
+    assert "latin1.csv" in error and "not UTF-8" in error
 
 
 def test_sample_demo_users() -> None:
