@@ -9,13 +9,10 @@ The checks that run a script are marked `benchmark` (deselect with `-m "not benc
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
-from benchmark_support import BENCHMARKS, ratios_line, run_benchmark
+from benchmark_support import BENCHMARKS, ratios_line, require_chromium, run_benchmark
 
 
 @pytest.mark.benchmark
@@ -52,11 +49,7 @@ def test_page_cost_times_both_pages_against_their_baselines() -> None:
 
 @pytest.mark.benchmark
 def test_page_scan_times_the_page_against_the_cli_with_agents_and_memory() -> None:
-    # It drives Chromium like the browser tests: skipped without one, except under CI.
-    if not Path("/usr/bin/chromium").exists() and shutil.which("chromium") is None:
-        if os.environ.get("CI", "").strip().lower() in {"true", "1"}:
-            pytest.fail("Chromium is not installed: CI must run the page-scan benchmark.")
-        pytest.skip("Chromium is not installed (Debian: apt-get install -y chromium)")
+    require_chromium()
     output = run_benchmark(
         "page_scan.py",
         *("--users", "300", "--memory-users", "1000", "--repeat", "1", "--lookups", "1"),
