@@ -67,6 +67,23 @@ def test_page_scan_times_the_page_against_the_cli_with_agents_and_memory() -> No
         assert ratio in line
 
 
+@pytest.mark.benchmark
+def test_agents_times_the_dashboard_against_a_bare_app_alone_and_at_once() -> None:
+    require_chromium()
+    output = run_benchmark("agents.py", "--repeat", "1", "--lookups", "1", "--agents", "1,2")
+    assert "p95, 2 at once" in output  # the agent counts asked for, not the defaults
+    assert "20 at once" not in output
+    line = ratios_line(output)
+    for ratio in (
+        "cpu per lookup=", "ticket link=", "type+enter=",
+        "p50@1=", "p95@1=", "p50@2=", "p95@2=",
+    ):  # fmt: skip
+        assert ratio in line
+    # The targets: a verdict on server CPU and on the ticket link (none at 2 agents).
+    assert re.search(r"cpu per lookup=[\d.]+ \(<= 1\.3 (met|MISSED)\)", line), line
+    assert re.search(r"ticket link=[\d.]+ \(<= 1\.3 (met|MISSED)\)", line), line
+
+
 class _Recorded(Exception):
     pass
 
