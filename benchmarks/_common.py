@@ -42,6 +42,19 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name: [0] is the state, [1] the parent's
+    pid, [11] and [12] the user and system CPU in clock ticks. Raises OSError once it is gone."""
+    # The command name is in parentheses and may itself hold spaces or ")".
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU the process `pid` has used so far (Linux /proc)."""
+    fields = proc_stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class Server:
     process: subprocess.Popen[str]
@@ -49,8 +62,7 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """User + system CPU the server process has used so far (Linux /proc)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.process.pid)
 
 
 @contextmanager

@@ -44,16 +44,10 @@ import asyncio
 import itertools
 import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +55,28 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import API_KEY, ROOT, child_env, demo_server, median, python, run_child, users_file
+from _browser import (
+    UI_TIMEOUT_MS,
+    Problems,
+    StreamlitServer,
+    heading,
+    launch_chromium,
+    new_context,
+    streamlit_env,
+    streamlit_server,
+    wait_ready,
+)
+from _common import (
+    API_KEY,
+    ROOT,
+    cpu_seconds,
+    demo_server,
+    median,
+    proc_stat,
+    python,
+    run_child,
+    users_file,
+)
 
 sys.path.insert(0, str(ROOT))
 
@@ -72,22 +87,10 @@ PAGE_TARGET = 1.1
 LOOKUP_TARGET = 1.2
 MEMORY_TARGET_MIB = 150.0
 CONCURRENCY = 64
-STARTUP_SECONDS = 120.0
-UI_TIMEOUT_MS = 120_000
 # Polling intervals: the database's scan status, the server's RSS.
 DB_POLL_SECONDS = 0.05
 RSS_POLL_SECONDS = 0.05
 CPU_POLL_SECONDS = 0.2
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-APP = "[data-testid=stApp]"
 IDS_LABEL = "User ids, separated by new lines, commas or spaces"
 # What a paste does to the text area: its value set through the native setter (so React sees a
 # change) and one input event.
@@ -98,79 +101,6 @@ SET_VALUE = """(area, value) => {
 }"""
 # The agents' users: seeded, never among the first scanned ones twice in a row, each used once.
 AGENT_FIRST_USER = 20_001
-
-
-# --- the servers ---------------------------------------------------------------------------------
-
-
-@dataclass
-class App:
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log_path: Path
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-
-def _healthy(url: str) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def streamlit_app(env: dict[str, str], folder: Path) -> Iterator[App]:
-    """`streamlit run app.py` on a free loopback port, as the browser tests start it."""
-    port = _free_port()
-    log_path = folder / "streamlit.log"
-    command = [
-        python(), "-m", "streamlit", "run", "app.py",
-        "--server.port", str(port), "--server.headless", "true",
-        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-        "--secrets.files", str(folder / "no-secrets.toml"),
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log
-        )
-    app = App(process, f"http://127.0.0.1:{port}", log_path)
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while not _healthy(app.url("/_stcore/health")):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not start:\n{_tail(log_path)}")
-            try:
-                # Waiting on the process is the pause between polls and notices an early exit.
-                code = process.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                continue
-            raise RuntimeError(f"streamlit exited with {code}:\n{_tail(log_path)}")
-        yield app
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    text = path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
-    return "\n".join(text.splitlines()[-lines:])
 
 
 # --- memory --------------------------------------------------------------------------------------
@@ -192,10 +122,10 @@ def _children(pid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
+            parent = int(proc_stat(int(entry.name))[1])
         except OSError:
             continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+        if parent == pid:
             found.append(int(entry.name))
     return found
 
@@ -264,7 +194,6 @@ class CpuWatch:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._tick = os.sysconf("SC_CLK_TCK")
 
     def __enter__(self) -> CpuWatch:
         self._thread.start()
@@ -305,13 +234,12 @@ class CpuWatch:
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
+            pid = int(entry.name)
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parents[pid] = int(proc_stat(pid)[1])
+                cpu[pid] = cpu_seconds(pid)
             except OSError:
                 continue
-            pid = int(entry.name)
-            parents[pid] = int(fields[1])
-            cpu[pid] = (int(fields[11]) + int(fields[12])) / self._tick
         with self._lock:
             for pid, seconds in cpu.items():
                 if pid not in self._kinds:
@@ -347,67 +275,7 @@ def cpu_since(before: dict[str, float]) -> dict[str, float]:
 # --- the browser ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Problems:
-    """What went wrong in the pages while measuring (reported, never fatal on its own)."""
-
-    page_errors: list[str] = field(default_factory=list)
-    console_errors: list[str] = field(default_factory=list)
-    http_errors: list[str] = field(default_factory=list)
-    exceptions_shown: list[str] = field(default_factory=list)
-
-    def watch(self, page: Any) -> None:
-        page.on("pageerror", lambda error: self.page_errors.append(str(error)[:300]))
-        page.on("console", self._console)
-        page.on("response", self._response)
-
-    def _console(self, message: Any) -> None:
-        if message.type == "error":
-            where = (message.location or {}).get("url", "")
-            self.console_errors.append(f"console: {message.text[:300]} ({where})")
-
-    def _response(self, response: Any) -> None:
-        if response.status >= 400:
-            self.http_errors.append(f"HTTP {response.status} {urlsplit(response.url).path}")
-
-    def all(self) -> list[str]:
-        return self.page_errors + self.console_errors + self.http_errors + self.exceptions_shown
-
-
 PROBLEMS = Problems()
-
-
-async def new_page(context: Any) -> Any:
-    page = await context.new_page()
-    PROBLEMS.watch(page)
-    return page
-
-
-async def wait_ready(page: Any, ready: Any, timeout: float = UI_TIMEOUT_MS) -> None:
-    """Until `ready` is visible and the script run that drew it has finished."""
-    from playwright.async_api import expect
-
-    # Content first: before the first run starts the app already reports "notRunning".
-    await expect(ready.first).to_be_visible(timeout=timeout)
-    await expect(page.locator(APP)).to_have_attribute(
-        "data-test-script-state", "notRunning", timeout=timeout
-    )
-    await expect(ready.first).to_be_visible(timeout=timeout)
-
-
-def heading(page: Any, text: str) -> Any:
-    return page.get_by_role("heading", name=text, exact=True)
-
-
-async def note_exceptions(page: Any, where: str, errors_too: bool = True) -> None:
-    """Exceptions the page shows, and its error boxes unless they are content (a basket's failed
-    reservations are shown in one)."""
-    selector = "[data-testid=stException]"
-    if errors_too:
-        selector += ", [data-testid=stAlertContentError]"
-    shown = page.locator(selector)
-    for text in await shown.all_inner_texts():
-        PROBLEMS.exceptions_shown.append(f"{where}: {' '.join(text.split())[:300]}")
 
 
 # --- 1. the page scan ----------------------------------------------------------------------------
@@ -441,7 +309,7 @@ def _timestamp(moment: Any) -> float:
 
 async def page_scan(
     context: Any,
-    app: App,
+    app: StreamlitServer,
     db: Database,
     user_ids: list[str],
     label: str,
@@ -452,7 +320,7 @@ async def page_scan(
     on the page. `close_tab`: leave the page once the scan has its id (nobody watches it)."""
     from playwright.async_api import expect
 
-    page = await new_page(context)
+    page = await PROBLEMS.new_page(context)
     try:
         await page.goto(app.url("/failures"))
         await wait_ready(page, heading(page, "Reservation failures"))
@@ -501,7 +369,7 @@ async def page_scan(
                 f"{info.scanned:,}", timeout=UI_TIMEOUT_MS
             )
             to_results = time.perf_counter() - clicked_perf
-            await note_exceptions(page, f"scan {scan_id}")
+            await PROBLEMS.note_exceptions(page, f"scan {scan_id}")
         return PageScan(
             scan_id=scan_id,
             parsed=parsed,
@@ -537,7 +405,7 @@ def cli_scan(users: Path, env: dict[str, str], label: str) -> tuple[float, float
 class Agents:
     """Support agents, one browser page each, looking up a different user every time."""
 
-    def __init__(self, pages: list[Any], app: App) -> None:
+    def __init__(self, pages: list[Any], app: StreamlitServer) -> None:
         self.pages = pages
         self.app = app
         self._users = itertools.count(AGENT_FIRST_USER)
@@ -555,7 +423,7 @@ class Agents:
         await page.goto(self.app.url(f"/?user={user}"))
         await wait_ready(page, heading(page, user))
         elapsed = time.perf_counter() - started
-        await note_exceptions(page, f"lookup {user}", errors_too=False)
+        await PROBLEMS.note_exceptions(page, f"lookup {user}", errors_too=False)
         return elapsed
 
     async def _idle(self) -> None:
@@ -593,7 +461,12 @@ class Agents:
 
 
 async def page_scan_with_agents(
-    scanner: Any, agents: Agents, app: App, db: Database, user_ids: list[str], label: str
+    scanner: Any,
+    agents: Agents,
+    app: StreamlitServer,
+    db: Database,
+    user_ids: list[str],
+    label: str,
 ) -> tuple[PageScan, list[float]]:
     phase = Phase()
 
@@ -651,27 +524,21 @@ def ms(values: list[float]) -> str:
     return f"{median(values) * 1000:,.0f} ms" if values else "-"
 
 
-async def drive(args: argparse.Namespace, app: App, env: dict[str, str], folder: Path) -> Figures:
+async def drive(
+    args: argparse.Namespace, app: StreamlitServer, env: dict[str, str], folder: Path
+) -> Figures:
     from playwright.async_api import async_playwright
 
     db = Database(env["BASKET_DATABASE_URL"])
     user_ids = [f"user-{n:05d}" for n in range(1, args.users + 1)]
     users = users_file(folder, args.users)
     figures = Figures()
-    chromium = Path("/usr/bin/chromium")
-    executable = str(chromium) if chromium.exists() else shutil.which("chromium")
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = await launch_chromium(playwright)
         try:
-            contexts = []
-            for _ in range(1 + args.agents):
-                context = await browser.new_context(viewport={"width": 1400, "height": 1000})
-                context.set_default_timeout(UI_TIMEOUT_MS)
-                contexts.append(context)
+            contexts = [await new_context(browser) for _ in range(1 + args.agents)]
             scanner = contexts[0]
-            agents = Agents([await new_page(c) for c in contexts[1:]], app)
+            agents = Agents([await PROBLEMS.new_page(c) for c in contexts[1:]], app)
 
             # Warm-up: the server's first imports (pandas, altair), the file caches.
             await agents.each(1)
@@ -741,7 +608,7 @@ async def drive(args: argparse.Namespace, app: App, env: dict[str, str], folder:
     return figures
 
 
-async def memory(scanner: Any, app: App, db: Database, count: int) -> dict[str, float]:
+async def memory(scanner: Any, app: StreamlitServer, db: Database, count: int) -> dict[str, float]:
     from playwright.async_api import expect
 
     user_ids = [f"user-{n:05d}" for n in range(1, count + 1)]
@@ -751,7 +618,7 @@ async def memory(scanner: Any, app: App, db: Database, count: int) -> dict[str, 
     try:
         scan = await page_scan(scanner, app, db, user_ids, "page memory")
         # A second tab by the scan's link: the stored results read and drawn once more.
-        page = await new_page(scanner)
+        page = await PROBLEMS.new_page(scanner)
         try:
             started = time.perf_counter()
             await page.goto(app.url(f"/failures?scan={scan.scan_id}"))
@@ -760,7 +627,7 @@ async def memory(scanner: Any, app: App, db: Database, count: int) -> dict[str, 
                 timeout=UI_TIMEOUT_MS
             )
             reopened = time.perf_counter() - started
-            await note_exceptions(page, f"reopened scan {scan.scan_id}")
+            await PROBLEMS.note_exceptions(page, f"reopened scan {scan.scan_id}")
         finally:
             await page.close()
     finally:
@@ -796,7 +663,7 @@ def _range_ms(values: list[float]) -> str:
     return f"n={len(values)}, {min(values) * 1000:,.0f}-{max(values) * 1000:,.0f} ms"
 
 
-def report(args: argparse.Namespace, figures: Figures, app: App) -> None:
+def report(args: argparse.Namespace, figures: Figures, app: StreamlitServer) -> None:
     cli = median(figures.cli)
     page = median([s.to_finished for s in figures.page])
     busy = median([s.to_finished for s in figures.page_agents])
@@ -861,19 +728,7 @@ def report(args: argparse.Namespace, figures: Figures, app: App) -> None:
             f", server RSS growth {m['users']:,.0f} users={growth:.0f} MiB "
             f"(< {MEMORY_TARGET_MIB:g} {verdict(growth < MEMORY_TARGET_MIB)})"
         )
-    log = app.log_path.read_text(encoding="utf-8", errors="replace")
-    # The last line of each traceback in the server's log: the exception.
-    tracebacks = re.findall(r"^Traceback.*?\n(\S[^\n]*)", log, re.MULTILINE | re.DOTALL)
-    print(
-        f"pages: {len(PROBLEMS.page_errors)} page errors, {len(PROBLEMS.console_errors)} console "
-        f"errors, {len(PROBLEMS.http_errors)} HTTP errors, {len(PROBLEMS.exceptions_shown)} "
-        f"errors shown; streamlit log: {len(tracebacks)} tracebacks"
-    )
-    counted: dict[str, int] = {}
-    for problem in PROBLEMS.all() + tracebacks:
-        counted[problem] = counted.get(problem, 0) + 1
-    for problem, times in counted.items():
-        print(f"  {times} x {problem}")
+    PROBLEMS.report(app.tracebacks())
 
     page_ratio, busy_ratio = page / cli, busy / cli
     lookup_ratio = median(during) / median(alone) if during else float("nan")
@@ -916,16 +771,16 @@ def main() -> int:
     ):
         folder = Path(tmp)
         # The page and the CLI share one environment: the same API, database and audit log.
-        env = {k: v for k, v in child_env().items() if not k.startswith("STREAMLIT_")} | {
-            "BASKET_API_URL": server.base_url,
-            "BASKET_API_KEY": API_KEY,
-            "BASKET_DATABASE_URL": f"sqlite:///{folder / 'scans.db'}",
-            "BASKET_AUDIT_LOG": str(folder / "audit.jsonl"),
-            "PYTHONUNBUFFERED": "1",
-        }
+        env = streamlit_env(
+            BASKET_API_URL=server.base_url,
+            BASKET_API_KEY=API_KEY,
+            BASKET_DATABASE_URL=f"sqlite:///{folder / 'scans.db'}",
+            BASKET_AUDIT_LOG=str(folder / "audit.jsonl"),
+            PYTHONUNBUFFERED="1",
+        )
         if args.worker_nice is not None:
             env["BASKET_WORKER_NICE"] = str(args.worker_nice)
-        with streamlit_app(env, folder) as app:
+        with streamlit_server(ROOT / "app.py", env, ROOT, folder) as app:
             print(f"demo API {server.base_url} ({args.latency_ms:g} ms), dashboard {app.base_url}")
             with CpuWatch(app.process.pid, server.process.pid) as watch:
                 _WATCH.append(watch)

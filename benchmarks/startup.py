@@ -2,93 +2,114 @@
 
     python benchmarks/startup.py [--repeat 5]
 
-Each round starts `streamlit run` (headless, a free loopback port) for the dashboard and for a
-one-line app (`st.write("hello")`), interleaved, and times from the process start until
-/_stcore/health answers and until headless Chromium (Playwright, /usr/bin/chromium) shows the
-first page with its script finished: for the dashboard, the basket page with the demo scenario
-table. The browser is started once, before the rounds. Target: the dashboard at most 1.5x.
+Each round starts `streamlit run` (headless, a free loopback port) three times, interleaved: the
+dashboard opened at `/` (the landing page, with the demo scenario table), the dashboard opened at
+a ticket's link `/?user=demo-checkout-failed` (the first basket: its heading drawn), and a
+one-line app (`st.write("hello")`). Each is timed from the process start until /_stcore/health
+answers and until headless Chromium (Playwright, /usr/bin/chromium) shows the page with its
+script finished. The browser is started once, before the rounds. Targets: the landing page and
+the first basket each at most 1.5x hello-world.
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
-import socket
-import subprocess
+import asyncio
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, child_env, median, python
+from _browser import (
+    UI_TIMEOUT_MS,
+    Problems,
+    heading,
+    launch_chromium,
+    launch_streamlit,
+    streamlit_env,
+    wait_ready,
+)
+from _common import ROOT, median
 
 TARGET = 1.5
-DEADLINE_SECONDS = 120.0
-DONE = "[data-testid=stApp][data-test-script-state=notRunning]"
-# What each app's first page shows once rendered.
-READY = {
-    "dashboard": "h1:has-text('Basket lookup') >> visible=true",
-    "hello": "[data-testid=stMarkdownContainer]:has-text('hello') >> visible=true",
-}
-# Its last element: the demo scenario table.
-DASHBOARD_EXTRA = "[data-testid=stDataFrame], [data-testid=stMarkdownContainer] table"
+FIRST_BASKET_USER = "demo-checkout-failed"
+# What each contender opens first, and what its page shows once rendered.
+PATHS = {"dashboard": "/", "first basket": f"/?user={FIRST_BASKET_USER}", "hello": "/"}
+LANDING = "h1:has-text('Basket lookup')"
+# The landing page's last element: the demo scenario table.
+LANDING_EXTRA = "[data-testid=stDataFrame], [data-testid=stMarkdownContainer] table"
+HELLO = "[data-testid=stMarkdownContainer]:has-text('hello')"
+PROBLEMS = Problems()
+TRACEBACKS: list[str] = []  # from every server's log
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+async def rendered(page: Any, name: str) -> None:
+    """Until the first page of `name` is drawn and its script run has finished."""
+    from playwright.async_api import expect
+
+    if name == "dashboard":
+        await expect(page.locator(LANDING_EXTRA).first).to_be_visible(timeout=UI_TIMEOUT_MS)
+        await wait_ready(page, page.locator(LANDING))
+    elif name == "first basket":
+        await wait_ready(page, heading(page, FIRST_BASKET_USER))
+    else:
+        await wait_ready(page, page.locator(HELLO))
 
 
-def healthy(url: str) -> bool:
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def start_once(browser: object, script: Path, name: str, root: Path) -> tuple[float, float]:
+async def start_once(
+    browser: Any, script: Path, name: str, root: Path, folder: Path
+) -> tuple[float, float]:
     """Seconds from `streamlit run` to a healthy server, and to the rendered first page."""
-    port = free_port()
-    command = [
-        python(), "-m", "streamlit", "run", str(script),
-        "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",
-        "--browser.gatherUsageStats=false", "--server.fileWatcherType=none",
-    ]  # fmt: skip
-    env = {k: v for k, v in child_env().items() if not k.startswith("STREAMLIT_")}
-    env["PYTHONPATH"] = str(root)
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    server = launch_streamlit(script, streamlit_env(PYTHONPATH=str(root)), root, folder)
     try:
-        base = f"http://127.0.0.1:{port}"
-        while not healthy(base + "/_stcore/health"):
-            if process.poll() is not None or time.perf_counter() - started > DEADLINE_SECONDS:
-                raise RuntimeError(f"{name}: the server did not start")
-            time.sleep(0.02)  # polling interval of the health check
-        health = time.perf_counter() - started
-        page = browser.new_page()  # type: ignore[attr-defined]
+        health = server.wait_healthy()
+        page = await PROBLEMS.new_page(browser)
         try:
-            page.goto(base + "/", timeout=DEADLINE_SECONDS * 1000)
-            timeout = DEADLINE_SECONDS * 1000
-            page.wait_for_selector(READY[name], timeout=timeout)
-            if name == "dashboard":
-                page.locator(DASHBOARD_EXTRA).first.wait_for(state="visible", timeout=timeout)
-            page.wait_for_selector(DONE, timeout=timeout)
-            rendered = time.perf_counter() - started
+            await page.goto(server.url(PATHS[name]), timeout=UI_TIMEOUT_MS)
+            await rendered(page, name)
+            shown = time.perf_counter() - server.started
+            await PROBLEMS.note_exceptions(page, name, errors_too=False)
         finally:
-            page.close()
+            await page.close()
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-    return health, rendered
+        server.stop()
+        TRACEBACKS.extend(server.tracebacks())
+    return health, shown
+
+
+async def measure(args: argparse.Namespace, root: Path) -> dict[str, list[tuple[float, float]]]:
+    from playwright.async_api import async_playwright
+
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in PATHS}
+    with tempfile.TemporaryDirectory(prefix="startup-") as tmp:
+        folder = Path(tmp)
+        hello = folder / "hello.py"
+        hello.write_text('import streamlit as st\n\nst.write("hello")\n', encoding="utf-8")
+        scripts = {"dashboard": root / "app.py", "first basket": root / "app.py", "hello": hello}
+        async with async_playwright() as playwright:
+            browser = await launch_chromium(playwright)
+            try:
+                for name, script in scripts.items():  # warm-up: file caches, compiled bytecode
+                    await start_once(browser, script, name, root, folder)
+                for round_ in range(1, args.repeat + 1):
+                    for name, script in scripts.items():
+                        health, shown = await start_once(browser, script, name, root, folder)
+                        results[name].append((health, shown))
+                        print(
+                            f"  round {round_} {name:12s} healthy {health:5.2f} s, "
+                            f"rendered {shown:5.2f} s",
+                            flush=True,
+                        )
+            finally:
+                await browser.close()
+    return results
+
+
+def verdict(ratio: float) -> str:
+    return f"<= {TARGET:g} {'met' if ratio <= TARGET else 'MISSED'}"
 
 
 def main() -> int:
@@ -98,46 +119,22 @@ def main() -> int:
         "--root", type=Path, default=ROOT, help="the checkout whose app.py to start (default: this)"
     )
     args = parser.parse_args()
-    root = args.root.resolve()
-    from playwright.sync_api import sync_playwright
-
-    chromium = Path("/usr/bin/chromium")
-    executable = str(chromium) if chromium.exists() else shutil.which("chromium")
-    results: dict[str, list[tuple[float, float]]] = {"dashboard": [], "hello": []}
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
-        hello = Path(tmp) / "hello.py"
-        hello.write_text('import streamlit as st\n\nst.write("hello")\n', encoding="utf-8")
-        scripts = {"dashboard": root / "app.py", "hello": hello}
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            for name, script in scripts.items():  # warm-up: file caches, compiled bytecode
-                start_once(browser, script, name, root)
-            for round_ in range(1, args.repeat + 1):
-                for name, script in scripts.items():
-                    health, rendered = start_once(browser, script, name, root)
-                    results[name].append((health, rendered))
-                    print(
-                        f"  round {round_} {name:9s} healthy {health:5.2f} s, "
-                        f"rendered {rendered:5.2f} s",
-                        flush=True,
-                    )
-        finally:
-            browser.close()
+    results = asyncio.run(measure(args, args.root.resolve()))
 
     medians = {
         name: (median([h for h, _ in runs]), median([r for _, r in runs]))
         for name, runs in results.items()
     }
-    for name, (health, rendered) in medians.items():
-        print(f"{name:9s} median: healthy {health:.2f} s, first page rendered {rendered:.2f} s")
-    ratio = medians["dashboard"][1] / medians["hello"][1]
-    health_ratio = medians["dashboard"][0] / medians["hello"][0]
-    verdict = "met" if ratio <= TARGET else "MISSED"
+    for name, (health, shown) in medians.items():
+        print(f"{name:12s} median: healthy {health:.2f} s, first page rendered {shown:.2f} s")
+    PROBLEMS.report(TRACEBACKS)
+    hello_health, hello_shown = medians["hello"]
+    landing = medians["dashboard"][1] / hello_shown
+    basket = medians["first basket"][1] / hello_shown
+    health_ratio = medians["dashboard"][0] / hello_health
     print(
-        f"ratios: dashboard/hello rendered={ratio:.2f} (<= {TARGET:g} {verdict}), "
-        f"healthy={health_ratio:.2f}"
+        f"ratios: dashboard/hello rendered={landing:.2f} ({verdict(landing)}), "
+        f"first basket/hello={basket:.2f} ({verdict(basket)}), healthy={health_ratio:.2f}"
     )
     return 0
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = ROOT / "benchmarks"
@@ -29,3 +32,12 @@ def ratios_line(output: str) -> str:
     lines = [line for line in output.splitlines() if line.startswith("ratios: ")]
     assert len(lines) == 1, output
     return lines[0]
+
+
+def require_chromium() -> None:
+    """Scripts that drive Chromium, like the browser tests: skipped without one, except under CI."""
+    if Path("/usr/bin/chromium").exists() or shutil.which("chromium") is not None:
+        return
+    if os.environ.get("CI", "").strip().lower() in {"true", "1"}:
+        pytest.fail("Chromium is not installed: CI must run the browser benchmarks.")
+    pytest.skip("Chromium is not installed (Debian: apt-get install -y chromium)")
