@@ -13,18 +13,25 @@ for one server and then for the other, the first taking turns from round to roun
 of a seeded user (user-NNNNN) the server has not shown before, so no cache hides the fetch; both
 servers get the same users in the same order.
 
-After a warm-up (one lookup per server, then one in each agent's browser context, for its HTTP
-cache), `--repeat` rounds of:
+Each agent is one browser context with one tab, which loads a ticket's link (a new document and
+a new Streamlit session, as a click on the link in a helpdesk does) and goes back to about:blank
+once the basket is shown. A tab is kept rather than opened per lookup: a new tab costs Chromium a
+new renderer process (here about 1 s and 0.5-2 CPU-s more per lookup, the same for both apps),
+which on 2 cores would bury the servers' difference under the browser's own work.
 
-1. ticket link -> rendered: a fresh page goes to /?user=USER; timed from goto until the user's
-   heading is visible and the script run has finished. `--lookups` one after the other.
-2. type + Enter -> rendered: on a page already showing a basket, a new id is typed into the
-   sidebar's "User id" box and Enter pressed; timed until the new user's heading is visible and
-   the run has finished. `--lookups` one after the other.
+After a warm-up (one lookup per server, then one in each agent's tab: its HTTP cache and
+renderer), `--repeat` rounds of:
+
+1. ticket link -> rendered: the first agent's blank tab goes to /?user=USER; timed from goto
+   until the user's heading is visible and the script run has finished. `--lookups` one after
+   the other.
+2. type + Enter -> rendered: in that tab, showing a basket, a new id is typed into the sidebar's
+   "User id" box and Enter pressed; timed until the new user's heading is visible and the run
+   has finished. `--lookups` one after the other.
 3. server CPU per lookup: the Streamlit server process's user + system CPU (/proc/PID/stat)
    during the lookups of 1., divided by their number.
-4. p50 / p95 with N agents at once, for each N of `--agents`: N browser contexts, each one agent
-   doing `--lookups` ticket-link lookups (as in 1.) one after the other, all agents at once.
+4. p50 / p95 with N agents at once, for each N of `--agents`: N agents each doing `--lookups`
+   ticket-link lookups (as in 1.) one after the other, all agents at the same time.
 
 1. and 2. are medians of every round's lookups, 3. the median of the rounds' figures, and the
 percentiles of 4. are taken over every lookup of every round (nearest rank). Targets,
@@ -127,38 +134,38 @@ class Figures:
 class Contender:
     name: str
     server: StreamlitServer
-    contexts: list[Any]  # one browser context per agent; the first also for 1. and 2.
+    tabs: list[Any]  # one browser tab per agent, each in its own context; the first for 1. and 2.
     figures: Figures = field(default_factory=Figures)
 
 
 # --- the lookups ---------------------------------------------------------------------------------
 
 
-async def ticket_link(context: Any, app: Contender, user: str) -> float:
-    """A fresh page opened at the user's link, until the basket is drawn and the run is over."""
-    page = await PROBLEMS.new_page(context)
+async def ticket_link(tab: Any, app: Contender, user: str) -> float:
+    """The agent's blank tab loads the user's link, until the basket is drawn and the run is
+    over; then the tab is blank again (its Streamlit session ended)."""
     try:
         started = time.perf_counter()
-        await page.goto(app.server.url(f"/?user={user}"))
-        await wait_ready(page, heading(page, user))
+        await tab.goto(app.server.url(f"/?user={user}"))
+        await wait_ready(tab, heading(tab, user))
         elapsed = time.perf_counter() - started
         # A basket's failed reservations are shown in an error box: only exceptions count.
-        await PROBLEMS.note_exceptions(page, f"{app.name} {user}", errors_too=False)
+        await PROBLEMS.note_exceptions(tab, f"{app.name} {user}", errors_too=False)
     finally:
-        await page.close()
+        await tab.goto("about:blank")
     return elapsed
 
 
 async def ticket_links(app: Contender, users: list[str]) -> tuple[list[float], float]:
     """1. and 3.: the lookups one after the other, and the server's CPU seconds per lookup."""
     cpu_before = app.server.cpu_seconds()
-    latencies = [await ticket_link(app.contexts[0], app, user) for user in users]
+    latencies = [await ticket_link(app.tabs[0], app, user) for user in users]
     return latencies, (app.server.cpu_seconds() - cpu_before) / len(users)
 
 
 async def type_and_enter(app: Contender, shown: str, users: list[str]) -> list[float]:
     """2.: on a page showing `shown`, each of `users` typed into the sidebar's box + Enter."""
-    page = await PROBLEMS.new_page(app.contexts[0])
+    page = app.tabs[0]
     try:
         await page.goto(app.server.url(f"/?user={shown}"))
         await wait_ready(page, heading(page, shown))
@@ -172,7 +179,7 @@ async def type_and_enter(app: Contender, shown: str, users: list[str]) -> list[f
             latencies.append(time.perf_counter() - started)
             await PROBLEMS.note_exceptions(page, f"{app.name} typed {user}", errors_too=False)
     finally:
-        await page.close()
+        await page.goto("about:blank")
     return latencies
 
 
@@ -180,12 +187,12 @@ async def agents_at_once(app: Contender, users: list[list[str]]) -> tuple[list[f
     """4.: agent i looks up users[i] one after the other, all agents at the same time; every
     lookup's latency and the server's CPU seconds per lookup."""
 
-    async def agent(context: Any, mine: list[str]) -> list[float]:
-        return [await ticket_link(context, app, user) for user in mine]
+    async def agent(tab: Any, mine: list[str]) -> list[float]:
+        return [await ticket_link(tab, app, user) for user in mine]
 
     cpu_before = app.server.cpu_seconds()
     results = await asyncio.gather(
-        *(agent(context, mine) for context, mine in zip(app.contexts, users, strict=False))
+        *(agent(tab, mine) for tab, mine in zip(app.tabs, users, strict=False))
     )
     cpu = app.server.cpu_seconds() - cpu_before
     latencies = [latency for agent_latencies in results for latency in agent_latencies]
@@ -214,10 +221,11 @@ async def drive(args: argparse.Namespace, apps: list[Contender]) -> None:
         try:
             began = time.perf_counter()
             for app in apps:
-                app.contexts = [await new_context(browser) for _ in range(max(args.agents))]
-            # Warm-up: the servers' first imports (pandas, altair) in the first agent's context,
-            # then every other agent's context once, so that each has the app's scripts in its
-            # HTTP cache as an agent's browser would.
+                contexts = [await new_context(browser) for _ in range(max(args.agents))]
+                app.tabs = [await PROBLEMS.new_page(context) for context in contexts]
+            # Warm-up: the servers' first imports (pandas, altair) in the first agent's tab,
+            # then every other agent's tab once, so that each has the app's scripts in its HTTP
+            # cache and its renderer started, as an agent's browser would.
             warm_up = users.take(1)
             for app in apps:
                 await ticket_links(app, warm_up)
