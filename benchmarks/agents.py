@@ -106,6 +106,9 @@ if user:
 PROBLEMS = Problems()
 
 
+WARM_UP_SCENARIOS = ("demo-checkout-failed", "demo-full-cart")
+
+
 class Users:
     """Seeded demo users, each handed out once: user-00001, user-00002, ..."""
 
@@ -226,7 +229,9 @@ async def drive(args: argparse.Namespace, apps: list[Contender]) -> None:
             # Warm-up: the servers' first imports (pandas, altair) in the first agent's tab,
             # then every other agent's tab once, so that each has the app's scripts in its HTTP
             # cache and its renderer started, as an agent's browser would.
-            warm_up = users.take(1)
+            # The demo scenarios first: a failed checkout and a full cart take every path of the
+            # dashboard's page (its first Styler imports pandas' styling, for one).
+            warm_up = [*WARM_UP_SCENARIOS, *users.take(1)]
             for app in apps:
                 await ticket_links(app, warm_up)
             others = [[], *(users.take(1) for _ in range(max(args.agents) - 1))]
