@@ -108,14 +108,20 @@ def api_version(value: object, name: str) -> str:
     return text
 
 
-def timeout(value: object, name: str) -> float:
-    """Seconds above 0 and at most MAX_TIMEOUT; text (from the environment) is parsed."""
-    seconds = math.nan
+def _seconds(value: object) -> float:
+    """A number of seconds from a number or text, NaN for anything else (so every range check
+    fails on it); a bool is not a number here."""
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
-            seconds = float(value)
+            return float(value)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+        return float(value)
+    return math.nan
+
+
+def timeout(value: object, name: str) -> float:
+    """Seconds above 0 and at most MAX_TIMEOUT; text (from the environment) is parsed."""
+    seconds = _seconds(value)
     if not 0 < seconds <= MAX_TIMEOUT:  # also false for NaN
         raise ConfigurationError(
             f"{name} must be a positive number of seconds, at most {MAX_TIMEOUT:g}; "
@@ -145,12 +151,7 @@ def seconds_between(
     value: object, name: str, *, low: float, high: float, low_means: str = ""
 ) -> float:
     """Seconds from `low` to `high`, both included; text (from the environment) is parsed."""
-    seconds = math.nan
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            seconds = float(value)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        seconds = float(value)
+    seconds = _seconds(value)
     if not low <= seconds <= high:  # also false for NaN
         lowest = f"{low:g} ({low_means})" if low_means else f"{low:g}"
         raise ConfigurationError(
