@@ -9,10 +9,19 @@ The checks that run a script are marked `benchmark` (deselect with `-m "not benc
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+from pathlib import Path
 
 import pytest
-from benchmark_support import BENCHMARKS, ratios_line, require_chromium, run_benchmark
+from benchmark_support import (
+    BENCHMARKS,
+    ratios_line,
+    require_chromium,
+    run_benchmark,
+    run_killing_group_on_timeout,
+)
 
 
 @pytest.mark.benchmark
@@ -53,6 +62,9 @@ def test_page_scan_times_the_page_against_the_cli_with_agents_and_memory() -> No
     output = run_benchmark(
         "page_scan.py",
         *("--users", "300", "--memory-users", "1000", "--repeat", "1", "--lookups", "1"),
+        # Two Streamlit servers, the workers and three browser agents: past 240 s on a loaded
+        # machine (load average above about 12), well inside it on a quiet one.
+        timeout=480,
     )
     assert "page scan of 1,000 users" in output  # the sizes asked for, not the defaults
     assert "100,000" not in output
@@ -130,3 +142,22 @@ def test_keepalive_times_lookups_after_a_pause_with_both_expiries() -> None:
     assert "after 0.1 s really idle: " in output
     assert "as many as the clients opened" in output
     assert "lookup after 30 s of reading before/after=" in ratios_line(output)
+
+
+def test_a_timed_out_benchmark_is_killed_with_what_it_started(tmp_path: Path) -> None:
+    # The script starts a child (as a benchmark starts its servers) and then hangs.
+    pid_file = tmp_path / "child.pid"
+    script = (
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(600)\n"
+    )
+    with pytest.raises(pytest.fail.Exception, match="took over 8 s; its process group was killed"):
+        run_killing_group_on_timeout(
+            [sys.executable, "-c", script], env=dict(os.environ), timeout=8
+        )
+    child = int(pid_file.read_text())
+    stat = Path(f"/proc/{child}/stat")
+    # Gone, or a zombie waiting for its new parent to reap it: not running either way.
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
