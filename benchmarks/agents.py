@@ -1,6 +1,7 @@
 """Agents: support agents' basket lookups in Chromium, the dashboard against a bare Streamlit app.
 
     python benchmarks/agents.py [--repeat 3] [--lookups 3] [--agents 1,5,20] [--latency-ms 20]
+                                [--root DIR]
 
 Starts the demo API with 20 ms latency (`python -m basket_lib.simulator`) and two `streamlit run`
 servers pointed at it, each as its own process with the same flags and working directory (so the
@@ -340,7 +341,15 @@ def main() -> int:
         "--agents", type=agent_counts, default=[1, 5, 20], help="agents at once (default 1,5,20)"
     )
     parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="the checkout whose app.py is the dashboard (default: this one); a copy with one "
+        "feature taken out measures what that feature costs",
+    )
     args = parser.parse_args()
+    root = args.root.resolve()
     if args.repeat < 1 or args.lookups < 1:
         parser.error("--repeat and --lookups: at least 1")
 
@@ -360,12 +369,13 @@ def main() -> int:
             BASKET_DATABASE_URL=f"sqlite:///{folder / 'scans.db'}",
             BASKET_AUDIT_LOG=str(folder / "audit.jsonl"),
             PYTHONUNBUFFERED="1",
+            PYTHONPATH=str(root),
         )
-        scripts = dict(zip(NAMES, (ROOT / "app.py", bare), strict=True))
+        scripts = dict(zip(NAMES, (root / "app.py", bare), strict=True))
         # Both started at once, each stopped on the way out.
         launched = {}
         for name, script in scripts.items():
-            launched[name] = launch_streamlit(script, env, ROOT, folder, name)
+            launched[name] = launch_streamlit(script, env, root, folder, name)
             servers.callback(launched[name].stop)
         apps = []
         for name, server in launched.items():
