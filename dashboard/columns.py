@@ -9,7 +9,7 @@ import streamlit as st
 _TEXT = st.column_config.TextColumn
 _NUMBER = st.column_config.NumberColumn
 
-# The basket tables as views.tables.for_display gives them: money already formatted as text.
+# The basket tables as views.tables.cart_table etc. give them: money already formatted as text.
 PRODUCT_COLUMNS: dict[str, Any] = {
     "product_id": _TEXT("Product id"),
     "name": _TEXT("Name"),

@@ -19,7 +19,7 @@ from basket_lib.views.text import md_escape, plural
 from dashboard import columns, data, gate, lookups
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import pyarrow as pa
 
 AUTO_REFRESH_SECONDS = 10
 # How often the "fetched … ago" line is redrawn (that line alone, not the page).
@@ -187,13 +187,13 @@ def _explanations(lines: list[answer.LineAnswer]) -> None:
     st.markdown("\n".join(f"- {marks[line.kind]} {md_escape(line.text)}" for line in lines))
 
 
-def _list_table(title: str, frame: pd.DataFrame, key: str, total: str | None) -> None:
+def _list_table(title: str, table: pa.Table, key: str, total: str | None) -> None:
     st.markdown(f"#### {title}")
-    if frame.empty:
+    if table.num_rows == 0:
         st.caption(f"{title}: empty.")
         return
     st.dataframe(
-        tables.for_display(frame, locale),
+        table,
         column_config=columns.PRODUCT_COLUMNS,
         hide_index=True,
         key=key,
@@ -289,7 +289,7 @@ def _render_basket(
             with words:
                 _explanations(lines)
             with table:
-                checkout = tables.for_display(tables.checkout_frame(basket, details), locale)
+                checkout = tables.checkout_table(basket, details, locale)
                 st.dataframe(
                     tables.with_failed_rows_tinted(checkout, columns.CHECKOUT_ORDER),
                     column_config=columns.CHECKOUT_COLUMNS,
@@ -303,11 +303,13 @@ def _render_basket(
             _metrics(basket)
         _list_table(
             "Cart",
-            tables.cart_frame(basket, details),
+            tables.cart_table(basket, details, locale),
             "cart_table",
             answer.list_totals(basket.cart, details).text(locale),
         )
-        _list_table("Saved for later", tables.saved_frame(basket, details), "saved_table", None)
+        _list_table(
+            "Saved for later", tables.saved_table(basket, details, locale), "saved_table", None
+        )
 
     st.markdown("#### For the ticket")
     st.caption("Plain text to paste into the reply (copy button on the right); adapt the reply.")

@@ -21,9 +21,9 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import httpx
-import pyarrow as pa
 import pytest
 from babel import Locale
+from streamlit import dataframe_util
 
 from basket_lib.api import errors
 from basket_lib.api.client import AsyncBasketClient, BasketClient
@@ -416,25 +416,25 @@ def _unchanged(result: BasketResult) -> None:
 def _many_items(count: int) -> Check:
     def check(result: BasketResult) -> None:
         assert len(result.basket.cart) == count
-        assert len(tables.cart_frame(result.basket)) == count
+        assert tables.cart_table(result.basket).num_rows == count
         assert tables.basket_metrics(result.basket).cart_products == count
 
     return check
 
 
 def _duplicates(result: BasketResult) -> None:
-    assert len(tables.cart_frame(result.basket)) == 2
+    assert tables.cart_table(result.basket).num_rows == 2
     assert result.basket.product_ids() == ["prod-1", "prod-789", "prod-123"]
     assert tables.basket_metrics(result.basket).cart_units == 3
 
 
 def _negative(result: BasketResult) -> None:
-    assert tables.cart_frame(result.basket)["count"].tolist() == [-3]
+    assert tables.cart_table(result.basket).column("count").to_pylist() == [-3]
     assert tables.basket_metrics(result.basket).cart_units == -3
 
 
 def _stocked_string(result: BasketResult) -> None:
-    assert tables.checkout_frame(result.basket)["status"].tolist() == ["failed (-1)"]
+    assert tables.checkout_table(result.basket).column("status").to_pylist() == ["failed (-1)"]
 
 
 def _extra_kept_raw(result: BasketResult) -> None:
@@ -603,14 +603,12 @@ def _content(body: Any) -> tuple[bytes, str]:
 def _display(result: BasketResult) -> None:
     """Everything the basket page derives from a result, as the page does it."""
     basket = result.basket
-    for frame in (
-        tables.cart_frame(basket),
-        tables.saved_frame(basket),
-        tables.checkout_frame(basket),
-    ):
-        pa.Table.from_pandas(frame)
+    for build in (tables.cart_table, tables.saved_table, tables.checkout_table):
         for locale in (Locale("en", "US"), Locale("de", "DE")):
-            tables.for_display(frame, locale).to_pandas()  # what st.dataframe is given
+            # What st.dataframe is given, and what Streamlit makes of it.
+            dataframe_util.convert_arrow_table_to_arrow_bytes(build(basket, None, locale))
+    checkout = tables.checkout_table(basket)
+    tables.with_failed_rows_tinted(checkout, checkout.column_names)
     tables.basket_metrics(basket)
     _assert_displayable(times.expiry_text(basket.expires, NOW))
     _assert_displayable(tables.basket_summary_json(result))
@@ -693,8 +691,8 @@ def test_product_details_responses_end_in_a_clear_error_or_a_table(
             return
         details = client.get_product_details(["p1"])
     assert set(details) == {"p1"}
-    pa.Table.from_pandas(tables.cart_frame(basket, details))
-    pa.Table.from_pandas(tables.checkout_frame(basket, details))
+    assert tables.cart_table(basket, details).num_rows == len(basket.cart)
+    assert tables.checkout_table(basket, details).num_rows == len(basket.checkout)
 
 
 # --- uploaded CSV ---------------------------------------------------------------------------------

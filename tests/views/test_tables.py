@@ -22,23 +22,20 @@ from basket_lib.api.redaction import Redactor
 from basket_lib.scan.report import ErrorRecord, FailureRecord
 from basket_lib.views import tables
 from basket_lib.views.tables import (
-    CHECKOUT_COLUMNS,
     ERROR_COLUMNS,
     FAILED_ROW_CSS,
     FAILURE_COLUMNS,
-    PRODUCT_COLUMNS,
     BasketMetrics,
     basket_metrics,
     basket_summary_json,
-    cart_frame,
-    checkout_frame,
+    cart_table,
+    checkout_table,
     deep_link,
     errors_frame,
     failures_by_product,
     failures_frame,
-    for_display,
     reservation_status,
-    saved_frame,
+    saved_table,
     with_failed_rows_tinted,
 )
 from basket_lib.views.times import (
@@ -253,20 +250,21 @@ def test_basket_metrics_of_an_empty_basket() -> None:
 # --- basket tables ----------------------------------------------------------------------------
 
 
-def test_cart_frame_with_details_and_variant_fallback() -> None:
-    frame = cart_frame(BASKET, DETAILS)
-    assert list(frame.columns) == list(PRODUCT_COLUMNS)
-    assert frame["product_id"].tolist() == ["shirt", "shirt-L", "mug"]
+DISPLAYED = ("product_id", "name", "price", "line_total", "variant", "main_product", "count")
+
+
+def test_cart_table_with_details_and_variant_fallback() -> None:
+    table = cart_table(BASKET, DETAILS)
+    assert table.column_names == list(DISPLAYED)
+    assert table.column("product_id").to_pylist() == ["shirt", "shirt-L", "mug"]
     # The variant has no details of its own: its main product's name and price are shown.
-    assert frame["name"].tolist() == ["Shirt", "Shirt", "Mug <b>bold</b>"]
-    assert frame["price"].tolist()[:2] == [29.99, 29.99]
-    assert math.isnan(frame.loc[2, "price"])
-    assert frame["currency"].tolist() == ["EUR", "EUR", None]
-    assert frame["variant"].tolist() == [None, "L", None]
-    assert frame["main_product"].tolist() == [None, "shirt", None]
-    assert frame["count"].tolist() == [2, 1, 3]
-    assert frame["price"].dtype == "float64"
-    assert frame["count"].dtype == "int64"
+    assert table.column("name").to_pylist() == ["Shirt", "Shirt", "Mug <b>bold</b>"]
+    assert table.column("price").to_pylist() == ["€29.99", "€29.99", ""]
+    assert table.column("line_total").to_pylist() == ["€59.98", "€29.99", ""]
+    assert table.column("variant").to_pylist() == ["", "L", ""]
+    assert table.column("main_product").to_pylist() == ["", "shirt", ""]
+    assert table.column("count").to_pylist() == [2, 1, 3]
+    assert table.schema.field("count").type == pa.int64()
 
 
 def test_a_variant_with_its_own_details_uses_them() -> None:
@@ -274,72 +272,74 @@ def test_a_variant_with_its_own_details_uses_them() -> None:
         **DETAILS,
         "shirt-L": ProductDetails(product_id="shirt-L", name="Shirt, size L", price=Decimal("31")),
     }
-    frame = cart_frame(BASKET, details)
-    assert frame.loc[1, "name"] == "Shirt, size L"
-    assert frame.loc[1, "price"] == 31.0
-    assert frame.loc[1, "currency"] is None
+    row = cart_table(BASKET, details).to_pylist()[1]
+    assert row["name"] == "Shirt, size L"
+    # Its own price, without a currency: none is borrowed from the main product.
+    assert row["price"] == "31.00 (no currency)"
 
 
 @pytest.mark.parametrize("details", [None, {}])
-def test_frames_without_details_have_no_names(details: dict[str, ProductDetails] | None) -> None:
-    for frame in (cart_frame(BASKET, details), checkout_frame(BASKET, details)):
-        assert frame["name"].map(lambda value: value is None).all()
-        assert frame["price"].isna().all()
-        assert frame["currency"].map(lambda value: value is None).all()
+def test_tables_without_details_have_no_names(details: dict[str, ProductDetails] | None) -> None:
+    for table in (cart_table(BASKET, details), checkout_table(BASKET, details)):
+        for column in ("name", "price", "line_total"):
+            assert set(table.column(column).to_pylist()) == {""}
 
 
-def test_saved_frame() -> None:
-    frame = saved_frame(BASKET, DETAILS)
-    assert list(frame.columns) == list(PRODUCT_COLUMNS)
-    assert frame.to_dict("records") == [
+def test_saved_table() -> None:
+    assert saved_table(BASKET, DETAILS).to_pylist() == [
         {
             "product_id": "poster",
-            "name": None,
-            "price": pytest.approx(math.nan, nan_ok=True),
-            "currency": None,
-            "variant": None,
-            "main_product": None,
+            "name": "",
+            "price": "",
+            "line_total": "",
+            "variant": "",
+            "main_product": "",
             "count": 0,
         }
     ]
 
 
-def test_checkout_frame() -> None:
-    frame = checkout_frame(BASKET, DETAILS)
-    assert list(frame.columns) == list(CHECKOUT_COLUMNS)
-    assert str(frame["stocked"].dtype) == "Int64"
-    assert frame["stocked"].tolist()[:2] == [2, -2]
-    assert frame.loc[3, "stocked"] is pd.NA
-    assert frame["status"].tolist() == [
+def test_checkout_table() -> None:
+    table = checkout_table(BASKET, DETAILS)
+    assert table.column_names == [*DISPLAYED, "stocked", "status", "failed"]
+    # The unlimited line has no stock count: the column is text, with an empty cell for it.
+    assert table.column("stocked").to_pylist() == ["2", "-2", "-1", "", "0"]
+    assert table.column("status").to_pylist() == [
         "reserved 2",
         "failed (-2)",
         "failed (-1)",
         "unlimited",
         "reserved 0",
     ]
-    assert frame["failed"].dtype == bool
-    assert frame["failed"].tolist() == [False, True, True, False, False]
-    assert frame.loc[1, "name"] == "Shirt"  # main product fallback in checkout too
+    assert table.schema.field("failed").type == pa.bool_()
+    assert table.column("failed").to_pylist() == [False, True, True, False, False]
+    assert table.column("name").to_pylist()[1] == "Shirt"  # main product fallback in checkout too
 
 
-def test_empty_basket_frames_keep_columns_and_types() -> None:
+def test_a_complete_stock_column_stays_a_number() -> None:
+    basket = Basket.model_validate({"checkout": [{"productId": "mug", "count": 1, "stocked": -1}]})
+    table = checkout_table(basket)
+    assert table.schema.field("stocked").type == pa.int64()
+    assert table.column("stocked").to_pylist() == [-1]
+
+
+def test_empty_basket_tables_keep_their_columns() -> None:
     empty = Basket()
     pairs = [
-        (cart_frame(empty), cart_frame(BASKET, DETAILS)),
-        (saved_frame(empty), saved_frame(BASKET, DETAILS)),
-        (checkout_frame(empty), checkout_frame(BASKET, DETAILS)),
+        (cart_table(empty), cart_table(BASKET, DETAILS)),
+        (saved_table(empty), saved_table(BASKET, DETAILS)),
+        (checkout_table(empty), checkout_table(BASKET, DETAILS)),
     ]
-    for empty_frame, full_frame in pairs:
-        assert empty_frame.empty
-        assert list(empty_frame.columns) == list(full_frame.columns)
-        assert empty_frame.dtypes.to_dict() == full_frame.dtypes.to_dict()
+    for empty_table, full_table in pairs:
+        assert empty_table.num_rows == 0
+        assert empty_table.column_names == full_table.column_names
 
 
 SHOWN = ("product_id", "status", "count")
 
 
 def test_failed_rows_are_tinted_across_the_columns_shown() -> None:
-    styler = with_failed_rows_tinted(for_display(checkout_frame(BASKET, DETAILS)), SHOWN)
+    styler = with_failed_rows_tinted(checkout_table(BASKET, DETAILS), SHOWN)
     assert isinstance(styler, Styler)
     assert list(styler.data.columns) == list(SHOWN)
     html = styler.to_html()
@@ -366,7 +366,7 @@ def test_a_checkout_without_a_failure_is_the_table_itself() -> None:
             ]
         }
     )
-    shown = with_failed_rows_tinted(for_display(checkout_frame(basket)), SHOWN)
+    shown = with_failed_rows_tinted(checkout_table(basket), SHOWN)
     assert isinstance(shown, pa.Table)  # no Styler to render
     assert shown.column_names == list(SHOWN)
     assert shown.column("status").to_pylist() == ["reserved 1", "unlimited"]
@@ -564,19 +564,19 @@ def test_affected_users_link_to_each_basket() -> None:
     assert affected_users(_scan_frame(), "nope").empty
 
 
-def test_for_display_formats_money_and_blanks_every_missing_value() -> None:
-    frame = tables._typed_frame(
-        [
-            {"product_id": "a", "name": "Mug", "price": 14.99, "currency": "EUR", "variant": None,
-             "main_product": None, "count": 2, "stocked": -1, "status": "failed (-1)",
-             "failed": True},
-            {"product_id": "b", "name": None, "price": math.nan, "currency": None, "variant": "M",
-             "main_product": "b0", "count": 1, "stocked": None, "status": "unlimited",
-             "failed": False},
-        ],
-        tables.CHECKOUT_COLUMNS,
-    )  # fmt: skip
-    shown = tables.for_display(frame, Locale("de", "DE"))
+def test_display_tables_format_money_in_the_locale_and_blank_every_missing_value() -> None:
+    basket = Basket.model_validate(
+        {
+            "checkout": [
+                {"productId": "a", "count": 2, "stocked": -1},
+                {"productId": "b", "count": 1, "variant": "M", "mainProductIdentifier": "b0"},
+            ]
+        }
+    )
+    details = {
+        "a": ProductDetails(product_id="a", name="Mug", price=Decimal("14.99"), currency="EUR")
+    }
+    shown = tables.checkout_table(basket, details, Locale("de", "DE"))
     assert shown.column_names == [
         "product_id", "name", "price", "line_total", "variant", "main_product", "count",
         "stocked", "status", "failed",
@@ -593,5 +593,3 @@ def test_for_display_formats_money_and_blanks_every_missing_value() -> None:
     assert shown.schema.field("failed").type == pa.bool_()
     assert shown.schema.field("count").type == pa.int64()
     assert shown.schema.field("stocked").type == pa.string()
-    # The typed frame itself is untouched.
-    assert frame["name"].tolist() == ["Mug", None]
