@@ -148,15 +148,25 @@ def _check_deadline() -> None:
 
 class _DeadlineStream(httpcore.NetworkStream):
     """A socket whose every read and write waits at most until the attempt's deadline: httpx's
-    timeouts apply to each read, so a byte every few seconds would otherwise never time out."""
+    timeouts apply to each read, so a byte every few seconds would otherwise never time out.
+
+    It also tells whether anything was read since the last request was written. A response
+    whose head arrives with no read after its request was already in h11's buffer before the
+    request was sent: bytes the server sent behind an earlier response, never this request's
+    answer. Such a stream is `stale`, and reports itself readable, so httpcore drops it from
+    its pool instead of reusing it (as it drops a socket with unsolicited data on it)."""
 
     def __init__(self, stream: httpcore.NetworkStream) -> None:
         self._stream = stream
+        self.read_since_write = False
+        self.stale = False
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self.read_since_write = True
         return self._stream.read(max_bytes, _time_left(timeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.read_since_write = False
         self._stream.write(buffer, _time_left(timeout))
 
     def close(self) -> None:
@@ -173,6 +183,8 @@ class _DeadlineStream(httpcore.NetworkStream):
         )
 
     def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable" and self.stale:
+            return True
         return self._stream.get_extra_info(info)
 
 
@@ -239,6 +251,7 @@ def send_httpx(
         try:
             response = http.send(http_request, stream=True)
             try:
+                _refuse_a_leftover_answer(response)
                 attempt.head = response
                 if (error := declared_length_error(response, cap)) is not None:
                     raise error
@@ -258,6 +271,20 @@ def send_httpx(
             raise transport_error(exc, http_request) from exc
     finally:
         _DEADLINE.reset(token)
+
+
+def _refuse_a_leftover_answer(response: httpx.Response) -> None:
+    """A response read entirely from what an earlier response left in the connection's buffer
+    is some other request's (or nobody's): refused, and its connection never used again. The
+    retry that follows gets a connection of its own."""
+    stream = response.extensions.get("network_stream")
+    if isinstance(stream, _DeadlineStream) and not stream.read_since_write:
+        stream.stale = True
+        raise httpx.RemoteProtocolError(
+            "an answer arrived before the request was sent (the server sent more than one "
+            "response to an earlier request); the connection is dropped",
+            request=response.request,
+        )
 
 
 # --- async: httpx.AsyncClient over an injected transport ----------------------------------------

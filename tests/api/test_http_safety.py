@@ -503,6 +503,37 @@ def test_an_unsolicited_second_response_never_answers_the_next_request(path: str
     assert served_to(outcomes[1]) in ("b", None)
 
 
+# Not httpx-async: that path runs over a transport the caller injects (tests' fakes), whose
+# connections the client does not own. The default async path is aiohttp's.
+@pytest.mark.parametrize("path", ["sync", "aiohttp"])
+@pytest.mark.parametrize("retries", [0, 1])
+def test_an_extra_response_in_the_same_write_never_answers_the_next_request(
+    path: str, retries: int
+) -> None:
+    """A server (or a proxy) that sends a second response right behind the real one: the client
+    has both in its buffer, and must not hand the second to the next user's request."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            user_id = await read_request(reader)
+            writer.write(answer(basket_body(user_id)) + answer(basket_body(f"EXTRA-{user_id}")))
+            await writer.drain()
+
+    users = [f"u{n}" for n in range(8)]
+    with HostileServer(handler) as server:
+        outcomes = fetch(path, server.base_url, users, max_retries=retries)
+    for user_id, outcome in zip(users, outcomes, strict=True):
+        # Each user's own basket, or an error: never the one sent behind another user's.
+        assert served_to(outcome) in (user_id, None), (user_id, served_to(outcome))
+    served = [served_to(outcome) for outcome in outcomes]
+    if retries:
+        # The refused answer's request is retried on a connection of its own.
+        assert served == users
+    else:
+        assert served[0] == "u0"
+        assert sum(user is not None for user in served) >= len(users) // 2
+
+
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("http_proxy", "https_proxy", "all_proxy"):
