@@ -18,6 +18,7 @@ from basket_lib.api.errors import ConfigurationError
 from basket_lib.api.redaction import NO_SECRETS, Redactor
 
 DEFAULT_AUDIT_LOG = "audit.jsonl"
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 
 
 class AuditError(ConfigurationError):
@@ -60,8 +61,9 @@ class AuditLog:
         }
         event.update({key: self._redactor.value(value) for key, value in details.items()})
         line = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
-        # Valid JSON either way, but log shippers and JavaScript split lines at these two.
-        line = line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + "\n"
+        # Valid JSON either way, but log shippers, JavaScript and Python's splitlines() break
+        # lines at these (JSON already escapes every control character below U+0020).
+        line = line.translate(_LINE_BREAKS) + "\n"
         try:
             with self._lock:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -353,11 +353,13 @@ def basket_view() -> None:
             result = _fetch()
     except BasketError as exc:
         outcome = f"error: {exc.summary()}"
-        if (*lookup, outcome) not in audited and data.audit(
-            settings, "lookup", user_ids=[user_id], outcome=outcome
-        ):
-            audited.add((*lookup, outcome))
         st.session_state.pop(_SHOWN, None)
+        if (*lookup, outcome) not in audited:
+            # Fail closed here too: an error can carry the customer's data (the response a
+            # schema error refers to).
+            if not data.audit(settings, "lookup", user_ids=[user_id], outcome=outcome):
+                return
+            audited.add((*lookup, outcome))
         data.show_error(exc, user_id=user_id)
         return
     # A lookup that could not be audited is tried again and not shown.

@@ -95,12 +95,12 @@ def test_unwritable_path_is_a_configuration_error(tmp_path: Path) -> None:
 def test_line_and_paragraph_separators_are_escaped(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     AuditLog(path, clock=_clock).record(
-        "lookup", viewer=None, user_ids=["a\u2028b"], outcome="x\u2029y"
+        "lookup", viewer=None, user_ids=["a\u2028b", "c\x85d"], outcome="x\u2029y"
     )
     text = path.read_text(encoding="utf-8")
-    assert "\u2028" not in text and "\u2029" not in text
-    (line,) = text.split("\n")[:-1]
-    assert json.loads(line)["user_ids"] == ["a\u2028b"]
+    assert "\u2028" not in text and "\u2029" not in text and "\x85" not in text
+    (line,) = text.splitlines()  # Python's own line split: one record, one line
+    assert json.loads(line)["user_ids"] == ["a\u2028b", "c\x85d"]
     assert json.loads(line)["outcome"] == "x\u2029y"
 
 

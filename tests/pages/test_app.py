@@ -454,6 +454,24 @@ def test_a_lookup_that_cannot_be_audited_is_not_shown_when_signed_in(
     assert str(path) not in all_texts(at) and "not-a-directory" not in all_texts(at)
 
 
+def test_a_failed_lookup_that_cannot_be_audited_shows_no_detail_when_signed_in(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A schema error carries the response it refers to: customer data, shown in an expander.
+    monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", "@example.com")
+    _unwritable_audit_log(monkeypatch, tmp_path)
+    at = signed_in_app(ALLOWED, user="demo-fault-schema")
+    at.run()
+
+    no_exception(at)
+    (error,) = plain_texts(at, "error")
+    assert "could not be recorded in the audit log, so it is not shown" in error
+    texts = all_texts(at)
+    # Neither the error's explanation nor the response it refers to.
+    assert "lots" not in texts and "Reference" not in texts and "documented schema" not in texts
+    assert not at.json and not at.code
+
+
 @pytest.mark.usefixtures("navigation")
 def test_a_scan_that_cannot_be_audited_is_not_shown_when_signed_in(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
