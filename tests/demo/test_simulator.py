@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -644,6 +645,32 @@ def test_server_refuses_a_header_field_over_the_limit_and_closes() -> None:
         assert server.request_count == 0
         assert c.get("/baskets/users/demo-normal").status_code == 200
         assert server.connections_accepted == 2
+
+
+@pytest.mark.parametrize("shape", ["one endless line", "endless header lines"])
+def test_a_request_head_that_never_ends_is_cut_off_not_buffered(shape: str) -> None:
+    """48 MiB of request head without its end: the server stops reading at its limits and
+    closes, instead of buffering what it is sent."""
+    sent = 0
+    chunk = b"a" * 65536 if shape == "one endless line" else b"X-Pad: " + b"a" * 1017 + b"\r\n"
+    with DemoServer() as server, socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.settimeout(10)
+        sock.sendall(b"GET /v2/baskets/users/demo-normal HTTP/1.1\r\nHost: x\r\n")
+        try:
+            while sent < 48 * 1024 * 1024:
+                sock.sendall(chunk)
+                sent += len(chunk)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        answer = b""
+        with contextlib.suppress(ConnectionResetError):
+            while part := sock.recv(65536):
+                answer += part
+        assert server.request_count == 0
+    # Cut off at the first line over 64 KiB, or past 128 header lines: what was sent beyond
+    # that sat in the sockets' buffers, not in the server.
+    assert sent < 16 * 1024 * 1024, sent
+    assert answer.split(b" ", 2)[1].startswith(b"4"), answer[:100]  # a 4xx, then closed
 
 
 def test_server_refuses_a_target_over_the_limit() -> None:
