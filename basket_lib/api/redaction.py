@@ -7,6 +7,7 @@ configured secrets. Nothing is registered process-wide, so a secret is forgotten
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -61,11 +62,23 @@ class Redactor:
         that echoes the key in a 200 body (a product name, an unknown field) must not put it on
         a page, in the raw JSON shown to engineers, or in a stored result. JSON stays valid: the
         replacement is plain text inside whatever string held the secret."""
+        if self._heads and (b"\\u" in body or b"\\/" in body):
+            body = self._unescaped(body)
         for form, head in self._heads:
             if head in body:  # a C-speed scan; the body is decoded only when it holds a secret
                 text = _replace_prefixes(body.decode("utf-8", "surrogateescape"), form)
                 body = text.encode("utf-8", "surrogateescape")
         return body
+
+    def _unescaped(self, body: bytes) -> bytes:
+        """The JSON body with its string escapes written out, when that shows a secret: a key
+        echoed as `\\u0073afety…` holds no secret byte for byte, yet decodes to one. Otherwise
+        (or when the body is not JSON, for the parser to report) the body as it came."""
+        try:
+            plain = json.dumps(json.loads(body), ensure_ascii=False).encode()
+        except (ValueError, RecursionError):
+            return body
+        return plain if any(head in plain for _, head in self._heads) else body
 
     def value(self, value: Any) -> Any:
         return map_strings(value, self.text) if self._secrets else value

@@ -97,6 +97,20 @@ def test_a_key_echoed_in_a_200_body_reaches_no_field_and_no_raw_copy(flavour: st
     assert result.raw["data"]["echo"]["headers"]["x-api-key"] == "[redacted]"
 
 
+def test_a_key_echoed_with_json_escapes_is_redacted_too() -> None:
+    # Byte for byte the body holds no key; decoded, a field would.
+    escaped = "".join(f"\\u{ord(c):04x}" for c in KEY)
+    cart = '{"productId":"p-' + escaped + '","count":1}'
+    body = ('{"data":{"cart":[' + cart + '],"note":"a\\/b"}}').encode()
+    assert KEY.encode() not in body
+    cleaned = json.loads(Redactor(KEY).body(body))
+    assert cleaned["data"]["cart"][0]["productId"] == "p-[redacted]"
+    assert cleaned["data"]["note"] == "a/b"
+    # Escapes without a secret behind them: the body as it came.
+    plain = b'{"data":{"cart":[{"productId":"caf\\u00e9","count":1}]}}'
+    assert Redactor(KEY).body(plain) is plain
+
+
 def test_a_body_without_a_secret_is_left_as_it_is() -> None:
     body = b'{"data":{"cart":[{"productId":"p1"}]}}'
     assert Redactor(KEY).body(body) is body
