@@ -23,6 +23,7 @@ import os
 import signal
 import stat
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, suppress
@@ -220,6 +221,33 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
+def _partial_file(target: Path, mode: int | None) -> tuple[Path, IO[str]]:
+    """A new file beside `target` to write into, then rename over it. Its name is random and it
+    is created exclusively (mkstemp), so a link planted at a predictable name cannot redirect the
+    write; it gets the permissions `target` has (a file kept private stays private), or a new
+    file's under the umask."""
+    descriptor, name = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".partial"
+    )
+    try:
+        os.fchmod(descriptor, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
+        return Path(name), open(descriptor, "w", encoding="utf-8", newline="")
+    except BaseException:
+        os.close(descriptor)
+        os.unlink(name)
+        raise
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask can only set it); 0o077, the
+    safe side, where /proc does not say."""
+    with suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o077
+
+
 @contextmanager
 def _output(path: Path | None) -> Iterator[IO[str] | None]:
     """Where a CSV goes. A regular file (or a link to one) is written next to its target and
@@ -250,10 +278,15 @@ def _output(path: Path | None) -> Iterator[IO[str] | None]:
     # redirects to): written through by their own name, never resolved and replaced.
     special = (mode is not None and not stat.S_ISREG(mode)) or _is_device_path(path)
     target = path if special else path.resolve()
-    written = target if special else target.with_name(target.name + ".partial")
+    stream: IO[str]
     try:
-        # Appending to a device or FIFO writes the same; it never truncates what /dev/fd/N names.
-        stream = written.open("a" if special else "w", encoding="utf-8", newline="")
+        if special:
+            # Appending to a device or FIFO writes the same; it never truncates what /dev/fd/N
+            # names.
+            written = target
+            stream = written.open("a", encoding="utf-8", newline="")
+        else:
+            written, stream = _partial_file(target, mode)
     except OSError as exc:
         raise _OutputError(path, _reason(exc)) from None
     try:

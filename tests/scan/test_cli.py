@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -456,11 +457,35 @@ def test_a_key_refused_for_every_user_is_a_configuration_error(
     assert not failures_csv.exists() and not list(tmp_path.glob("*.partial"))
 
 
+def test_the_file_written_before_the_rename_cannot_be_redirected_and_keeps_the_targets_mode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = _users_file(tmp_path, simulator.demo_user_ids(5))
+    failures_csv = tmp_path / "failures.csv"
+    failures_csv.write_text("yesterday\n", encoding="utf-8")
+    failures_csv.chmod(0o600)  # customer data kept private
+    # A link planted where a predictable partial file would be written.
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched\n", encoding="utf-8")
+    (tmp_path / "failures.csv.partial").symlink_to(victim)
+
+    assert cli.main(["scan", str(users), "--failures-csv", str(failures_csv)]) == 0
+    capsys.readouterr()
+    assert victim.read_text(encoding="utf-8") == "untouched\n"
+    assert failures_csv.read_text(encoding="utf-8").startswith("\ufeffuser_id,")
+    assert stat.S_IMODE(failures_csv.stat().st_mode) == 0o600
+    # A new file gets what the umask gives it, as any file the shell would create.
+    fresh = tmp_path / "fresh.csv"
+    assert cli.main(["scan", str(users), "--failures-csv", str(fresh)]) == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask
+
+
 def test_sigterm_ends_with_143_a_message_and_no_partial_files(tmp_path: Path) -> None:
     users = _users_file(tmp_path, simulator.demo_user_ids(2_000))
     failures_csv = tmp_path / "failures.csv"
     failures_csv.write_text("yesterday\n", encoding="utf-8")
-    partial = tmp_path / "failures.csv.partial"
     with simulator.DemoServer(
         api=simulator.DemoApi(api_key=SECRET), faults=simulator.Faults(latency_ms=50)
     ) as server:
@@ -479,13 +504,13 @@ def test_sigterm_ends_with_143_a_message_and_no_partial_files(tmp_path: Path) ->
         )
         # The handler is set and the partial file open before the first request arrives.
         assert server.wait_for_requests(1, timeout=120), proc.communicate()
-        assert partial.exists()
+        assert len(list(tmp_path.glob(".failures.csv.*.partial"))) == 1
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     assert "terminated: no output files written" in err and "Traceback" not in err
     assert failures_csv.read_text(encoding="utf-8") == "yesterday\n"
-    assert not partial.exists()
+    assert not list(tmp_path.glob("*.partial"))
 
 
 def _scan_with_exit_probe(
