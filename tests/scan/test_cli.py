@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import http.server
 import io
 import json
 import os
@@ -567,3 +568,65 @@ def test_a_scan_never_imports_httpx(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert _summary(proc.stdout)["users"] == 20
     assert "loaded: []" in proc.stderr
+
+
+# Product ids a hostile or broken API could send: a lone CR with a formula behind it, and the
+# formula prefixes, also hidden after the `;` and tab that European spreadsheets split cells at.
+HOSTILE_IDS = [
+    'ok\r=HYPERLINK("http://x","y")',
+    "=1+1",
+    "+1+1",
+    "-1+cmd",
+    "@SUM(1)",
+    "a;=1+1",
+    "x\t@SUM(1)",
+    "\t=1",
+]
+
+
+class _HostileApi(http.server.BaseHTTPRequestHandler):
+    """Every user's checkout holds every hostile id, each a failed reservation."""
+
+    def do_GET(self) -> None:
+        if "/baskets/users/" in self.path:
+            checkout = [{"productId": pid, "count": 1, "stocked": -1} for pid in HOSTILE_IDS]
+            status, body = 200, json.dumps({"data": {"checkout": checkout}}).encode()
+        else:
+            status, body = 404, b'{"error":{"code":2005,"message":"not found"}}'
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_hostile_product_ids_through_the_cli_stay_in_their_rows_and_never_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = _users_file(tmp_path, ["user-1", "user-2", "user-3"])
+    failures_csv = tmp_path / "failures.csv"
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HostileApi) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            monkeypatch.setenv("BASKET_API_URL", f"http://127.0.0.1:{server.server_port}/v2")
+            monkeypatch.setenv("BASKET_API_KEY", SECRET)
+            code = cli.main(["scan", str(users), "--no-store", "--failures-csv", str(failures_csv)])
+        finally:
+            server.shutdown()
+    capsys.readouterr()
+    assert code == 0
+    raw = failures_csv.read_bytes()
+    # Rows end in CRLF only: a lone CR or LF is inside a quoted cell, never a row break.
+    assert raw.count(b"\r\n") == 1 + 3 * len(HOSTILE_IDS)
+    rows = _rows(failures_csv)
+    assert len(rows) == 3 * len(HOSTILE_IDS)
+    for row in rows:
+        for cell in re.split(r"[;\t]", row["product_id"]):
+            # No piece a spreadsheet would start as a formula.
+            assert not cell.startswith(("=", "+", "-", "@", "\r")), row["product_id"]
+    shown = sorted({row["product_id"] for row in rows})
+    assert shown == sorted(export.csv_safe(pid) for pid in HOSTILE_IDS)
