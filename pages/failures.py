@@ -9,7 +9,7 @@ from basket_lib.api.errors import BasketError
 from basket_lib.demo.baskets import demo_user_ids
 from basket_lib.scan import export
 from basket_lib.scan.engine import DEFAULT_CONCURRENCY
-from basket_lib.scan.inputs import MAX_SCAN_USERS, ParsedIds
+from basket_lib.scan.inputs import MAX_PASTE_CHARS, MAX_SCAN_USERS, ParsedIds
 from basket_lib.store import scans
 from basket_lib.views import charts, tables
 from basket_lib.views import scans as scan_views
@@ -49,6 +49,7 @@ with st.expander("New scan", expanded=scan_id is None, icon=":material/add:"):
             key="scan_text",
             height=150,
             placeholder="user-00001\nuser-00002, user-00003",
+            max_chars=MAX_PASTE_CHARS,
         )
         parsed = scan_inputs.pasted_ids(text, cap=MAX_SCAN_USERS)
     elif source == UPLOAD:

@@ -20,6 +20,9 @@ from basket_lib.views.text import plural
 
 MAX_SCAN_USERS = 100_000
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+# The text box holds as much as the largest upload (its max_chars): a browser cuts a longer
+# paste there, so the server never receives more.
+MAX_PASTE_CHARS = MAX_UPLOAD_BYTES
 # Invalid ids are shown as given, but a pasted novel should not fill the table.
 MAX_SHOWN_ID_CHARS = 80
 
@@ -116,14 +119,42 @@ def _unquote(token: str) -> str:
 
 def parse_pasted_ids(text: str, *, cap: int = MAX_SCAN_USERS) -> ParsedIds:
     """Ids separated by newlines, commas, semicolons, tabs or spaces; quotes around an id and a
-    leading ``user_id`` header (as copied from a spreadsheet column) are ignored."""
+    leading ``user_id`` header (as copied from a spreadsheet column) are ignored.
+
+    Text as long as MAX_PASTE_CHARS was cut there by the browser: its last id may be cut short,
+    so it is left out (never scanned as some other user) and the note says so."""
+    cut = len(text) >= MAX_PASTE_CHARS
+    cut_short = ""
+    if cut:
+        end = _last_separator(text)
+        if end < len(text):
+            cut_short = f", and its last id ({_unquote(text[end:])[:40]!r}…) is left out"
+        text = text[:end]
     tokens = ((t, None) for t in (_unquote(m.group()) for m in _PASTE_TOKEN.finditer(text)) if t)
     first = next(tokens, None)
     if first is None:
-        return _collect((), cap)
-    if first[0].casefold() == HEADER:
-        return _collect(tokens, cap)
-    return _collect(itertools.chain([first], tokens), cap)
+        parsed = _collect((), cap)
+    elif first[0].casefold() == HEADER:
+        parsed = _collect(tokens, cap)
+    else:
+        parsed = _collect(itertools.chain([first], tokens), cap)
+    if cut:
+        parsed.messages.insert(
+            0,
+            f"The box holds at most {MAX_PASTE_CHARS:,} characters, as much as the largest "
+            f"upload: the paste was cut there{cut_short}. Split the list and scan the rest "
+            "separately.",
+        )
+    return parsed
+
+
+def _last_separator(text: str) -> int:
+    """Where the text's last token starts (the end, when the text ends in a separator): that
+    token may be cut short."""
+    end = len(text)
+    while end and not (text[end - 1].isspace() or text[end - 1] in ",;"):
+        end -= 1
+    return end
 
 
 # --- files ------------------------------------------------------------------------------------

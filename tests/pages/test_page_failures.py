@@ -15,6 +15,7 @@ from apptest_support import (
     download_data,
     frame_with,
     keep_media_managers,
+    markdown_texts,
     new_app,
     no_exception,
     plain_texts,
@@ -161,6 +162,15 @@ def test_a_scan_is_audited_with_every_input_user(tmp_path: Path) -> None:
     assert shown["action"] == "scan results" and shown["scan_id"] == scan_id
     scanned = metric(at, "Users read")[0]
     assert scanned in shown["outcome"]
+
+
+def test_the_paste_box_holds_no_more_than_the_largest_upload() -> None:
+    # The browser cuts a longer paste, so the server never holds one (issue 10, item 10).
+    at = failures_page()
+    assert at.text_area(key="scan_text").max_chars == inputs.MAX_PASTE_CHARS
+    cut = "user-00001\nuser-00002\nuser-" + "9" * (inputs.MAX_PASTE_CHARS - 27)
+    paste(at, cut)
+    assert any("The box holds at most" in text for text in markdown_texts(at))
 
 
 def test_start_without_ids_says_why() -> None:

@@ -316,3 +316,22 @@ def test_extra_columns_are_bounded() -> None:
     assert len(extra) == MAX_EXTRA_COLUMNS and all(
         len(v) == MAX_EXTRA_CHARS for v in extra.values()
     )
+
+
+def test_a_paste_cut_at_the_box_limit_leaves_out_its_last_id_and_says_so() -> None:
+    # The browser cut the paste at max_chars, in the middle of an id.
+    whole = "user-00001\nuser-00002\n"
+    text = whole + "user-" + "9" * (inputs.MAX_PASTE_CHARS - len(whole) - 5)
+    assert len(text) == inputs.MAX_PASTE_CHARS
+    parsed = inputs.parse_pasted_ids(text)
+    assert parsed.ids == ["user-00001", "user-00002"]  # not the cut-short "user-999…"
+    assert "was cut there, and its last id ('user-9999" in parsed.messages[0]
+    assert "…) is left out" in parsed.messages[0]
+    # Cut right after a separator: every id is whole and kept.
+    text = whole * (inputs.MAX_PASTE_CHARS // len(whole))
+    text += "\n" * (inputs.MAX_PASTE_CHARS - len(text))
+    parsed = inputs.parse_pasted_ids(text)
+    assert parsed.ids == ["user-00001", "user-00002"] and parsed.duplicates > 0
+    assert "was cut there. Split the list" in parsed.messages[0]
+    # Shorter than the box: nothing said about it.
+    assert not any("box holds" in m for m in inputs.parse_pasted_ids(whole).messages)
