@@ -292,6 +292,40 @@ def test_garbage_after_the_end_of_a_gzip_stream_is_a_format_error(path: str, spl
     assert "data after the end of the compressed stream" in error.message
 
 
+@path_param
+def test_megabytes_after_the_end_of_a_gzip_stream_are_never_buffered(path: str) -> None:
+    # A valid gzip member, then 16 MiB of junk streamed as fast as the client reads (chunked,
+    # so no declared length gives it away): the client stops at the first byte past the member.
+    packed = gzip.compress(basket_body("u"))
+    junk = b"j" * 65536
+    sent = [0]
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + b"%x\r\n" % len(packed) + packed + b"\r\n"
+        )
+        for _ in range(256):
+            writer.write(b"%x\r\n" % len(junk) + junk + b"\r\n")
+            await writer.drain()
+            sent[0] += len(junk)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+    with HostileServer(handler) as server:
+        tracemalloc.start()
+        try:
+            outcome = only(fetch(path, server.base_url, ["u"], timeout=5))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert isinstance(outcome, errors.ResponseFormatError), outcome
+    assert "data after the end of the compressed stream" in outcome.message
+    assert peak < 8 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
+    assert sent[0] < 256 * len(junk)  # the client gave up; it did not read it all
+
+
 def _raw_deflate(data: bytes) -> bytes:
     packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
     return packer.compress(data) + packer.flush()
