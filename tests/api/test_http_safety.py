@@ -412,6 +412,30 @@ def test_a_trickling_server_cannot_hold_a_request_past_its_deadline(path: str, p
     assert sent < 25
 
 
+@path_param
+def test_retries_against_a_trickling_server_are_bounded_in_total(path: str) -> None:
+    """Each of the 1 + retries attempts ends at its deadline: the call as a whole is bounded by
+    (1 + retries) × the timeout plus the waits between attempts, as the README says."""
+    trickled: list[int] = []  # bytes sent one by one, per connection
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        trickled.append(0)
+        writer.write(b"HTTP/1.1 200 OK\r\n")
+        for byte in b"X-Slow: " + b"y" * 400:  # one byte each 0.2 s: 80 s if nobody gave up
+            writer.write(bytes([byte]))
+            await writer.drain()
+            trickled[-1] += 1
+            await asyncio.sleep(0.2)
+
+    with HostileServer(handler) as server:
+        error = only(fetch(path, server.base_url, ["u"], timeout=1.0, max_retries=2))
+        connections = server.connections
+    assert isinstance(error, errors.APITimeoutError)
+    assert connections == 3  # the first attempt and two retries, each on a connection of its own
+    assert len(trickled) == 3 and all(sent < 25 for sent in trickled), trickled
+
+
 # --- what is sent -------------------------------------------------------------------------------
 
 
