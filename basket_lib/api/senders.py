@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import ipaddress
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -188,6 +191,39 @@ class _DeadlineStream(httpcore.NetworkStream):
         return self._stream.get_extra_info(info)
 
 
+def _resolve(host: str, port: int, timeout: float | None) -> list[str]:
+    """The host's addresses, in the resolver's order, or ConnectTimeout once `timeout` has
+    passed. The lookup runs in a daemon thread: a resolver that hangs keeps that thread, not
+    the request (nor the interpreter's exit)."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:
+        return [host]
+    found: list[list[Any]] = []
+    failed: list[OSError] = []
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as exc:
+            failed.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=look_up, name="basket-dns", daemon=True).start()
+    if not done.wait(timeout):
+        raise httpcore.ConnectTimeout(f"looking up {host} took longer than the deadline")
+    if failed:
+        raise httpcore.ConnectError(str(failed[0]))
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in found[0]))
+    if not addresses:
+        raise httpcore.ConnectError(f"{host} has no address")
+    return addresses
+
+
 class DeadlineBackend(httpcore.NetworkBackend):
     """httpcore's network backend, with `_DeadlineStream` sockets."""
 
@@ -202,10 +238,20 @@ class DeadlineBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        stream = self._backend.connect_tcp(
-            host, port, _time_left(timeout), local_address, socket_options
-        )
-        return _DeadlineStream(stream)
+        # Resolved here, within the deadline: the socket module's own lookup has no timeout.
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in _resolve(host, port, _time_left(timeout)):
+            try:
+                stream = self._backend.connect_tcp(
+                    address, port, _time_left(timeout), local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc  # the next address, as socket.create_connection would
+                continue
+            # TLS still checks the URL's host name: httpcore passes it to start_tls itself.
+            return _DeadlineStream(stream)
+        assert failure is not None  # _resolve gives at least one address
+        raise failure
 
     def connect_unix_socket(
         self,

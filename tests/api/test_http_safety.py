@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import socket
 import threading
 import time
 import tracemalloc
@@ -434,6 +435,55 @@ def test_retries_against_a_trickling_server_are_bounded_in_total(path: str) -> N
     assert isinstance(error, errors.APITimeoutError)
     assert connections == 3  # the first attempt and two retries, each on a connection of its own
     assert len(trickled) == 3 and all(sent < 25 for sent in trickled), trickled
+
+
+def test_a_host_name_lookup_that_hangs_ends_at_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The sync path: socket.create_connection's own lookup has no timeout at all.
+    release = threading.Event()
+    asked: list[str] = []
+    real = socket.getaddrinfo
+
+    def hanging(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host != "slow-dns.test":
+            return real(host, *args, **kwargs)
+        asked.append(host)
+        release.wait(60)  # a resolver that does not answer
+        raise OSError("no answer")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    try:
+        error = only(fetch("sync", "http://slow-dns.test:8080/v2", ["u"], timeout=1.0))
+        still_hanging = not release.is_set()
+    finally:
+        release.set()
+    assert asked == ["slow-dns.test"] and still_hanging  # given up on, not waited for
+    assert isinstance(error, errors.APITimeoutError)
+    assert "timed out while connecting" in error.message
+
+
+def test_a_host_with_several_addresses_is_tried_address_by_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        user_id = await read_request(reader)
+        writer.write(answer(basket_body(user_id)))
+        await writer.drain()
+
+    with HostileServer(handler) as server:
+        real = socket.getaddrinfo
+
+        def two(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+            if host != "two.test":
+                return real(host, port, *args, **kwargs)
+            # The first address refuses: the server listens on 127.0.0.1 alone.
+            dead = (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.3", port))
+            return [dead, *real("127.0.0.1", port, *args, **kwargs)]
+
+        monkeypatch.setattr(socket, "getaddrinfo", two)
+        (outcome,) = fetch("sync", f"http://two.test:{server.port}/v2", ["u"])
+    assert served_to(outcome) == "u"
 
 
 # --- what is sent -------------------------------------------------------------------------------
