@@ -281,15 +281,17 @@ def test_interrupted_scan_keeps_the_previous_output(
 def test_invisible_characters_make_an_invalid_id_named_with_its_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    users = _users_file(tmp_path, ["user-00001", "user-0000\u200b2", "\ufeffuser-00003"])
+    lines = ["user-00001", "user-0000\u200b2", "\ufeffuser-00003", "user-\u202e40000"]
+    users = _users_file(tmp_path, lines)
     errors_csv = tmp_path / "errors.csv"
     assert cli.main(["scan", str(users), "--errors-csv", str(errors_csv)]) == 0
 
     err = capsys.readouterr().err
     assert "U+200B ZERO WIDTH SPACE" in err and "(line 2)" in err
     assert "U+FEFF" in err and "(line 3)" in err
+    assert "U+202E" in err and "(line 4)" in err  # right-to-left override: reads as user-00004
     rows = _rows(errors_csv)
-    assert sorted(row["kind"] for row in rows) == ["invalid user id", "invalid user id"]
+    assert sorted(row["kind"] for row in rows) == ["invalid user id"] * 3
 
 
 # --- the audit log ----------------------------------------------------------------------------
