@@ -157,6 +157,17 @@ def fetch(
     return outcomes
 
 
+def fetch_one_traced(path: str, base_url: str, **options: Any) -> tuple[Outcome, int]:
+    """User "u"'s outcome on `path`, and the peak of memory traced while it was fetched."""
+    tracemalloc.start()
+    try:
+        outcome = only(fetch(path, base_url, ["u"], **options))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return outcome, peak
+
+
 def only(outcomes: list[Outcome]) -> Outcome:
     assert len(outcomes) == 1
     return outcomes[0]
@@ -256,12 +267,7 @@ def test_a_gzip_bomb_is_bounded_while_it_inflates(path: str) -> None:
         await reader.read()
 
     with HostileServer(handler) as server:
-        tracemalloc.start()
-        try:
-            error = only(fetch(path, server.base_url, ["u"], max_response_bytes=1024 * 1024))
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        error, peak = fetch_one_traced(path, server.base_url, max_response_bytes=1024 * 1024)
     assert isinstance(error, errors.ResponseTooLargeError)
     # The 1 MiB cap plus the compressed bytes of one read and the clients' own allocations;
     # a decoder that inflates a whole read at once needs tens of MiB here.
@@ -315,12 +321,7 @@ def test_megabytes_after_the_end_of_a_gzip_stream_are_never_buffered(path: str) 
         await writer.drain()
 
     with HostileServer(handler) as server:
-        tracemalloc.start()
-        try:
-            outcome = only(fetch(path, server.base_url, ["u"], timeout=5))
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        outcome, peak = fetch_one_traced(path, server.base_url, timeout=5)
     assert isinstance(outcome, errors.ResponseFormatError), outcome
     assert "data after the end of the compressed stream" in outcome.message
     assert peak < 8 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
@@ -715,12 +716,7 @@ def test_an_endless_chunked_trailer_section_is_never_buffered(path: str) -> None
             sent[0] += len(field)
 
     with HostileServer(handler) as server:
-        tracemalloc.start()
-        try:
-            outcome = only(fetch(path, server.base_url, ["u"], timeout=5))
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
+        outcome, peak = fetch_one_traced(path, server.base_url, timeout=5)
     assert isinstance(outcome, errors.APIError), outcome
     assert peak < 12 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
     assert sent[0] < 40 * 1024 * len(field)  # the client gave up; it did not read them all
