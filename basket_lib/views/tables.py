@@ -156,8 +156,7 @@ def cart_table(
     details: Mapping[str, ProductDetails] | None = None,
     locale: Locale = money.DEFAULT_LOCALE,
 ) -> pa.Table:
-    rows = [_product_row(item, details) for item in basket.cart]
-    return _display_table(rows, PRODUCT_COLUMNS, locale)
+    return _products_table(basket.cart, details, locale)
 
 
 def saved_table(
@@ -165,8 +164,13 @@ def saved_table(
     details: Mapping[str, ProductDetails] | None = None,
     locale: Locale = money.DEFAULT_LOCALE,
 ) -> pa.Table:
-    rows = [_product_row(item, details) for item in basket.saved]
-    return _display_table(rows, PRODUCT_COLUMNS, locale)
+    return _products_table(basket.saved, details, locale)
+
+
+def _products_table(
+    items: Sequence[Product], details: Mapping[str, ProductDetails] | None, locale: Locale
+) -> pa.Table:
+    return _display_table([_product_row(item, details) for item in items], PRODUCT_COLUMNS, locale)
 
 
 def checkout_table(
