@@ -589,6 +589,8 @@ API_RESPONSES: list[Any] = [
                  (ResponseValidationError, "lone surrogate"), id="lone-surrogate-in-id"),
     pytest.param(_raw('{"error":{"code":3001,"message":"bad \\udfff","details":["\\ud800"]}}'),
                  500, (ServerError, "bad"), id="lone-surrogate-in-error"),
+    pytest.param(_raw('{"error":{"code":3001,"message":"bad\\u0000news"}}'), 500,
+                 (ServerError, "bad\ufffdnews"), id="nul-in-error"),
     pytest.param({"data": GOOD, "error": {"code": 2005, "message": "Basket not found."}}, 200,
                  (UnexpectedStatusError, "Basket not found."), id="error-envelope-on-200"),
 ]  # fmt: skip

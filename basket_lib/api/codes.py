@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# The range every whole number the API sends must lie in: what a database's BIGINT holds.
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+# ASCII digits only, at most 18 of them (always within int64): int() would also read "²", "٣" or
+# "1_000", and thousands of digits take it seconds.
+_CODE_TEXT = re.compile(r"\s*(-?[0-9]{1,18})\s*")
 
 # Codes listed in the seed's enum of `error.code`.
 SEED_CODES: tuple[int, ...] = (
@@ -55,6 +64,18 @@ class CodeInfo:
 
     def label(self) -> str:
         return f"{self.code} {self.name}" if self.documented else self.name
+
+
+def parse_code(value: object) -> int | None:
+    """An `error.code` as the API sends it (a number, or digits in a string as in the docs'
+    examples: "3002"), or None when it is not a whole number in the int64 range."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if INT64_MIN <= value <= INT64_MAX else None
+    if isinstance(value, str) and (match := _CODE_TEXT.fullmatch(value)) is not None:
+        return int(match[1])
+    return None
 
 
 def describe_code(code: int) -> CodeInfo:

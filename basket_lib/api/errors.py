@@ -16,6 +16,10 @@ from basket_lib.api.codes import CodeInfo, describe_code
 
 
 def displayable(text: str) -> str:
+    """`text` as every page, file and database can hold it."""
+    if "\x00" in text:
+        # No page shows a NUL and PostgreSQL's text columns refuse it: U+FFFD marks where it was.
+        text = text.replace("\x00", "\ufffd")
     if not text.isascii():
         # A lone surrogate (JSON "\ud800") cannot be encoded: no page or log could show the text.
         text = text.encode("utf-8", "replace").decode("utf-8")

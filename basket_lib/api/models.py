@@ -24,6 +24,8 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from basket_lib.api.codes import INT64_MAX, INT64_MIN, parse_code
+
 
 def _assume_utc(value: Any) -> Any:
     """A timestamp without a zone is UTC (the API's examples are mostly `Z`, some are naive)."""
@@ -70,8 +72,9 @@ def _reject_bool(value: Any) -> Any:
 UtcDatetime = Annotated[
     AwareDatetime, BeforeValidator(_assume_utc), AfterValidator(check_displayable)
 ]
-# Counts the tables can hold (int64): a larger value is not a count but a broken response.
-ApiInt = Annotated[int, BeforeValidator(_reject_bool), Field(ge=-(2**63), le=2**63 - 1)]
+# Whole numbers the tables and the scan database's BIGINT columns hold: a larger value is not a
+# count but a broken response.
+ApiInt = Annotated[int, BeforeValidator(_reject_bool), Field(ge=INT64_MIN, le=INT64_MAX)]
 
 # The API's JSON is a few levels deep. Deeper values (in fields the models ignore, or in `details`)
 # are refused: results are pickled by st.cache_data and printed for engineers, and both recurse.
@@ -194,17 +197,17 @@ class Basket(ApiModel):
 
 
 class ErrorInfo(ApiModel):
-    code: int
+    code: ApiInt
     message: str
     details: Any = None
 
     @field_validator("code", mode="before")
     @classmethod
     def _numeric_string(cls, value: Any) -> Any:
-        # The schema says integer, the docs' examples send "3002".
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value.strip())
-        return value
+        # The schema says integer, the docs' examples send "3002"; anything else is left to
+        # ApiInt, which names what is wrong with it.
+        code = parse_code(value) if isinstance(value, str) else None
+        return value if code is None else code
 
 
 class _Envelope(ApiModel):

@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import pydantic
 
 from basket_lib.api import errors, models
+from basket_lib.api.codes import parse_code
 from basket_lib.api.wire import host_label
 
 EXCERPT_CHARS = 200
@@ -134,12 +135,9 @@ def _lenient_error_fields(payload: Any) -> tuple[int | None, str | None, Any]:
         return None, None, payload
     error = payload.get("error")
     if isinstance(error, dict):
-        code = error.get("code")
-        if isinstance(code, str) and code.strip().lstrip("-").isdigit():
-            code = int(code.strip())
         message = error.get("message")
         return (
-            code if isinstance(code, int) and not isinstance(code, bool) else None,
+            parse_code(error.get("code")),
             message if isinstance(message, str) else None,
             error.get("details"),
         )

@@ -368,8 +368,13 @@ def _stored_job(args: argparse.Namespace, settings: Settings, db: Database) -> _
     if args.resume is None:
         job = _new_job(args, settings)
         report = job.report
+        # Audited before anything is stored: the run writes its results as it goes, and a scan
+        # that cannot be audited must leave none behind.
+        scan_id = scans.new_scan_id()
+        _audit(settings, job.all_user_ids, f"started scan {scan_id}", scan_id)
         job.scan = scans.create_scan(
             db,
+            scan_id=scan_id,
             user_ids=job.user_ids,
             invalid=[(e.user_id, e.message) for e in report.errors],
             duplicates=report.duplicates,
@@ -392,6 +397,10 @@ def _stored_job(args: argparse.Namespace, settings: Settings, db: Database) -> _
         from basket_lib.scan.worker import check_same_api
 
         check_same_api(settings, scans.require_scan(db, args.resume))
+        _audit(
+            settings, scans.pending_user_ids(db, args.resume), f"resumed scan {args.resume}",
+            args.resume,
+        )  # fmt: skip
         job_scan = scans.claim(db, args.resume, owner)
         report = scans.load_report(db, job_scan.id, settings.redactor)
         pending = scans.pending_user_ids(db, job_scan.id)
@@ -418,30 +427,45 @@ class _ArgumentError(Exception):
     pass
 
 
+def _audit(
+    settings: Settings,
+    user_ids: Sequence[str],
+    outcome: str,
+    scan_id: str | None,
+    action: str = "scan",
+) -> None:
+    """One record of what this command did with these users (raises AuditError)."""
+    AuditLog(settings.audit_log or DEFAULT_AUDIT_LOG, redactor=settings.redactor).record(
+        action,
+        viewer=None,
+        user_ids=user_ids,
+        outcome=outcome,
+        source="cli",
+        **({"scan_id": scan_id} if scan_id else {}),
+    )
+
+
 def _run_scan(args: argparse.Namespace) -> int:
     from basket_lib.connect import build_async_client
     from basket_lib.settings import Settings
 
     if args.no_store and args.resume is not None:
         return _error("--no-store cannot be given with --resume")
-    try:
-        settings = Settings.from_env()
-        if args.no_store:
-            job = _new_job(args, settings)
-        else:
-            job = _stored_job(args, settings, _database(settings))
-    except _ArgumentError as exc:
-        return _error(str(exc))
-    except BasketError as exc:
-        return _error(str(exc))
-    report, recorder = job.report, job.recorder
+    job: _Job | None = None
     # Handlers can only be set from the main thread (not when main() is called from another).
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
     try:
         with ExitStack() as stack:
+            # Opened before the scan exists: an unwritable path stores nothing and calls no API.
             failures_out = stack.enter_context(_output(args.failures_csv))
             errors_out = stack.enter_context(_output(args.errors_csv))
+            settings = Settings.from_env()
+            if args.no_store:
+                job = _new_job(args, settings)
+            else:
+                job = _stored_job(args, settings, _database(settings))
+            report, recorder = job.report, job.recorder
             progress = ProgressPrinter(sys.stderr)
             if recorder is None:
                 engine.scan_users_sync(
@@ -478,18 +502,13 @@ def _run_scan(args: argparse.Namespace) -> int:
                 )
             scan_id = job.scan.id if job.scan is not None else None
             # Before any output: a scan that cannot be audited leaves no results behind.
-            AuditLog(settings.audit_log or DEFAULT_AUDIT_LOG, redactor=settings.redactor).record(
-                "scan",
-                viewer=None,
-                user_ids=job.all_user_ids,
-                outcome=report.summary_line(),
-                source="cli",
-                **({"scan_id": scan_id} if scan_id else {}),
-            )
+            _audit(settings, job.all_user_ids, report.summary_line(), scan_id)
             _write_outputs(args, failures_out, errors_out, report, job.extras)
+    except _ArgumentError as exc:
+        return _error(str(exc))
     except AuditError as exc:
         return _error(f"{exc.message} ({exc.path}); no output files written")
-    except BasketError as exc:  # building the client: a configuration error
+    except BasketError as exc:  # settings, the database, the client's configuration
         return _error(str(exc))
     except _OutputError as exc:
         return _error(str(exc))
@@ -497,7 +516,7 @@ def _run_scan(args: argparse.Namespace) -> int:
         terminated = isinstance(exc, _Terminated)
         word = "terminated" if terminated else "interrupted"
         print(f"\n{word}: no output files written", file=sys.stderr)
-        if job.scan is not None:
+        if job is not None and job.scan is not None:
             print(_stored_note(job), file=sys.stderr)
         return EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
     finally:
@@ -606,7 +625,18 @@ def _export(args: argparse.Namespace) -> int:
         with ExitStack() as stack:
             failures_out = stack.enter_context(_output(args.failures_csv))
             errors_out = stack.enter_context(_output(args.errors_csv))
+            # The users' stored results leave the database here: audited before any is written.
+            written = " and ".join(str(p) for p in (args.failures_csv, args.errors_csv) if p)
+            _audit(
+                settings,
+                scans.scan_user_ids(db, info.id),
+                f"exported scan {info.id} to {written}",
+                info.id,
+                action="export",
+            )
             _write_outputs(args, failures_out, errors_out, report, extras)
+    except AuditError as exc:
+        return _error(f"{exc.message} ({exc.path}); no output files written")
     except BasketError as exc:
         return _error(str(exc))
     except _OutputError as exc:

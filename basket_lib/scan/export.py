@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import IO
 
+from basket_lib.api.errors import displayable
 from basket_lib.api.models import ProductDetails, details_for
 from basket_lib.scan.report import ErrorRecord, FailureRecord
 
@@ -44,7 +45,7 @@ def csv_safe(value: object) -> object:
     """A cell a spreadsheet will show as text, even one that splits it at `;` or tab."""
     if not isinstance(value, str):
         return value
-    parts = _SEPARATED.split(value)
+    parts = _SEPARATED.split(displayable(value))  # a NUL cuts a cell short in many readers
     # Even indexes are the text between separators, odd ones the separators themselves.
     safe = "".join(_safe_part(part) if i % 2 == 0 else part for i, part in enumerate(parts))
     # A cell that starts with a tab (or CR) is a formula prefix of its own.

@@ -83,7 +83,9 @@ def _collect(tokens: Iterable[Token], cap: int) -> ParsedIds:
             user_id = validate_user_id(token)
         except errors.InvalidUserIdError as exc:
             where = f" (line {line})" if line is not None else ""
-            parsed.invalid.append((token[:MAX_SHOWN_ID_CHARS], exc.message + where))
+            parsed.invalid.append(
+                (errors.displayable(token[:MAX_SHOWN_ID_CHARS]), exc.message + where)
+            )
             continue
         if len(parsed.ids) < cap:
             parsed.ids.append(user_id)
@@ -119,7 +121,9 @@ def _unquote(token: str) -> str:
 
 def parse_pasted_ids(text: str, *, cap: int = MAX_SCAN_USERS) -> ParsedIds:
     """Ids separated by newlines, commas, semicolons, tabs or spaces; quotes around an id and a
-    leading ``user_id`` header (as copied from a spreadsheet column) are ignored.
+    first line naming the column (``user_id``, ``User ID``, as copied from a spreadsheet column)
+    are ignored. A table copied with its header (``User ID<tab>Ticket``) is read as an upload
+    is: the ids of the user id column, the other columns carried along.
 
     Text as long as MAX_PASTE_CHARS was cut there by the browser: its last id may be cut short,
     so it is left out (never scanned as some other user) and the note says so."""
@@ -130,14 +134,23 @@ def parse_pasted_ids(text: str, *, cap: int = MAX_SCAN_USERS) -> ParsedIds:
         if end < len(text):
             cut_short = f", and its last id ({_unquote(text[end:])[:40]!r}…) is left out"
         text = text[:end]
-    tokens = ((t, None) for t in (_unquote(m.group()) for m in _PASTE_TOKEN.finditer(text)) if t)
-    first = next(tokens, None)
-    if first is None:
-        parsed = _collect((), cap)
-    elif first[0].casefold() == HEADER:
-        parsed = _collect(tokens, cap)
+    header_line = _first_line(text)
+    found = _find_user_id_column(header_line)
+    if found is not None and len(_split_header(header_line, found[0])) > 1:
+        parsed = _parse_csv_text(text, cap, "", source="The pasted table")
     else:
-        parsed = _collect(itertools.chain([first], tokens), cap)
+        if found is not None:  # the column's name alone on the first line
+            text = text[text.index(header_line) + len(header_line) :]
+        tokens = (
+            (t, None) for t in (_unquote(m.group()) for m in _PASTE_TOKEN.finditer(text)) if t
+        )
+        first = next(tokens, None)
+        if first is None:
+            parsed = _collect((), cap)
+        elif first[0].casefold() == HEADER:
+            parsed = _collect(tokens, cap)
+        else:
+            parsed = _collect(itertools.chain([first], tokens), cap)
     if cut:
         parsed.messages.insert(
             0,
@@ -298,9 +311,12 @@ def _parse_csv_text(
     *,
     column: int | None = None,
     header: bool = True,
+    source: str | None = None,
 ) -> ParsedIds:
     """The ids of one column: the one headed user_id, or `column` (0-based) when given, with
-    (`header`) or without a header row. The other columns ride along as ``extras``."""
+    (`header`) or without a header row. The other columns ride along as ``extras``. `source`
+    names the text in messages (else the file)."""
+    named_source = source or _named(filename)
     header_line = _first_line(text)
     found = _find_user_id_column(header_line)
     if column is None:
@@ -336,14 +352,14 @@ def _parse_csv_text(
         parsed = _collect(cells(), cap)
     except csv.Error as exc:
         raise errors.InvalidInputError(
-            f"{_named(filename)} is not a readable CSV (line {reader.line_num}: {exc})."
+            f"{named_source} is not a readable CSV (line {reader.line_num}: {exc})."
         ) from None
     named = found is not None and found[1] == id_column
     what = f"a {HEADER} column" if named else f"column {id_column + 1}"
     name = HEADER if named else "id"
     if not found_ids:
         detail = f" ({plural(empty_cells, 'row')} with an empty {name})" if empty_cells else ""
-        raise errors.InvalidInputError(f"{_named(filename)} has {what} but no ids{detail}.")
+        raise errors.InvalidInputError(f"{named_source} has {what} but no ids{detail}.")
     if empty_cells:
         parsed.messages.insert(
             0, f"{plural(empty_cells, 'row')} had an empty {name} (skipped, nothing to scan)."
@@ -359,7 +375,9 @@ def _extras(row: list[str], id_column: int, names: list[str]) -> dict[str, str]:
         if len(extra) >= MAX_EXTRA_COLUMNS:
             break
         name = names[index] if index < len(names) and names[index] else f"column {index + 1}"
-        extra[name[:MAX_EXTRA_CHARS]] = cell.strip()[:MAX_EXTRA_CHARS]
+        extra[errors.displayable(name[:MAX_EXTRA_CHARS])] = errors.displayable(
+            cell.strip()[:MAX_EXTRA_CHARS]
+        )
     return extra
 
 

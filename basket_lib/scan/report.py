@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from basket_lib.api.errors import BasketError
+from basket_lib.api.errors import BasketError, displayable
 from basket_lib.api.models import Basket
 from basket_lib.api.redaction import NO_SECRETS, Redactor
 
@@ -85,7 +85,8 @@ class ErrorRecord:
         if isinstance(exc, BasketError):
             message = redactor.text(exc.summary())[:MAX_ERROR_MESSAGE_CHARS]
             return cls(user_id, exc.kind, exc.status, exc.api_code, message)
-        message = redactor.text(f"{type(exc).__name__}: {exc}")[:MAX_ERROR_MESSAGE_CHARS]
+        message = displayable(redactor.text(f"{type(exc).__name__}: {exc}"))
+        message = message[:MAX_ERROR_MESSAGE_CHARS]
         return cls(user_id, UNEXPECTED_ERROR_KIND, None, None, message)
 
 

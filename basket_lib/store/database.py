@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # The newest revision in migrations/versions (tests/store/test_migrations.py checks it): a
 # database already there is used without loading Alembic, which costs a scan ~0.4 s to import.
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 MIGRATIONS = Path(__file__).with_name("migrations")
 # How long a writer waits for another process's write to SQLite before giving up.
 SQLITE_BUSY_SECONDS = 30.0
@@ -89,6 +89,11 @@ class Database:
             return engine
         return sa.create_engine(self.url, pool_pre_ping=True, future=True)
 
+    # What a write can raise besides SQLAlchemy's own errors: the driver's refusal of a value it
+    # cannot bind (OverflowError for an integer beyond its range, UnicodeEncodeError, ValueError)
+    # is not wrapped by SQLAlchemy, and must stop the batch as a storage failure, not the scan.
+    FAILURES = (exc.SQLAlchemyError, OSError, OverflowError, ValueError)
+
     def error(self, what: str, failure: BaseException) -> StorageError:
         reason = getattr(failure, "orig", None) or failure
         text = " ".join(str(reason).split())[:300] or type(reason).__name__
@@ -101,7 +106,7 @@ class Database:
         try:
             with self.engine.connect() as connection:
                 yield connection
-        except (exc.SQLAlchemyError, OSError) as failure:
+        except self.FAILURES as failure:
             raise self.error(what, failure) from None
 
     @contextmanager
@@ -111,7 +116,7 @@ class Database:
         try:
             with self.engine.begin() as connection:
                 yield connection
-        except (exc.SQLAlchemyError, OSError) as failure:
+        except self.FAILURES as failure:
             raise self.error(what, failure) from None
 
     def run(self, work: Callable[[Connection], T], what: str = "could not be written") -> T:

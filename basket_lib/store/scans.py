@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect, RowMapping
 
-from basket_lib.api.errors import BasketError, ScanStateError, StorageError
+from basket_lib.api.errors import BasketError, ScanStateError, StorageError, displayable
 from basket_lib.api.redaction import NO_SECRETS, Redactor
 from basket_lib.scan.report import (
     BasketSummary,
@@ -196,10 +196,14 @@ class ScanInfo(FailureRates):
 def _label(label: str | None) -> str | None:
     if label is None or not label.strip():
         return None
-    text = " ".join(label.split())
+    text = displayable(" ".join(label.split()))
     if len(text) > LABEL_LENGTH:
         raise ScanStateError(f"The label is {len(text)} characters long; at most {LABEL_LENGTH}.")
     return text
+
+
+def _storable(extra: Mapping[str, str]) -> dict[str, str]:
+    return {displayable(name): displayable(value) for name, value in extra.items()}
 
 
 def _chunks(rows: Sequence[Any], size: int = _INSERT_CHUNK) -> Iterable[list[Any]]:
@@ -267,6 +271,8 @@ def create_scan(
     input columns (inputs.ParsedIds.extras), kept for the exports."""
     now = _now()
     scan_id = scan_id or new_scan_id()
+    # Every text as the database can hold it (the input parsers already show them so).
+    invalid = [(displayable(shown), displayable(why)) for shown, why in invalid]
     report = ScanReport(total=len(user_ids), duplicates=duplicates, as_of=now)
     report.add_invalid_ids(invalid)
     row = {
@@ -290,7 +296,13 @@ def create_scan(
     extra = extras or {}
     to_json = _json_processor(db.engine.dialect, scan_users.c.extra)
     users: list[tuple[Any, ...]] = [
-        (scan_id, i, user_id, None, to_json(dict(extra[user_id])) if user_id in extra else None)
+        (
+            scan_id,
+            i,
+            user_id,
+            None,
+            to_json(_storable(extra[user_id])) if user_id in extra else None,
+        )
         for i, user_id in enumerate(user_ids)
     ]
     first = len(user_ids)
@@ -406,6 +418,17 @@ def load_extras(db: Database, scan_id: str) -> dict[str, dict[str, str]]:
     )
     with db.connect() as connection:
         return {user_id: dict(extra) for user_id, extra in connection.execute(query) if extra}
+
+
+def scan_user_ids(db: Database, scan_id: str) -> list[str]:
+    """Every input user of the scan (an invalid id in its shown form), in input order."""
+    query = (
+        sa.select(scan_users.c.user_id)
+        .where(scan_users.c.scan_id == scan_id)
+        .order_by(scan_users.c.position)
+    )
+    with db.connect() as connection:
+        return list(connection.execute(query).scalars())
 
 
 def pending_user_ids(db: Database, scan_id: str) -> list[str]:
@@ -568,7 +591,7 @@ def give_back(db: Database, scan_id: str, owner: str, reason: str) -> None:
                     status=Status.INTERRUPTED,
                     owner=None,
                     finished_at=_now(),
-                    error=reason[:MAX_MESSAGE_CHARS],
+                    error=displayable(reason)[:MAX_MESSAGE_CHARS],
                 )
             )
     except StorageError:
@@ -656,7 +679,7 @@ class Recorder:
                     len(outcome.failures),
                     outcome.empty,
                     outcome.expires_in_hours,
-                    self._products_json(list(products)) if products else None,
+                    self._products_json([displayable(p) for p in products]) if products else None,
                 )
             )
             for failure in outcome.failures:
@@ -664,9 +687,10 @@ class Recorder:
                     (
                         scan_id,
                         user_id,
-                        failure.product_id,
-                        failure.variant,
-                        failure.main_product_identifier,
+                        # The API's text as PostgreSQL can hold it (a NUL, sent as \u0000).
+                        displayable(failure.product_id),
+                        displayable(failure.variant) if failure.variant else failure.variant,
+                        displayable(main) if (main := failure.main_product_identifier) else main,
                         failure.count,
                         failure.stocked,
                     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -127,7 +128,7 @@ scan_outcomes = Table(
     Column("user_id", Text, primary_key=True),
     Column("kind", String(64)),  # null: scanned; else the error's kind
     Column("status", Integer),
-    Column("api_code", Integer),
+    Column("api_code", BigInteger),  # any int64, as the models accept (Integer is 32-bit on PG)
     Column("message", Text),
     # Of a scanned basket, what the aggregates need (report.BasketSummary).
     Column("checkout_items", Integer, nullable=False, default=0),
@@ -146,7 +147,7 @@ scan_failures = Table(
     Column("product_id", Text, nullable=False),
     Column("variant", Text),
     Column("main_product_identifier", Text),
-    Column("count", Integer, nullable=False),
-    Column("stocked", Integer, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("stocked", BigInteger, nullable=False),
     Index("ix_scan_failures_scan_product", "scan_id", "product_id"),
 )

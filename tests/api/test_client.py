@@ -56,7 +56,7 @@ def reply(status: int = 200, body: Any = None, **kwargs: Any) -> Callable[..., h
     return lambda request: httpx.Response(status, **payload, **kwargs)
 
 
-def api_error(status: int, code: int | str = 3002, message: str = "Something failed") -> Reply:
+def api_error(status: int, code: object = 3002, message: str = "Something failed") -> Reply:
     return reply(status, {"data": None, "error": {"code": code, "message": message}})
 
 
@@ -386,6 +386,46 @@ def test_undocumented_code_is_labelled_as_such(api: Api) -> None:
     assert error.code_info.name == "undocumented code 2019"
     assert "undocumented code 2019" in str(error)
     assert "Odd" in str(error)
+
+
+# Not a whole number within int64 (what the scan database's BIGINT holds): no code at all, and
+# the status still decides the class. int() alone would read "²" and "1_000", raise on "--5"
+# (which passes str.isdigit after lstrip("-")) and take seconds over thousands of digits.
+@pytest.mark.parametrize(
+    "code",
+    ["--5", "\u00b2", "\u0663", "1_000", "9" * 5000, 10**20, -(2**63) - 1, True, 2.5],
+    ids=["double-minus", "superscript", "arabic-digit", "underscore", "5000-digits", "1e20",
+         "below-int64", "true", "fraction"],
+)  # fmt: skip
+def test_a_code_that_is_not_a_whole_int64_is_left_out_of_an_error_status(
+    api: Api, code: object
+) -> None:
+    server = Server(api_error(400, code, "bad"))
+    error = raises(
+        api, lambda: api.client(server, max_retries=0).get_basket("u"), errors.BadRequestError
+    )
+    assert error.api_code is None
+    assert error.api_message == "bad"
+
+
+@pytest.mark.parametrize(
+    ("code", "read"), [(" 3002 ", 3002), ("-3002", -3002), (2**63 - 1, 2**63 - 1)]
+)
+def test_codes_within_int64_are_read(api: Api, code: object, read: int) -> None:
+    server = Server(api_error(400, code, "bad"))
+    error = raises(
+        api, lambda: api.client(server, max_retries=0).get_basket("u"), errors.BadRequestError
+    )
+    assert error.api_code == read
+
+
+@pytest.mark.parametrize("code", [10**20, "--5"])
+def test_an_error_envelope_on_200_with_an_unreadable_code_is_a_schema_error(
+    api: Api, code: object
+) -> None:
+    server = Server(api_error(200, code, "bad"))
+    error = raises(api, lambda: api.client(server).get_basket("u"), errors.ResponseValidationError)
+    assert "error.code" in error.message
 
 
 def test_error_envelope_on_200_is_an_error(api: Api) -> None:

@@ -301,10 +301,14 @@ def test_a_scan_is_audited_with_every_input_line(tmp_path: Path, _audit_log: Pat
     users = _users_file(tmp_path, ["user-00001", "..", "demo-fault-404", "user-00001"])
     assert cli.main(["scan", str(users)]) == 0
 
-    (line,) = [json.loads(text) for text in _audit_log.read_text("utf-8").splitlines()]
-    assert line["action"] == "scan" and line["source"] == "cli" and line["viewer"] is None
-    assert sorted(line["user_ids"]) == ["..", "demo-fault-404", "user-00001"]
-    assert line["outcome"].startswith("users=3 scanned=1 ")
+    # When it started (before anything was stored) and when it ended, with every input line.
+    started, ended = [json.loads(text) for text in _audit_log.read_text("utf-8").splitlines()]
+    for line in (started, ended):
+        assert line["action"] == "scan" and line["source"] == "cli" and line["viewer"] is None
+        assert sorted(line["user_ids"]) == ["..", "demo-fault-404", "user-00001"]
+        assert line["scan_id"] == started["scan_id"]
+    assert started["outcome"] == f"started scan {started['scan_id']}"
+    assert ended["outcome"].startswith("users=3 scanned=1 ")
 
 
 def test_a_scan_that_cannot_be_audited_writes_no_results(

@@ -5,6 +5,7 @@ alerts a cron job."""
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import signal
@@ -86,6 +87,66 @@ def test_a_scan_is_stored_listed_and_exported_as_it_wrote_its_files(
     assert again_failures.read_bytes() == failures.read_bytes()
     assert again_errors.read_bytes() == errors.read_bytes()
     assert failures.read_bytes().startswith(b"\xef\xbb\xbfuser_id,")
+
+
+def _audited(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+def test_a_resume_and_an_export_are_audited_with_their_users_before_they_fetch_or_write(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    _audit_log: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    db = _db()
+    queued = scans.create_scan(
+        db, user_ids=["demo-normal", "demo-checkout-failed"], invalid=[("bad id!", "why")],
+        concurrency=2,
+    )  # fmt: skip
+    assert cli.main(["scan", "--resume", queued.id]) == 0
+    (resumed, ended) = _audited(_audit_log)
+    assert resumed["outcome"] == f"resumed scan {queued.id}" and resumed["scan_id"] == queued.id
+    assert resumed["user_ids"] == ["demo-normal", "demo-checkout-failed"]  # the ones fetched
+    assert ended["scan_id"] == queued.id
+    capsys.readouterr()
+
+    failures = tmp_path / "failures.csv"
+    assert cli.main(["export", queued.id, "--failures-csv", str(failures)]) == 0
+    exported = _audited(_audit_log)[-1]
+    assert exported["action"] == "export" and exported["source"] == "cli"
+    assert exported["user_ids"] == ["demo-normal", "demo-checkout-failed", "bad id!"]
+    assert exported["outcome"] == f"exported scan {queued.id} to {failures}"
+
+    # An export that cannot be audited writes nothing.
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    monkeypatch.setenv("BASKET_AUDIT_LOG", str(blocker / "audit.jsonl"))
+    again = tmp_path / "again.csv"
+    assert cli.main(["export", queued.id, "--failures-csv", str(again)]) == 2
+    assert "audit log cannot be written" in capsys.readouterr().err
+    assert not again.exists() and not list(tmp_path.glob("*.partial"))
+
+
+def test_a_scan_that_cannot_be_audited_stores_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("x")
+    monkeypatch.setenv("BASKET_AUDIT_LOG", str(blocker / "audit.jsonl"))
+    assert cli.main(["scan", str(_users(tmp_path, ["demo-checkout-failed"]))]) == 2
+    assert "audit log cannot be written" in capsys.readouterr().err
+    assert scans.list_scans(_db()) == []
+
+
+def test_an_unwritable_csv_path_stores_no_scan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    users = str(_users(tmp_path, ["demo-checkout-failed"]))
+    missing = tmp_path / "no-such-folder" / "failures.csv"
+    assert cli.main(["scan", users, "--failures-csv", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err
+    assert scans.list_scans(_db()) == []
 
 
 def test_export_and_resume_of_an_unknown_scan_exit_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,6 +47,8 @@ def _rows(data: bytes) -> list[list[str]]:
         ("=x;+y", "'=x;'+y"),
         ("a;-2;", "a;-2;"),
         ("a; b", "a; b"),
+        ("a\x00b", "a\ufffdb"),  # many readers end the cell at a NUL
+        ("\x00=1", "\ufffd=1"),
         (-2, -2),
         (None, None),
     ],

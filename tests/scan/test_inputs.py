@@ -32,6 +32,11 @@ from basket_lib.scan.inputs import (
         ('""\n"u1"', ["u1"]),
         ("user_id\nu1\nu2", ["u1", "u2"]),
         ('"USER_ID"\nu1', ["u1"]),
+        # The column's name as a spreadsheet spells it, alone on the first line, as uploads take it.
+        ("User ID\nu1\nu2", ["u1", "u2"]),
+        ("userId\r\nu1", ["u1"]),
+        ("\n\n USER-ID \nu1 u2", ["u1", "u2"]),
+        ("user_id u1 u2", ["u1", "u2"]),
         # Only a leading header is a header; later it is an id like any other.
         ("u1\nuser_id", ["u1", "user_id"]),
         ("", []),
@@ -43,6 +48,14 @@ def test_pasted_separators_quotes_and_header(text: str, expected: list[str]) -> 
     assert parsed.ids == expected
     assert parsed.invalid == []
     assert parsed.duplicates == 0
+
+
+def test_a_pasted_table_with_its_header_is_read_as_an_upload_with_its_other_columns() -> None:
+    parsed = parse_pasted_ids("User ID\tTicket\nu1\tT-1\nu2\t\n\nu3\tT-3, urgent\n")
+    assert parsed.ids == ["u1", "u2", "u3"]
+    assert parsed.extras == {"u1": {"Ticket": "T-1"}, "u3": {"Ticket": "T-3, urgent"}}
+    with pytest.raises(InvalidInputError, match="The pasted table has a user_id column but no ids"):
+        parse_pasted_ids("User ID;Ticket\n;T-1\n")
 
 
 def test_pasted_duplicates_are_counted_and_first_order_kept() -> None:

@@ -158,6 +158,44 @@ def test_a_database_of_the_previous_revision_is_upgraded_with_its_scans(
     assert scans.load_report(new, "0123456789ab").total == 0
 
 
+def test_revision_0004s_scans_keep_their_rows_and_take_any_int64_after_the_upgrade(
+    database_url: str,
+) -> None:
+    from alembic import command
+
+    from basket_lib.scan.report import BasketSummary, ErrorRecord, FailureRecord
+    from basket_lib.store import scans
+
+    old = Database(database_url)
+    with old.engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0004")
+    old._migrated = True  # this process writes as revision 0004's code did
+    info = scans.create_scan(old, user_ids=["u1", "u2"], concurrency=1, owner=scans.new_owner())
+    recorder = scans.Recorder(old, info.id, info.owner or "", scans.load_report(old, info.id))
+    recorder("u1", BasketSummary(1, (FailureRecord("u1", "p", "M", "p0", 2, -1),), False, 5.0))
+    recorder("u2", ErrorRecord("u2", "bad request", 400, 3002, "HTTP 400 · bad"))
+    recorder.complete()
+    assert recorder.failure is None and _revision(old) == "0004"
+    old.dispose()
+
+    new = Database(database_url)
+    report = scans.load_report(new, info.id)  # the first use migrates
+    assert _revision(new) == HEAD_REVISION
+    assert [(f.product_id, f.variant, f.count, f.stocked) for f in report.failures] == [
+        ("p", "M", 2, -1)
+    ]
+    assert [(e.user_id, e.api_code) for e in report.errors] == [("u2", 3002)]
+    again = scans.create_scan(new, user_ids=["u3"], concurrency=1, owner=scans.new_owner())
+    recorder = scans.Recorder(new, again.id, again.owner or "", scans.load_report(new, again.id))
+    huge = FailureRecord("u3", "p", None, None, 2**40, -3_000_000_000)
+    recorder("u3", BasketSummary(1, (huge,), False, None))
+    recorder.complete()
+    assert recorder.failure is None
+    assert scans.load_report(new, again.id).failures[0].stocked == -3_000_000_000
+
+
 def test_a_driver_that_is_not_installed_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError) as caught:
         Database("postgresql+pg8000://u:secret-pw@127.0.0.1/db")

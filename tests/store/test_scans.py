@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -32,11 +33,23 @@ def _scan(db: Database, users: list[str] = USERS, **options: object) -> scans.Sc
 
 
 def _run(db: Database, info: scans.ScanInfo, owner: str, users: list[str]) -> ScanReport:
+    return _run_with(
+        db, info, lambda: connect.build_async_client(Settings(max_retries=0)), users, owner
+    )
+
+
+def _run_with(
+    db: Database,
+    info: scans.ScanInfo,
+    client: Callable[[], engine.AsyncBasketSource],
+    users: list[str] | None = None,
+    owner: str | None = None,
+) -> ScanReport:
     report = scans.load_report(db, info.id)
-    recorder = scans.Recorder(db, info.id, owner, report)
+    recorder = scans.Recorder(db, info.id, owner or info.owner or "", report)
     result = engine.scan_users_sync(
-        lambda: connect.build_async_client(Settings(max_retries=0)),
-        users,
+        client,
+        scans.pending_user_ids(db, info.id) if users is None else users,
         concurrency=8,
         report=report,
         on_outcome=recorder,
@@ -214,6 +227,83 @@ def test_a_database_that_breaks_mid_run_loses_no_fetched_result(tmp_path: object
     assert recorder.failure is not None and "could not be written" in recorder.failure.message
     report.check_complete()
     assert report.outcomes_total == 41
+
+
+def test_whatever_the_api_and_the_input_may_hold_is_stored_on_every_database(
+    database_url: str,
+) -> None:
+    # Values the client accepts that a 32-bit INTEGER or PostgreSQL's text refuses: any int64 in
+    # a reservation or an error's code, a NUL in an error's message, a label, an invalid id or an
+    # extra input column. Each used to fail the batch, so the scan could never be finished.
+    import httpx
+
+    from basket_lib.api.client import AsyncBasketClient
+
+    big = {"productId": "p-big", "count": 2**40, "stocked": -3_000_000_000}
+    nul = {
+        "productId": "p\u0000x",
+        "variant": "M\u0000",
+        "mainProductIdentifier": "p\u0000",
+        "stocked": -1,
+    }
+    answers = {
+        "/v2/baskets/users/big": (200, {"data": {"checkout": [big]}}),
+        "/v2/baskets/users/nul": (200, {"data": {"checkout": [nul]}}),
+        "/v2/baskets/users/odd": (400, {"error": {"code": 2**62, "message": "bad\u0000news"}}),
+    }
+
+    def api(request: httpx.Request) -> httpx.Response:
+        status, body = answers[request.url.path]
+        return httpx.Response(status, json=body)
+
+    db = Database(database_url)
+    info = scans.create_scan(
+        db,
+        user_ids=["big", "odd", "nul"],
+        invalid=[("bad\x00id", "The user id contains a control character at position 4")],
+        extras={"big": {"ticket\x00": "T-\x001"}},
+        label="nightly\x00run",
+        concurrency=2,
+        owner=scans.new_owner(),
+    )
+    ran = _run_with(db, info, lambda: AsyncBasketClient(
+        "https://api.example/v2", "key-123456", transport=httpx.MockTransport(api), max_retries=0
+    ))  # fmt: skip
+    stored = scans.load_report(db, info.id)
+    assert len(stored.failures) == len(ran.failures) == 2
+    assert stored.checkouts_by_product == {"p-big": 1, "p\ufffdx": 1}
+    failures = {f.user_id: f for f in stored.failures}
+    assert (failures["big"].count, failures["big"].stocked) == (2**40, -3_000_000_000)
+    nul_row = failures["nul"]
+    assert (nul_row.product_id, nul_row.variant, nul_row.main_product_identifier) == (
+        "p\ufffdx",
+        "M\ufffd",
+        "p\ufffd",
+    )
+    odd = next(e for e in stored.errors if e.user_id == "odd")
+    assert odd.api_code == 2**62 and "bad\ufffdnews" in odd.message
+    assert any(e.user_id == "bad\ufffdid" for e in stored.errors)
+    assert scans.load_extras(db, info.id) == {"big": {"ticket\ufffd": "T-\ufffd1"}}
+    assert scans.require_scan(db, info.id).label == "nightly\ufffdrun"
+
+
+def test_a_value_the_driver_cannot_bind_stops_recording_with_a_clear_error(
+    tmp_path: object,
+) -> None:
+    # The driver's own refusal (here sqlite3's OverflowError, which SQLAlchemy does not wrap) is
+    # the database failing, not the scan: the run goes on and its report keeps every outcome.
+    db = Database(f"sqlite:///{tmp_path}/scans.db")
+    info = _scan(db, ["u1", "u2"])
+    report = scans.load_report(db, info.id)
+    recorder = scans.Recorder(db, info.id, info.owner or "", report)
+    too_big = FailureRecord("u1", "p", None, None, 1, -(2**64))
+    summary = BasketSummary(1, (too_big,), False, None, ("p",))
+    report.add_summary(summary)
+    recorder("u1", summary)
+    recorder.complete()
+    assert recorder.failure is not None
+    assert "could not be written" in recorder.failure.message
+    assert "OverflowError" in recorder.failure.message or "too large" in recorder.failure.message
 
 
 def test_recent_scans_first_and_by_label(database_url: str) -> None:
