@@ -24,8 +24,18 @@ DETAILS_TTL_SECONDS = 300
 
 
 def fingerprint(settings: Settings) -> str:
-    # Keys the caches on the whole configuration without putting the key itself in a cache key.
-    text = repr((settings.api_url, settings.api_key, settings.token, settings.api_version))
+    # Keys the caches on everything the client is built from, without putting the key itself in
+    # a cache key: a changed timeout or retry count builds a new client.
+    text = repr(
+        (
+            settings.api_url,
+            settings.api_key,
+            settings.token,
+            settings.api_version,
+            settings.timeout,
+            settings.max_retries,
+        )
+    )
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from basket_lib.api.errors import BasketError
 from basket_lib.api.models import Basket, BasketResult, ProductDetails
-from basket_lib.api.validation import suggest_user_id, validate_user_id
+from basket_lib.api.validation import shown_user_id, suggest_user_id, validate_user_id
 from basket_lib.demo.api import SCENARIOS
 from basket_lib.lookup import read_request_options, same_basket
 from basket_lib.tracking import TrackingSession
@@ -41,7 +41,7 @@ if not user_id:
     st.stop()
 
 # The browser tab names the customer: agents keep several tickets open.
-st.set_page_config(page_title=f"{user_id} · Basket lookup")
+st.set_page_config(page_title=f"{shown_user_id(user_id, 60)} · Basket lookup")
 
 # Imported only once there is a user to show: pandas takes about half a second to import on a fresh
 # server, and the landing page does not need it (see benchmarks/startup.py).

@@ -761,7 +761,7 @@ def test_invalid_ids_in_an_upload_are_listed_with_their_reason() -> None:
         "The user id contains an invisible character at position 2 (U+200B ZERO WIDTH SPACE); "
         "it was probably copied along with the id. (line 6)",
     ]
-    assert all(len(shown) <= 80 for shown, _ in parsed.invalid)
+    assert [shown for shown, _ in parsed.invalid] == ["..", "x" * 80 + "…", "u<U+200B>2"]
 
 
 def test_a_large_upload_within_the_limits_is_capped_with_a_message() -> None:

@@ -91,6 +91,21 @@ _ENCLOSING = "\"'`“”‘’«»()[]{}<>.,;:!?#"
 MAX_SUGGESTION_SOURCE = 2_000
 
 
+def shown_user_id(text: str, limit: int | None = None) -> str:
+    """`text` as a page, a tab title or a file shows it faithfully: each control, invisible or
+    invalid character written as <U+XXXX> (a direction override would otherwise make it read as
+    another id: "user-\u202e00042" shows as user-24000), cut at `limit` characters with "…"."""
+    cut = text if limit is None or len(text) <= limit else text[:limit]
+    if not (cut.isascii() and cut.isprintable()):
+        cut = "".join(
+            f"<U+{ord(char):04X}>"
+            if unicodedata.category(char) in {"Cc", "Cf", "Cs"} and char != _ZERO_WIDTH_JOINER
+            else char
+            for char in cut
+        )
+    return cut if limit is None or len(text) <= limit else cut + "…"
+
+
 def suggest_user_id(text: str) -> str | None:
     """The user id inside a pasted ticket line ("User ID: user-00042, checkout failed" →
     "user-00042"), to be offered, never used silently. First an id after a "user id" label,

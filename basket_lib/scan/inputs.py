@@ -61,7 +61,7 @@ Token = tuple[str, int | None] | tuple[str, int | None, dict[str, str]]
 def _collect(tokens: Iterable[Token], cap: int) -> ParsedIds:
     """Distinct valid ids from (id, line number or None[, other columns]) tuples, the rest
     accounted for."""
-    from basket_lib.api.validation import validate_user_id
+    from basket_lib.api.validation import shown_user_id, validate_user_id
 
     parsed = ParsedIds()
     seen: set[str] = set()
@@ -83,9 +83,7 @@ def _collect(tokens: Iterable[Token], cap: int) -> ParsedIds:
             user_id = validate_user_id(token)
         except errors.InvalidUserIdError as exc:
             where = f" (line {line})" if line is not None else ""
-            parsed.invalid.append(
-                (errors.displayable(token[:MAX_SHOWN_ID_CHARS]), exc.message + where)
-            )
+            parsed.invalid.append((shown_user_id(token, MAX_SHOWN_ID_CHARS), exc.message + where))
             continue
         if len(parsed.ids) < cap:
             parsed.ids.append(user_id)

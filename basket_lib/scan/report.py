@@ -17,8 +17,8 @@ from basket_lib.api.errors import BasketError, displayable
 from basket_lib.api.models import Basket
 from basket_lib.api.redaction import NO_SECRETS, Redactor
 
-# Hours from the scan's start until a basket expires; negative = already expired. The same edges,
-# labels and binning rule as views.charts (this module avoids importing pandas and altair).
+# Hours from the scan's start until a basket expires; negative = already expired. The histogram's
+# bins: views.charts draws them from these labels (this module avoids importing pandas and altair).
 EXPIRY_BIN_EDGES_HOURS: tuple[float, ...] = (
     -math.inf, -72, -24, -1, 0, 1, 6, 24, 72, 168, 336, 720, math.inf,
 )  # fmt: skip
@@ -46,7 +46,7 @@ def expiry_bin(hours: float) -> int:
     """Index into EXPIRY_BIN_LABELS of a time to expiry in hours.
 
     Bins count age away from now on both sides: a future bin holds ``lo <= hours < hi``, an
-    expired bin ``lo < hours <= hi``; exactly 0 is expired (as in views.expiry_status).
+    expired bin ``lo < hours <= hi``; exactly 0 is expired (as in views.times.expiry_status).
     """
     if math.isnan(hours):
         raise ValueError("hours to expiry is NaN")

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from basket_lib.api.errors import BasketError, ScanStateError
 from basket_lib.scan import engine
@@ -26,7 +26,9 @@ from basket_lib.settings import Settings
 from basket_lib.store import scans
 from basket_lib.store.database import Database
 
-WORKER_LOG = Path(tempfile.gettempdir()) / "basket-support-worker.log"
+# One per local user: the temporary folder is shared, and another user's file (or a link planted
+# there) must neither take this user's errors nor keep a worker from starting.
+WORKER_LOG = Path(tempfile.gettempdir()) / f"basket-support-worker-{os.getuid()}.log"
 
 
 @dataclass
@@ -139,7 +141,7 @@ def launch_worker(*, standby: bool = False) -> subprocess.Popen[bytes]:
     here = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "basket_lib.scan.worker_process"]
-    with WORKER_LOG.open("ab") as log:
+    with _worker_log() as log:
         return subprocess.Popen(
             [*command, "--standby"] if standby else command,
             stdin=subprocess.PIPE if standby else subprocess.DEVNULL,
@@ -150,13 +152,24 @@ def launch_worker(*, standby: bool = False) -> subprocess.Popen[bytes]:
         )
 
 
+def _worker_log() -> IO[bytes]:
+    """WORKER_LOG for appending, never through a link; os.devnull when it cannot be opened (its
+    errors are lost, but the scan runs, and what it does is recorded in the database)."""
+    try:
+        fd = os.open(WORKER_LOG, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError:
+        return open(os.devnull, "ab")
+    return os.fdopen(fd, "ab")
+
+
 class Standby:
     """At most one worker process kept ready for the next scan (one per page server).
 
     `prepare` starts one in standby when none waits (while someone fills in a new scan); `start`
     hands the queue to it, or starts a worker the usual way when none is ready. A released
     standby claims the queued scans like any worker, so a scan is never run twice; one never
-    released exits by itself (BASKET_WORKER_STANDBY_SECONDS, or when this process ends)."""
+    released runs what is queued and exits (BASKET_WORKER_STANDBY_SECONDS), or exits when this
+    process ends."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Dialect, RowMapping
 from basket_lib.api.errors import BasketError, ScanStateError, StorageError, displayable
 from basket_lib.api.redaction import NO_SECRETS, Redactor
 from basket_lib.scan.report import (
+    MAX_ERROR_MESSAGE_CHARS,
     BasketSummary,
     ErrorRecord,
     FailureRates,
@@ -60,7 +61,6 @@ MAX_RUNNING_SCANS = 2
 FLUSH_OUTCOMES = 2000
 FLUSH_SECONDS = 1.0
 _INSERT_CHUNK = 5000
-MAX_MESSAGE_CHARS = 500
 
 
 class Status(StrEnum):
@@ -591,7 +591,7 @@ def give_back(db: Database, scan_id: str, owner: str, reason: str) -> None:
                     status=Status.INTERRUPTED,
                     owner=None,
                     finished_at=_now(),
-                    error=displayable(reason)[:MAX_MESSAGE_CHARS],
+                    error=displayable(reason)[:MAX_ERROR_MESSAGE_CHARS],
                 )
             )
     except StorageError:
@@ -657,7 +657,7 @@ class Recorder:
                     outcome.kind,
                     outcome.status,
                     outcome.api_code,
-                    outcome.message[:MAX_MESSAGE_CHARS],
+                    outcome.message[:MAX_ERROR_MESSAGE_CHARS],
                     0,  # checkout_items
                     0,  # failed
                     False,  # empty

@@ -13,6 +13,7 @@ from basket_lib.api.validation import (
     clean_provider_id,
     clean_tracking_header,
     distinct_product_ids,
+    shown_user_id,
     suggest_user_id,
     user_path_segment,
     validate_user_id,
@@ -210,3 +211,21 @@ def test_suggest_user_id_finds_the_id_in_a_ticket_line(text: str, suggestion: st
 def test_a_suggestion_is_always_a_valid_id() -> None:
     # The word after the label is not a valid id (a zero-width space): the next candidate wins.
     assert suggest_user_id("User ID: a\u200bb, see user-5") == "user-5"
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "shown"),
+    [
+        ("user-00042", None, "user-00042"),
+        ("user-\u202e00042", None, "user-<U+202E>00042"),  # else it reads as user-24000
+        ("a\u200bb\x00c", None, "a<U+200B>b<U+0000>c"),
+        ("x\ud800", None, "x<U+D800>"),
+        ("Zoë 👩\u200d💻", None, "Zoë 👩\u200d💻"),  # a joiner inside an emoji is text
+        ("abcdef", 3, "abc…"),
+        ("abc", 3, "abc"),
+    ],
+)
+def test_an_id_is_shown_with_its_invisible_characters_written_out(
+    text: str, limit: int | None, shown: str
+) -> None:
+    assert shown_user_id(text, limit) == shown

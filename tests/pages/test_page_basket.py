@@ -390,6 +390,21 @@ def test_malformed_request_option_is_not_sent_and_the_basket_still_loads(
 # --- cache, refresh, time zones -----------------------------------------------------------------
 
 
+def test_the_cached_client_is_rebuilt_when_its_timeout_or_retries_change() -> None:
+    from dataclasses import replace
+
+    from basket_lib.settings import Settings
+
+    base = Settings(api_url="https://api.example/v2", api_key="k-123456789")
+    prints = {
+        data_module.fingerprint(base),
+        data_module.fingerprint(replace(base, timeout=3.0)),
+        data_module.fingerprint(replace(base, max_retries=0)),
+    }
+    assert len(prints) == 3
+    assert "k-123456789" not in "".join(prints)
+
+
 def test_refresh_bypasses_the_cache(api: RecordingApi) -> None:
     at = look_up("demo-normal")
     at.run()

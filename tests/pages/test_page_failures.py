@@ -33,6 +33,8 @@ FAILURES = "pages/failures.py"
 SEEDED = [f"user-{number:05d}" for number in range(1, 201)]
 FAULTY = ["demo-fault-500", "demo-fault-401", "demo-fault-timeout", "demo-fault-malformed"]
 INVALID = ["..", "bell\x07", "x" * 300]
+# The invalid ids as the page lists and exports them: invisible characters written out, cut at 80.
+INVALID_SHOWN = ["..", "bell<U+0007>", "x" * 80 + "…"]
 
 
 @pytest.fixture(autouse=True)
@@ -106,13 +108,13 @@ def test_scan_accounts_for_every_distinct_user(
     errors = frame_with(at, "kind")
     # Every distinct input ends in exactly one outcome: a basket or a listed error.
     assert int(scanned) + len(errors) == len(distinct)
-    assert sorted(errors["user_id"]) == sorted([*FAULTY, "..", "bell\x07", "x" * 80])
+    assert sorted(errors["user_id"]) == sorted([*FAULTY, *INVALID_SHOWN])
     assert errors["message"].str.len().min() > 0
     reasons = dict(zip(errors["user_id"], errors["message"], strict=True))
     assert "HTTP 500" in reasons["demo-fault-500"]
     assert "HTTP 401" in reasons["demo-fault-401"]
     assert "timed out" in reasons["demo-fault-timeout"]
-    assert set(errors.loc[errors["user_id"].isin(["..", "bell\x07"]), "kind"]) == {
+    assert set(errors.loc[errors["user_id"].isin(INVALID_SHOWN[:2]), "kind"]) == {
         INVALID_USER_ID_KIND
     }
     # Invalid ids were never sent; every other user exactly once (no retries configured).
@@ -156,7 +158,7 @@ def test_a_scan_is_audited_with_every_input_user(tmp_path: Path) -> None:
     assert started["action"] == "scan" and started["scan_id"] == scan_id
     assert started["outcome"] == f"started scan {scan_id}"
     assert sorted(started["user_ids"]) == sorted(
-        [user for user in distinct if user not in INVALID] + ["..", "bell\x07", "x" * 80]
+        [user for user in distinct if user not in INVALID] + INVALID_SHOWN
     )
     # Looking at the results is a look at customer data of its own, recorded once per session.
     assert shown["action"] == "scan results" and shown["scan_id"] == scan_id

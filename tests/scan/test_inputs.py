@@ -66,19 +66,24 @@ def test_pasted_duplicates_are_counted_and_first_order_kept() -> None:
 
 
 @pytest.mark.parametrize(
-    ("token", "reason_part"),
+    ("token", "reason_part", "shown_as"),
     [
-        ("bad\x07id", "control character"),
-        ("x" * 300, "300 characters"),
-        ("..", "cannot be"),
+        ("bad\x07id", "control character", "bad<U+0007>id"),
+        ("x" * 300, "300 characters", "x" * inputs.MAX_SHOWN_ID_CHARS + "…"),
+        ("..", "cannot be", ".."),
+        # Shown as typed, a direction override would make it read "user-24000".
+        ("user-\u202e00042", "U+202E", "user-<U+202E>00042"),
+        ("a\u200bb", "U+200B", "a<U+200B>b"),
     ],
 )
-def test_pasted_invalid_ids_are_listed_with_the_reason(token: str, reason_part: str) -> None:
+def test_pasted_invalid_ids_are_listed_with_the_reason(
+    token: str, reason_part: str, shown_as: str
+) -> None:
     parsed = parse_pasted_ids(f"u1\n{token}\nu2")
     assert parsed.ids == ["u1", "u2"]
     assert len(parsed.invalid) == 1
     shown, reason = parsed.invalid[0]
-    assert shown == token[: inputs.MAX_SHOWN_ID_CHARS]
+    assert shown == shown_as
     assert reason_part in reason
     assert any("1 invalid id is listed" in m for m in parsed.messages)
 

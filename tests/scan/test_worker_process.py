@@ -13,7 +13,7 @@ from typing import IO, Any
 import pytest
 
 from basket_lib import simulator
-from basket_lib.scan import worker, worker_process
+from basket_lib.scan import cli, worker, worker_process
 from basket_lib.settings import Settings
 from basket_lib.store import scans
 from basket_lib.store.database import open_database
@@ -50,7 +50,7 @@ def test_a_standby_worker_claims_nothing_until_released(
     waiting = threading.Event()
     wait = worker_process.wait_released
 
-    def noted_wait(stdin: IO[bytes], seconds: float) -> bool:
+    def noted_wait(stdin: IO[bytes], seconds: float) -> worker_process.Wait:
         assert seconds == 600
         waiting.set()
         return wait(stdin, seconds)
@@ -77,18 +77,32 @@ def test_a_standby_worker_claims_nothing_until_released(
     assert nice_increments == [7]  # BASKET_WORKER_NICE, before the wait
 
 
-def test_a_standby_nobody_releases_exits_without_claiming(
+def test_a_standby_nobody_releases_closes_its_input_then_runs_what_is_queued(
     queued: scans.ScanInfo, monkeypatch: pytest.MonkeyPatch, nice_increments: list[int]
 ) -> None:
+    # The page may release it just as its wait ends: a byte in the pipe reaches no one, and the
+    # page, seeing the write succeed, starts no other worker. So a late release must fail (the
+    # pipe is closed first), and a scan stored before the close must still run.
     monkeypatch.setenv("BASKET_WORKER_STANDBY_SECONDS", "0.01")
     monkeypatch.setenv("BASKET_WORKER_NICE", "4")
     read_end, write_end = os.pipe()
+    runs: list[str] = []
+
+    def noted_queue(argv: list[str]) -> int:
+        with pytest.raises(BrokenPipeError):
+            os.write(write_end, b"\n")  # a release now fails: the page starts another worker
+        runs.append(" ".join(argv))
+        return cli_main(argv)
+
+    cli_main = cli.main
+    monkeypatch.setattr(cli, "main", noted_queue)
     try:
         with os.fdopen(read_end, "rb", buffering=0) as stdin:
             assert worker_process.main(["--standby"], stdin) == 0
     finally:
         os.close(write_end)
-    assert _status(queued.id) is Status.QUEUED
+    assert runs == ["worker"]
+    assert _status(queued.id) is Status.COMPLETED
     assert nice_increments == [4]
 
 
@@ -151,6 +165,22 @@ def test_a_launched_standby_runs_the_queue_once_its_input_ends(
     assert worker.release(process)
     assert process.wait(timeout=120) == 0
     assert _status(queued.id) is Status.COMPLETED
+
+
+def test_a_link_planted_at_the_worker_log_is_not_followed_and_the_worker_still_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The temporary folder is shared by every local user: the log is this user's own.
+    assert worker.WORKER_LOG.name == f"basket-support-worker-{os.getuid()}.log"
+    target = tmp_path / "someone-elses-file"
+    target.write_text("theirs\n")
+    log = tmp_path / "worker.log"
+    log.symlink_to(target)
+    monkeypatch.setattr(worker, "WORKER_LOG", log)
+    monkeypatch.chdir(ROOT)
+    process = worker.launch_worker()  # nothing queued: it runs the empty queue and exits
+    assert process.wait(timeout=120) == 0
+    assert target.read_text() == "theirs\n"
 
 
 # --- worker.Standby, over a recorded launch_worker -----------------------------------------------
