@@ -152,7 +152,7 @@ def _render_tracking(found: TrackingSession, now: datetime) -> None:
     )
     age = found.age(now)
     if age is not None:
-        st.caption(f"Session started {md_escape(times.humanize_delta(age))} ago.")
+        st.caption(md_escape(f"Session {times.start_text(age)}."))
 
 
 @st.fragment(run_every=FRESHNESS_SECONDS)
@@ -182,6 +182,7 @@ def _explanations(lines: list[answer.LineAnswer]) -> None:
         answer.LineKind.FAILED: ":red[:material/error:] **Failed:**",
         answer.LineKind.PARTLY_RESERVED: ":orange[:material/warning:] **Partly reserved:**",
         answer.LineKind.RESERVED: ":green[:material/check_circle:] **Reserved:**",
+        answer.LineKind.LAPSED: ":gray[:material/timer_off:] **Lapsed:**",
         answer.LineKind.UNLIMITED: ":blue[:material/all_inclusive:] **Unlimited:**",
     }
     st.markdown("\n".join(f"- {marks[line.kind]} {md_escape(line.text)}" for line in lines))
@@ -237,9 +238,7 @@ def _render_basket(
     st.subheader(md_escape(result.user_id))
     facts = [
         f"Last changed {times.format_time(basket.last_changed, tz_name)}",
-        f"{times.format_time(basket.expires, tz_name)} — {times.expiry_text(basket.expires, now)}"
-        if basket.expires
-        else "No expiry date",
+        times.expiry_fact(basket.expires, now, tz_name),
         f"API version {result.api_version or 'not reported'}",
     ]
     st.caption(md_escape(" · ".join(facts)))
@@ -247,7 +246,10 @@ def _render_basket(
     if settings.demo:
         st.badge("Demo data", icon=":material/science:", color="orange")
 
-    lines = answer.explain_checkout(basket.checkout, details)
+    status = times.expiry_status(basket.expires, now)
+    lines = answer.explain_checkout(
+        basket.checkout, details, expired=status is times.ExpiryStatus.EXPIRED
+    )
     alert = answer.failure_alert(lines)
     if alert is not None:
         # First on the page (and on a phone): which items failed, in words.
@@ -256,7 +258,6 @@ def _render_basket(
             f"{md_escape(alert)} Value at risk: {md_escape(risk)}.", icon=":material/inventory:"
         )
 
-    status = times.expiry_status(basket.expires, now)
     if status == times.ExpiryStatus.EXPIRED:
         st.warning(
             md_escape(f"This basket has expired ({times.expiry_text(basket.expires, now)}).")

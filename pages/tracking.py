@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
@@ -36,18 +36,17 @@ if value.strip():
         md_escape(session.provider_name) if session.provider_name else "not in the session",
     )
     age = session.age(now)
+    future = age is not None and age < timedelta(0)
     cols[2].metric(
         "Session age",
-        times.humanize_delta(age) if age is not None else "unknown",
+        "unknown" if age is None else "in the future" if future else times.humanize_delta(age),
         help="Time since start_time (a start time without zone is taken as UTC).",
     )
+    if age is not None and future:
+        st.warning(md_escape(f"This session {times.start_text(age)}."), icon=":material/warning:")
     if session.start_time is not None:
-        st.caption(
-            md_escape(
-                f"Started {times.format_time(session.start_time, tz_name)} "
-                f"({times.format_utc(session.start_time)})"
-            )
-        )
+        verb = "Starts" if future else "Started"
+        st.caption(md_escape(f"{verb} {times.format_with_utc(session.start_time, tz_name)}"))
     # One click from the decoded header to that customer's basket, sent with this header.
     if session.user_id and st.button(
         f"Open the basket of {md_escape(session.user_id)} with this tracking session",

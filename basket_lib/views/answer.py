@@ -31,6 +31,8 @@ class LineKind(StrEnum):
     FAILED = "failed"
     PARTLY_RESERVED = "partly reserved"
     RESERVED = "reserved"
+    # Reserved (wholly or partly) in a basket that has since expired: nothing is held any more.
+    LAPSED = "reservation lapsed"
     UNLIMITED = "unlimited"
 
 
@@ -135,11 +137,16 @@ class LineAnswer:
         return self.failed and self.stock in (StockNow.AVAILABLE, StockNow.UNLIMITED)
 
 
-def explain_line(item: CheckoutProduct, details: Mapping[str, ProductDetails] | None) -> LineAnswer:
+def explain_line(
+    item: CheckoutProduct,
+    details: Mapping[str, ProductDetails] | None,
+    *,
+    expired: bool = False,
+) -> LineAnswer:
     """ "Salt & Ember Signed Cookbook (prod-1017): 2 ordered, reservation failed (stocked −2);
     current stock 0, out of stock", and likewise for reserved and unlimited lines. `details`
     None means the product details could not be fetched; an empty mapping that none were
-    known."""
+    known. In an `expired` basket a reservation that held has lapsed with it."""
     label = product_label(item, details)
     info = details_for(item.product_id, item.main_product_identifier, details)
     ordered = f"{item.count:,} ordered"
@@ -151,6 +158,13 @@ def explain_line(item: CheckoutProduct, details: Mapping[str, ProductDetails] | 
         clause = _stock_clause(state, current, details is not None)
         kind = LineKind.FAILED
         text = f"{ordered}, reservation failed (stocked {signed(stocked)}); {clause}"
+    elif expired:
+        only = "only " if stocked < item.count else ""
+        kind = LineKind.LAPSED
+        text = (
+            f"{ordered}, {only}{stocked:,} had been reserved in stock; the reservation lapsed "
+            "when the basket expired"
+        )
     elif stocked < item.count:
         kind, text = LineKind.PARTLY_RESERVED, f"{ordered}, only {stocked:,} reserved in stock"
     else:
@@ -169,10 +183,13 @@ def explain_line(item: CheckoutProduct, details: Mapping[str, ProductDetails] | 
 
 
 def explain_checkout(
-    checkout: Iterable[CheckoutProduct], details: Mapping[str, ProductDetails] | None
+    checkout: Iterable[CheckoutProduct],
+    details: Mapping[str, ProductDetails] | None,
+    *,
+    expired: bool = False,
 ) -> list[LineAnswer]:
     """Every checkout line explained, failed lines first, otherwise in the basket's order."""
-    answers = [explain_line(item, details) for item in checkout]
+    answers = [explain_line(item, details, expired=expired) for item in checkout]
     return sorted(answers, key=lambda answer: not answer.failed)
 
 
@@ -243,11 +260,17 @@ def customer_reply(
         if reasons:
             reasons[0] = f"I'm sorry: {reasons[0]}"
         sentences += reasons
-        if not failed:
+        if expiry is times.ExpiryStatus.EXPIRED:
+            # The reservations lapsed with the basket: nothing is held for the customer.
+            sentences.append(
+                "Your basket has expired, so nothing in your checkout is reserved for you any "
+                "more: please add the items to your basket again and check out."
+            )
+        elif not failed:
             sentences.append("Every item in your checkout is reserved for you.")
         elif len(failed) < len(answers):
             sentences.append("The other items in your checkout are reserved for you.")
-    if expiry is times.ExpiryStatus.EXPIRED:
+    if expiry is times.ExpiryStatus.EXPIRED and not answers:
         sentences.append("Your basket has expired, so the items need to be added again.")
     elif expiry is times.ExpiryStatus.EXPIRING and expires_text:
         sentences.append(
@@ -268,10 +291,12 @@ def ticket_summary(
     why, the expiry in local time and UTC, and a reply to adapt. It holds only the basket's own
     data and the product details: no key, token or URL of the API or the dashboard."""
     basket = result.basket
-    answers = explain_checkout(basket.checkout, details)
-    fetched = times.format_time(result.fetched_at, tz_name, seconds=True)
-    fetched_utc = times.format_time(result.fetched_at, "UTC", seconds=True)
-    lines = [f"User: {result.user_id}", f"Basket fetched: {fetched} ({fetched_utc})"]
+    expiry = times.expiry_status(basket.expires, now)
+    answers = explain_checkout(
+        basket.checkout, details, expired=expiry is times.ExpiryStatus.EXPIRED
+    )
+    fetched = times.format_with_utc(result.fetched_at, tz_name, seconds=True)
+    lines = [f"User: {result.user_id}", f"Basket fetched: {fetched}"]
     if answers:
         units = sum(a.count for a in answers)
         total = list_totals(basket.checkout, details).text(locale)
@@ -296,14 +321,13 @@ def ticket_summary(
         lines.append(f"Saved for later: {plural(len(basket.saved), 'item')}")
     if basket.expires is not None:
         lines.append(
-            f"Expires: {times.format_time(basket.expires, tz_name)} "
-            f"({times.format_utc(basket.expires)}), {times.expiry_text(basket.expires, now)}"
+            f"Expires: {times.format_with_utc(basket.expires, tz_name)}, "
+            f"{times.expiry_text(basket.expires, now)}"
         )
     else:
         lines.append("Expires: no expiry date")
     if details is None and basket.product_ids():
         lines.append("Product details were unavailable: names, prices and stock are not shown.")
-    expiry = times.expiry_status(basket.expires, now)
     local_expiry = times.format_time(basket.expires, tz_name) if basket.expires else None
     lines += ["", "Suggested reply:", customer_reply(answers, expiry, local_expiry)]
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from basket_lib.access import Verdict
 from basket_lib.api import errors
 from basket_lib.api.errors import BasketError
+from basket_lib.api.retry import is_retryable
 
 _ESCAPE = {ord(ch): "\\" + ch for ch in string.punctuation}
 
@@ -95,6 +96,13 @@ _FOR_AGENT: dict[type[BasketError], str] = {
 BASKET_NOT_FOUND = 2005
 
 
+def _transient(exc: BasketError) -> bool:
+    """A busy or briefly unavailable API (429, 502, 503, 504: what the client retries). Trying
+    again later is the advice whatever code came with it: the API sends codes such as 429 and
+    503 that its documentation does not list."""
+    return isinstance(exc, errors.APIStatusError) and is_retryable(exc)
+
+
 def for_agent(exc: BasketError) -> str:
     if isinstance(exc, errors.NotFoundError):
         if exc.api_code == BASKET_NOT_FOUND:
@@ -104,7 +112,8 @@ def for_agent(exc: BasketError) -> str:
             )
         return "The API's address is wrong, so no basket can be read. Tell an administrator."
     info = exc.code_info
-    if info is not None and not info.documented and isinstance(exc, errors.APIStatusError):
+    undocumented = info is not None and not info.documented
+    if undocumented and isinstance(exc, errors.APIStatusError) and not _transient(exc):
         return f"The API refused this request with an error code it does not document. {_ESCALATE}"
     for cls in type(exc).__mro__:
         if cls in _FOR_AGENT:
@@ -120,7 +129,8 @@ def admin_hint(exc: BasketError) -> str | None:
     if isinstance(exc, errors.NotFoundError) and exc.api_code == BASKET_NOT_FOUND:
         return None  # the API answered: its address and the key are right
     info = exc.code_info
-    if info is not None and not info.documented:
+    # The facts and the meaning still name an undocumented code; the hint stays the retry one.
+    if info is not None and not info.documented and not _transient(exc):
         return (
             f"The API answered with code {info.code}, which its documentation does not list "
             "(an undocumented code, not a malformed request); report it to Transfermedia with "

@@ -52,6 +52,29 @@ def expiry_status(
     return ExpiryStatus.EXPIRING if remaining < soon else ExpiryStatus.OK
 
 
+def expiry_fact(expires: datetime | None, now: datetime, tz_name: str | None) -> str:
+    """The expiry labelled, for a line of facts: "Expires 2026-12-08 03:21 UTC (in 6 days)",
+    "Expired 2026-11-29 03:21 UTC (2 days ago)", "No expiry date"."""
+    if expires is None:
+        return "No expiry date"
+    when = format_time(expires, tz_name)
+    remaining = _aware(expires) - _aware(now)
+    if remaining > timedelta(0):
+        return f"Expires {when} (in {humanize_delta(remaining)})"
+    return f"Expired {when} ({humanize_delta(remaining)} ago)"
+
+
+def start_text(age: timedelta) -> str:
+    """ "started 3 h 12 min ago"; a start later than now is never shown as an age: "starts in
+    2 days: its start time is in the future (clock skew or a bad value)"."""
+    if age < timedelta(0):
+        return (
+            f"starts in {humanize_delta(age)}: its start time is in the future (clock skew or a "
+            "bad value)"
+        )
+    return f"started {humanize_delta(age)} ago"
+
+
 def expiry_text(expires: datetime | None, now: datetime) -> str:
     """ "expires in 3 h 12 min", "expired 2 days ago", "no expiry date"."""
     if expires is None:
@@ -93,6 +116,14 @@ def format_time(ts: datetime | None, tz_name: str | None, *, seconds: bool = Fal
 def format_utc(ts: datetime | None) -> str:
     """ "2025-06-29 08:12 UTC"; "unknown" for None."""
     return format_time(ts, "UTC")
+
+
+def format_with_utc(ts: datetime | None, tz_name: str | None, *, seconds: bool = False) -> str:
+    """ "2025-06-29 10:12 CEST (2025-06-29 08:12 UTC)": the time in the named zone, then in UTC;
+    once when the two read the same (the zone is UTC or unknown)."""
+    local = format_time(ts, tz_name, seconds=seconds)
+    utc = format_time(ts, "UTC", seconds=seconds)
+    return local if local == utc else f"{local} ({utc})"
 
 
 # --- freshness --------------------------------------------------------------------------------

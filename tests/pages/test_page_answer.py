@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,34 @@ def test_ticket_block_summarises_the_basket_with_a_reply() -> None:
     assert "CET" in expires and "UTC" in expires and "expires in 5 days" in expires
     reply = lines[lines.index("Suggested reply:") + 1]
     assert reply.startswith("I'm sorry: Salt & Ember Signed Cookbook and Crown of Ash Dragon")
+
+
+def test_an_expired_basket_claims_no_reservation_on_the_page_or_in_the_reply() -> None:
+    at = look_up("demo-expired", timezone="UTC")
+
+    assert explanations(at) == [
+        "- :gray[:material/timer_off:] **Lapsed:** Crown of Ash Board Game (prod-1032): 1 ordered, "
+        "1 had been reserved in stock; the reservation lapsed when the basket expired",
+        "- :blue[:material/all_inclusive:] **Unlimited:** Crown of Ash Map of the Realm Poster "
+        "(A1) (prod-1025): 1 ordered, no reservation needed (unlimited stock)",
+    ]
+    lines = ticket(at).splitlines()
+    reply = lines[lines.index("Suggested reply:") + 1]
+    assert reply == (
+        "Your basket has expired, so nothing in your checkout is reserved for you any more: "
+        "please add the items to your basket again and check out."
+    )
+    assert not [line for line in lines if line.endswith(" reserved in stock")]
+    assert any(line.endswith("the reservation lapsed when the basket expired") for line in lines)
+
+
+def test_ticket_block_in_utc_shows_each_time_once() -> None:
+    at = look_up(USER, timezone="UTC")
+
+    lines = ticket(at).splitlines()
+    assert re.fullmatch(r"Basket fetched: \S+ \d\d:\d\d:\d\d UTC", lines[1]), lines[1]
+    (expires,) = [line for line in lines if line.startswith("Expires: ")]
+    assert re.fullmatch(r"Expires: \S+ \d\d:\d\d UTC, expires in 5 days.*", expires), expires
 
 
 def test_ticket_block_holds_no_key_token_or_url(

@@ -100,6 +100,17 @@ def test_seed_example_decodes(page: AppTest, value: str) -> None:
     assert "Started 2025-01-01 13:00 CET (2025-01-01 12:00 UTC)" in plain_texts(at, "caption")
 
 
+def test_a_session_starting_in_the_future_has_no_age(page: AppTest) -> None:
+    future = {"session_id": "s", "start_time": "2999-01-01T00:00:00Z", "user_id": "demo-normal"}
+    at = decode(page, b64(json.dumps(future)))
+
+    assert metric(at, "Session age") == "in the future"
+    (warning,) = plain_texts(at, "warning")
+    assert warning.startswith("This session starts in ")
+    assert warning.endswith("its start time is in the future (clock skew or a bad value).")
+    assert "Starts 2999-01-01 01:00 CET (2999-01-01 00:00 UTC)" in plain_texts(at, "caption")
+
+
 def test_provider_and_camel_case_fields(page: AppTest) -> None:
     value = b64(json.dumps({"sessionId": "s-9", "providerName": "netflix", "plan": {"tier": 2}}))
     at = decode(page, value)

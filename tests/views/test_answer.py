@@ -185,6 +185,48 @@ def test_customer_reply_for_mixed_and_clean_checkouts_and_expiry() -> None:
     )
 
 
+def test_in_an_expired_basket_reservations_have_lapsed_and_the_reply_says_so() -> None:
+    catalogue = {
+        **details("a", name="Mug", current_stock_count=0),
+        **details("b", name="Poster"),
+        **details("c", name="Shirt"),
+    }
+    checkout = [line("a", stocked=-1), line("b", stocked=1), line("c", count=3, stocked=1)]
+    lines = answer.explain_checkout(checkout, catalogue, expired=True)
+    assert [(found.kind, found.text) for found in lines] == [
+        (LineKind.FAILED, "Mug (a): 1 ordered, reservation failed (stocked −1); current stock 0, "
+         "out of stock"),
+        (LineKind.LAPSED, "Poster (b): 1 ordered, 1 had been reserved in stock; the reservation "
+         "lapsed when the basket expired"),
+        (LineKind.LAPSED, "Shirt (c): 3 ordered, only 1 had been reserved in stock; the "
+         "reservation lapsed when the basket expired"),
+    ]  # fmt: skip
+    lapsed = (
+        "Your basket has expired, so nothing in your checkout is reserved for you any more: "
+        "please add the items to your basket again and check out."
+    )
+    expired = expiry(times.ExpiryStatus.EXPIRED)
+    assert answer.customer_reply(lines, *expired) == (
+        f"I'm sorry: Mug could not be reserved for you because it is out of stock. {lapsed}"
+    )
+    assert answer.customer_reply(lines[1:], *expired) == lapsed
+
+
+def test_ticket_summary_of_an_expired_basket_in_utc() -> None:
+    found = result(
+        expires=NOW - timedelta(days=2),
+        checkout=[{"productId": "prod-1009", "count": 1, "stocked": 1}],
+    )
+    text = answer.ticket_summary(found, CATALOGUE, now=NOW, tz_name="UTC").splitlines()
+    assert text[1] == "Basket fetched: 2026-12-01 10:50:51 UTC"
+    assert text[3] == (
+        "- Enamel Mug (prod-1009): 1 ordered, 1 had been reserved in stock; the reservation "
+        "lapsed when the basket expired"
+    )
+    assert text[5] == "Expires: 2026-11-29 10:51 UTC, expired 2 days ago"
+    assert "reserved for you." not in text[-1] and "has expired" in text[-1]
+
+
 def result(**basket: Any) -> BasketResult:
     return BasketResult(
         user_id="user-00042",

@@ -139,6 +139,31 @@ def test_each_error_says_what_it_means_for_the_agent_and_what_to_check(
         assert "**For an administrator:**" in shown.markdown()
 
 
+@pytest.mark.parametrize(
+    ("error", "agent", "admin"),
+    [
+        (error_for_status(429, api_code=429), "busy; try again in a minute", "concurrency"),
+        (error_for_status(503, api_code=503), "try again in a minute", "retry in a moment"),
+        (error_for_status(502, api_code=2017), "try again in a minute", "retry in a moment"),
+        (error_for_status(504, api_code=504), "try again in a minute", "retry in a moment"),
+    ],
+)
+def test_a_busy_api_says_try_again_even_with_an_undocumented_code(
+    error: errors.BasketError, agent: str, admin: str
+) -> None:
+    shown = describe_error(error, at=AT)
+    assert agent in shown.for_agent and "Escalate" not in shown.for_agent
+    assert shown.hint is not None and admin in shown.hint and "Transfermedia" not in shown.hint
+    # The undocumented code is still shown with the facts.
+    assert shown.facts[1].endswith("(undocumented)")
+
+
+def test_an_undocumented_code_of_a_lasting_server_error_is_still_escalated() -> None:
+    shown = describe_error(error_for_status(500, api_code=2017), at=AT)
+    assert "does not document" in shown.for_agent and "Escalate" in shown.for_agent
+    assert shown.hint is not None and "undocumented code" in shown.hint
+
+
 def test_basket_not_found_is_not_a_url_problem() -> None:
     shown = describe_error(error_for_status(404, api_code=2005), at=AT)
     assert "URL" not in shown.for_agent and shown.hint is None
