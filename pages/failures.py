@@ -234,9 +234,7 @@ cols[4].metric(
 if report.errors:
     st.warning(scan_views.unread_summary(len(report.errors) - report.invalid, report.invalid))
 
-details, details_error = data.fetch_details(
-    settings, sorted({record.product_id for record in report.failures})
-)
+details, details_error = data.fetch_details(settings, report.product_ids())
 failures = tables.failures_frame(report.failures, details)
 failures.insert(1, "basket", [tables.deep_link("", user) for user in failures["user_id"]])
 

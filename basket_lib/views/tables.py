@@ -368,9 +368,12 @@ def product_table(
     holding it, the share of those whose reservation of it failed, and the value at risk
     (price × failed units, in the product's own currency; none without a known price)."""
     rows = []
+    # Priced as the failures are named: a variant without details of its own takes its main
+    # product's (details_for), so the value at risk agrees with the basket page's.
+    mains = failures.groupby("product_id", sort=False)["main_product"].agg(_first_known)
     for record in failures_by_product(failures).to_dict("records"):
         product_id = str(record["product_id"])
-        info = details.get(product_id) if details else None
+        info = details_for(product_id, mains.get(product_id), details)
         checkouts = int(checkouts_by_product.get(product_id, 0))
         users = int(record["users"])
         units = int(record["failed_units"])

@@ -554,6 +554,23 @@ def test_product_table_rates_and_value_at_risk_per_currency() -> None:
     assert "nan" not in data.lower() and '"p3",""' in data
 
 
+def test_product_table_prices_a_variant_from_its_main_product() -> None:
+    from basket_lib.views.tables import product_table
+
+    details = {
+        "prod-1001": ProductDetails(
+            product_id="prod-1001", name="Logo T-Shirt", price=Decimal("29.99"), currency="EUR"
+        )
+    }
+    failures = failures_frame(
+        [FailureRecord("u1", "prod-1001-m", "M", "prod-1001", 2, -1)], details
+    )
+    (row,) = product_table(failures, {"prod-1001-m": 1}, details).to_dict("records")
+    assert row["name"] == "Logo T-Shirt"
+    assert row["price"] == pytest.approx(29.99) and row["currency"] == "EUR"
+    assert row["value_at_risk"] == pytest.approx(2 * 29.99)
+
+
 def test_affected_users_link_to_each_basket() -> None:
     from basket_lib.views.tables import affected_users
 
