@@ -243,7 +243,7 @@ if failures.empty:
     st.info("No failed reservations among the scanned baskets.")
 else:
     st.dataframe(
-        failures,
+        tables.blank_missing(failures),
         hide_index=True,
         column_config=columns.FAILURE_COLUMNS,
         key="failures_table",

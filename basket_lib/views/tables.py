@@ -207,6 +207,16 @@ def _display_table(
                 shown["price"] = _money_texts(prices, currencies, locale)
                 shown["line_total"] = _money_texts(totals, currencies, locale)
         columns = shown
+    return _blank_missing(columns)
+
+
+def blank_missing(frame: pd.DataFrame) -> pa.Table:
+    """A scan's table as the page shows it: every missing value an empty cell, never "None", as
+    in the basket tables (the frame itself keeps None for what the API did not send)."""
+    return _blank_missing({name: frame[name].tolist() for name in frame.columns})
+
+
+def _blank_missing(columns: Mapping[str, list[Any]]) -> pa.Table:
     arrays = {}
     for name, values in columns.items():
         if not any(_missing(value) for value in values):

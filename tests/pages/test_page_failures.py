@@ -487,6 +487,15 @@ def test_a_variant_without_details_is_named_and_priced_from_its_main_product(
     assert compared.set_index("product_id").loc["prod-1002-l", "name"] == hoodie.name
 
 
+def test_failed_reservations_show_a_missing_variant_as_a_blank_cell() -> None:
+    at = start_scan(paste(failures_page(), "demo-checkout-failed\ndemo-variants"))
+    failures = frame_with(at, "stocked")
+    # As in the basket tables: blank, never a grey "None".
+    assert set(failures["variant"]) == {"", "L"}
+    assert set(failures["main_product"]) == {"", "prod-1002"}
+    assert "None" not in failures.astype(str).to_numpy().ravel().tolist()
+
+
 def test_an_unknown_scan_link_says_so() -> None:
     at = _open("0123456789ab")
     assert "There is no stored scan 0123456789ab" in plain_texts(at, "error")[0]

@@ -525,6 +525,16 @@ def test_errors_frame_keeps_kind_status_and_code() -> None:
     assert list(errors_frame([]).columns) == list(ERROR_COLUMNS)
 
 
+def test_the_failures_table_shows_every_missing_value_as_a_blank_cell() -> None:
+    shown = tables.blank_missing(_scan_frame())
+    assert shown.column("variant").to_pylist() == ["L", "M", "", "", ""]
+    assert shown.column("main_product").to_pylist() == ["", "p1", "", "", ""]
+    assert shown.column("name").to_pylist() == ["Shirt", "Shirt", "Shirt", "Mug", ""]
+    # Complete columns keep their types.
+    assert shown.schema.field("stocked").type == pa.int64()
+    assert shown.column("stocked").to_pylist() == [-2, -1, -3, -5, -1]
+
+
 def test_product_table_rates_and_value_at_risk_per_currency() -> None:
     from basket_lib.scan.export import table_csv
     from basket_lib.views.tables import (
