@@ -288,7 +288,7 @@ else:
     )
     exports.csv_download(
         "Download products (CSV)",
-        lambda: export.table_csv(tables.PRODUCT_TABLE_COLUMNS, tables.frame_rows(products)),
+        lambda: export.table_csv(tables.PRODUCT_CSV_HEADER, tables.product_csv_rows(products)),
         file_name=f"failing-products-{info.id}.csv",
         key="download_products",
     )

@@ -144,6 +144,13 @@ def test_scan_accounts_for_every_distinct_user(
     rows = list(csv.DictReader(io.StringIO(data)))
     assert len(rows) == len(failures)
     assert {row["user_id"] for row in rows} == set(failures["user_id"])
+    # The products download is headed as the page labels its columns, its figures rounded.
+    products = list(csv.DictReader(io.StringIO(download_data(media_files, products_button.proto)
+                                               .decode("utf-8-sig"))))  # fmt: skip
+    assert list(products[0])[4:6] == ["affected_users", "checkouts_holding_it"]
+    for row in products:
+        assert len(row["failure_rate"].partition(".")[2]) <= 4
+        assert all(len(row[name].partition(".")[2]) <= 2 for name in ("price", "value_at_risk"))
     # Every user not fetched is in the errors download too, with its reason.
     data = download_data(media_files, errors_button.proto).decode("utf-8-sig")
     error_rows = list(csv.DictReader(io.StringIO(data)))

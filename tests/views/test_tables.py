@@ -581,6 +581,30 @@ def test_product_table_prices_a_variant_from_its_main_product() -> None:
     assert row["value_at_risk"] == pytest.approx(2 * 29.99)
 
 
+def test_the_products_csv_is_headed_as_the_page_and_rounded() -> None:
+    from basket_lib.scan.export import table_csv
+    from basket_lib.views.tables import PRODUCT_CSV_HEADER, product_csv_rows, product_table
+
+    details = {
+        "p1": ProductDetails(product_id="p1", name="Shirt", price=Decimal("64.99"), currency="EUR")
+    }
+    failures = failures_frame(
+        [FailureRecord("u1", "p1", None, None, 1, -1), FailureRecord("u2", "p1", None, None, 2, -1),
+         FailureRecord("u3", "p2", None, None, 1, -1)],
+        details,
+    )  # fmt: skip
+    products = product_table(failures, {"p1": 3}, details)
+    data = table_csv(PRODUCT_CSV_HEADER, product_csv_rows(products)).decode("utf-8-sig")
+    header, shirt, unknown = data.splitlines()
+    assert header == (
+        "product_id,name,failed_reservations,failed_units,affected_users,checkouts_holding_it,"
+        "failure_rate,price,currency,value_at_risk"
+    )
+    # Unrounded: 0.6666666666666666 and 194.96999999999997; numbers stay unquoted.
+    assert shirt == '"p1","Shirt",2,3,2,3,0.6667,64.99,"EUR",194.97'
+    assert unknown == '"p2","",1,1,1,0,"","","",""'
+
+
 def test_affected_users_link_to_each_basket() -> None:
     from basket_lib.views.tables import affected_users
 
