@@ -67,9 +67,7 @@ def show(
     except BasketError as exc:
         data.show_error(exc)
         return
-    earlier_details, _ = data.fetch_details(
-        settings, sorted({record.product_id for record in earlier.failures})
-    )
+    earlier_details, _ = data.fetch_details(settings, earlier.product_ids())
     earlier_failures = tables.failures_frame(earlier.failures, earlier_details)
     earlier_products = tables.product_table(
         earlier_failures, earlier.checkouts_by_product, earlier_details

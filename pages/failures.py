@@ -234,9 +234,7 @@ cols[4].metric(
 if report.errors:
     st.warning(scan_views.unread_summary(len(report.errors) - report.invalid, report.invalid))
 
-details, details_error = data.fetch_details(
-    settings, sorted({record.product_id for record in report.failures})
-)
+details, details_error = data.fetch_details(settings, report.product_ids())
 failures = tables.failures_frame(report.failures, details)
 failures.insert(1, "basket", [tables.deep_link("", user) for user in failures["user_id"]])
 
@@ -245,7 +243,7 @@ if failures.empty:
     st.info("No failed reservations among the scanned baskets.")
 else:
     st.dataframe(
-        failures,
+        tables.blank_missing(failures),
         hide_index=True,
         column_config=columns.FAILURE_COLUMNS,
         key="failures_table",
@@ -290,7 +288,7 @@ else:
     )
     exports.csv_download(
         "Download products (CSV)",
-        lambda: export.table_csv(tables.PRODUCT_TABLE_COLUMNS, tables.frame_rows(products)),
+        lambda: export.table_csv(tables.PRODUCT_CSV_HEADER, tables.product_csv_rows(products)),
         file_name=f"failing-products-{info.id}.csv",
         key="download_products",
     )

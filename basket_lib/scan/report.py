@@ -243,6 +243,14 @@ class ScanReport(FailureRates):
         counts.update({(i, False): n for i, n in enumerate(self.expiry_without_failure)})
         return counts
 
+    def product_ids(self) -> list[str]:
+        """The products whose details the failures need, sorted: each failed product and its
+        main product, as Basket.product_ids (variants often have no details entry of their own,
+        and models.details_for falls back to the main product's)."""
+        ids = {record.product_id for record in self.failures}
+        ids.update(r.main_product_identifier for r in self.failures if r.main_product_identifier)
+        return sorted(ids)
+
     def errors_by_kind(self) -> Counter[str]:
         return Counter(record.kind for record in self.errors)
 

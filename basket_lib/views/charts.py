@@ -149,9 +149,10 @@ def expiry_histogram(hist: pd.DataFrame) -> alt.Chart:
 # --- failure rate across scans ----------------------------------------------------------------
 
 
+# d3-format: a bare "," keeps the shortest form, 100 as "1e+2"; ",d" writes counts as integers.
 TREND_MEASURES = {
     "failure_rate": ("Reservation failure rate", "%"),
-    "failed_reservations": ("Failed reservations", ","),
+    "failed_reservations": ("Failed reservations", ",d"),
 }
 
 
@@ -167,7 +168,7 @@ def trend_chart(trend: pd.DataFrame, measure: str = "failure_rate") -> alt.Layer
             alt.Tooltip("label:N", title="Label"),
             alt.Tooltip("started:T", title="Started", format="%Y-%m-%d %H:%M"),
             alt.Tooltip("failure_rate:Q", title="Failure rate", format=".2%"),
-            alt.Tooltip("failed_reservations:Q", title="Failed reservations", format=","),
+            alt.Tooltip("failed_reservations:Q", title="Failed reservations", format=",d"),
             alt.Tooltip("scan:N", title="Scan"),
         ],
     )

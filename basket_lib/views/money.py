@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 
 DEFAULT_LOCALE = Locale("en", "US")
 
@@ -42,6 +42,12 @@ def format_money(amount: Decimal, currency: str | None, locale: Locale = DEFAULT
     if currency is None or not currency.strip():
         return f"{number} (no currency)"
     return f"{number} (currency {currency.strip()!r})"
+
+
+def round_money(amount: float, currency: str | None) -> float:
+    """`amount` to the currency's minor unit (cents; whole yen), 2 decimals without a code."""
+    code = currency_code(currency)
+    return round(amount, get_currency_precision(code) if code is not None else 2)
 
 
 def line_total(price: Decimal | None, count: int) -> Decimal | None:

@@ -207,6 +207,16 @@ def _display_table(
                 shown["price"] = _money_texts(prices, currencies, locale)
                 shown["line_total"] = _money_texts(totals, currencies, locale)
         columns = shown
+    return _blank_missing(columns)
+
+
+def blank_missing(frame: pd.DataFrame) -> pa.Table:
+    """A scan's table as the page shows it: every missing value an empty cell, never "None", as
+    in the basket tables (the frame itself keeps None for what the API did not send)."""
+    return _blank_missing({name: frame[name].tolist() for name in frame.columns})
+
+
+def _blank_missing(columns: Mapping[str, list[Any]]) -> pa.Table:
     arrays = {}
     for name, values in columns.items():
         if not any(_missing(value) for value in values):
@@ -368,9 +378,12 @@ def product_table(
     holding it, the share of those whose reservation of it failed, and the value at risk
     (price × failed units, in the product's own currency; none without a known price)."""
     rows = []
+    # Priced as the failures are named: a variant without details of its own takes its main
+    # product's (details_for), so the value at risk agrees with the basket page's.
+    mains = failures.groupby("product_id", sort=False)["main_product"].agg(_first_known)
     for record in failures_by_product(failures).to_dict("records"):
         product_id = str(record["product_id"])
-        info = details.get(product_id) if details else None
+        info = details_for(product_id, mains.get(product_id), details)
         checkouts = int(checkouts_by_product.get(product_id, 0))
         users = int(record["users"])
         units = int(record["failed_units"])
@@ -391,6 +404,32 @@ def product_table(
             }
         )
     return _typed_frame(rows, PRODUCT_TABLE_COLUMNS)
+
+
+# The products download: the table's columns headed as the page labels them (Affected users,
+# Checkouts holding it), in the snake case of every other export.
+PRODUCT_CSV_HEADER: tuple[str, ...] = (
+    "product_id", "name", "failed_reservations", "failed_units", "affected_users",
+    "checkouts_holding_it", "failure_rate", "price", "currency", "value_at_risk",
+)  # fmt: skip
+RATE_DECIMALS = 4  # a hundredth of a percent
+
+
+def product_csv_rows(products: pd.DataFrame) -> list[tuple[Any, ...]]:
+    """product_table's rows for export.table_csv under PRODUCT_CSV_HEADER: money to the
+    currency's minor unit and rates to RATE_DECIMALS, still numbers (float arithmetic leaves
+    194.96999999999997 for 3 × 64.99)."""
+    rows = []
+    for row in frame_rows(products[list(PRODUCT_TABLE_COLUMNS)]):
+        cells = dict(zip(PRODUCT_TABLE_COLUMNS, row, strict=True))
+        currency = cells["currency"]
+        for name in ("price", "value_at_risk"):
+            if cells[name] is not None:
+                cells[name] = money.round_money(cells[name], currency)
+        if cells["failure_rate"] is not None:
+            cells["failure_rate"] = round(cells["failure_rate"], RATE_DECIMALS)
+        rows.append(tuple(cells.values()))
+    return rows
 
 
 def value_at_risk_by_currency(products: pd.DataFrame) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,10 @@ from apptest_support import (
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from basket_lib.demo import transport as demo_transport
+from basket_lib.demo.api import DemoResponse
+from basket_lib.demo.catalogue import CATALOGUE
+from basket_lib.demo.transport import DemoTransport
 from basket_lib.scan import inputs, worker
 from basket_lib.scan.report import INVALID_USER_ID_KIND
 from basket_lib.settings import Settings
@@ -141,6 +146,13 @@ def test_scan_accounts_for_every_distinct_user(
     rows = list(csv.DictReader(io.StringIO(data)))
     assert len(rows) == len(failures)
     assert {row["user_id"] for row in rows} == set(failures["user_id"])
+    # The products download is headed as the page labels its columns, its figures rounded.
+    products = list(csv.DictReader(io.StringIO(download_data(media_files, products_button.proto)
+                                               .decode("utf-8-sig"))))  # fmt: skip
+    assert list(products[0])[4:6] == ["affected_users", "checkouts_holding_it"]
+    for row in products:
+        assert len(row["failure_rate"].partition(".")[2]) <= 4
+        assert all(len(row[name].partition(".")[2]) <= 2 for name in ("price", "value_at_risk"))
     # Every user not fetched is in the errors download too, with its reason.
     data = download_data(media_files, errors_button.proto).decode("utf-8-sig")
     error_rows = list(csv.DictReader(io.StringIO(data)))
@@ -452,6 +464,45 @@ def test_a_scan_opened_by_its_link_says_which_it_is_and_compares_with_the_previo
     # The history lists both, newest first, each with its link.
     history = frame_with(at, "by")
     assert list(history["scan"])[:2] == [f"/failures?scan={second}", f"/failures?scan={first}"]
+
+
+class _NoVariantDetails(RecordingApi):
+    """The demo API without details of its own for any variant, as the real API often is."""
+
+    def handle(self, method: str, target: str, headers: Any, body: bytes) -> DemoResponse:
+        response = super().handle(method, target, headers, body)
+        if "/products/details" not in target:
+            return response
+        payload = json.loads(response.body)
+        products = payload["data"]["products"]
+        payload["data"]["products"] = [p for p in products if not p["mainProductIdentifier"]]
+        return DemoResponse(response.status, response.headers, json.dumps(payload).encode())
+
+
+def test_a_variant_without_details_is_named_and_priced_from_its_main_product(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(demo_transport, "DemoTransport", lambda: DemoTransport(_NoVariantDetails()))
+    hoodie = CATALOGUE["prod-1002"]
+    first = _scan_of(["demo-variants"], "weekly")  # its checkout's prod-1002-l failed
+    products = frame_with(_open(first), "value_at_risk")
+    (row,) = products[products["product_id"] == "prod-1002-l"].to_dict("records")
+    assert row["name"] == hoodie.name
+    assert row["price"] == pytest.approx(float(hoodie.price))
+    assert row["value_at_risk"] == pytest.approx(float(hoodie.price))
+    # The comparison names the earlier scan's products the same way.
+    second = _scan_of(["demo-normal"], "weekly")
+    compared = frame_with(_open(second), "change")
+    assert compared.set_index("product_id").loc["prod-1002-l", "name"] == hoodie.name
+
+
+def test_failed_reservations_show_a_missing_variant_as_a_blank_cell() -> None:
+    at = start_scan(paste(failures_page(), "demo-checkout-failed\ndemo-variants"))
+    failures = frame_with(at, "stocked")
+    # As in the basket tables: blank, never a grey "None".
+    assert set(failures["variant"]) == {"", "L"}
+    assert set(failures["main_product"]) == {"", "prod-1002"}
+    assert "None" not in failures.astype(str).to_numpy().ravel().tolist()
 
 
 def test_an_unknown_scan_link_says_so() -> None:

@@ -183,6 +183,13 @@ def test_aggregates_on_a_hand_made_set() -> None:
     assert report.checkouts_by_product == Counter({"p1": 3, "p2": 1, "p3": 1, "p4": 1})
 
 
+def test_the_details_asked_for_include_each_failed_variants_main_product() -> None:
+    report = _scan(FakeClient(HAND_MADE), list(HAND_MADE))
+    # p2 is the variant XL of p2-main: details_for falls back to p2-main's entry.
+    assert report.product_ids() == ["p1", "p2", "p2-main"]
+    assert ScanReport().product_ids() == []
+
+
 def test_a_product_twice_in_one_checkout_counts_that_checkout_once() -> None:
     basket = Basket(checkout=(_checkout("p1", -1), _checkout("p1", 2), _checkout("p2", 1)))
     report = _scan(FakeClient({"u": basket}), ["u"])

@@ -234,6 +234,11 @@ def test_the_trend_charts_plot_each_completed_scan() -> None:
             "field": measure,
             "type": "quantitative",
             "title": title,
-            "axis": {"format": "%" if measure == "failure_rate" else ","},
+            "axis": {"format": "%" if measure == "failure_rate" else ",d"},
         }
+        # Counts as integers: a bare "," would label the axis and tooltip "1e+2".
+        (count_tooltip,) = [
+            t for t in line["encoding"]["tooltip"] if t["field"] == "failed_reservations"
+        ]
+        assert count_tooltip["format"] == ",d"
         assert len(spec["datasets"][next(iter(spec["datasets"]))]) == 2

@@ -73,3 +73,10 @@ def test_totals_without_any_price() -> None:
 def test_line_total() -> None:
     assert money.line_total(Decimal("39.90"), 2) == Decimal("79.80")
     assert money.line_total(None, 2) is None
+
+
+def test_round_money_to_the_currencys_minor_unit() -> None:
+    assert money.round_money(3 * 64.99, "EUR") == 194.97  # 194.96999999999997 unrounded
+    assert money.round_money(1499.6, "jpy") == 1500.0
+    assert money.round_money(1.23456, "KWD") == 1.235
+    assert money.round_money(1.23456, None) == money.round_money(1.23456, "pts") == 1.23

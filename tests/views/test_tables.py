@@ -525,6 +525,16 @@ def test_errors_frame_keeps_kind_status_and_code() -> None:
     assert list(errors_frame([]).columns) == list(ERROR_COLUMNS)
 
 
+def test_the_failures_table_shows_every_missing_value_as_a_blank_cell() -> None:
+    shown = tables.blank_missing(_scan_frame())
+    assert shown.column("variant").to_pylist() == ["L", "M", "", "", ""]
+    assert shown.column("main_product").to_pylist() == ["", "p1", "", "", ""]
+    assert shown.column("name").to_pylist() == ["Shirt", "Shirt", "Shirt", "Mug", ""]
+    # Complete columns keep their types.
+    assert shown.schema.field("stocked").type == pa.int64()
+    assert shown.column("stocked").to_pylist() == [-2, -1, -3, -5, -1]
+
+
 def test_product_table_rates_and_value_at_risk_per_currency() -> None:
     from basket_lib.scan.export import table_csv
     from basket_lib.views.tables import (
@@ -552,6 +562,47 @@ def test_product_table_rates_and_value_at_risk_per_currency() -> None:
     # Exported, a missing figure is an empty cell, not "nan".
     data = table_csv(PRODUCT_TABLE_COLUMNS, frame_rows(table)).decode("utf-8-sig")
     assert "nan" not in data.lower() and '"p3",""' in data
+
+
+def test_product_table_prices_a_variant_from_its_main_product() -> None:
+    from basket_lib.views.tables import product_table
+
+    details = {
+        "prod-1001": ProductDetails(
+            product_id="prod-1001", name="Logo T-Shirt", price=Decimal("29.99"), currency="EUR"
+        )
+    }
+    failures = failures_frame(
+        [FailureRecord("u1", "prod-1001-m", "M", "prod-1001", 2, -1)], details
+    )
+    (row,) = product_table(failures, {"prod-1001-m": 1}, details).to_dict("records")
+    assert row["name"] == "Logo T-Shirt"
+    assert row["price"] == pytest.approx(29.99) and row["currency"] == "EUR"
+    assert row["value_at_risk"] == pytest.approx(2 * 29.99)
+
+
+def test_the_products_csv_is_headed_as_the_page_and_rounded() -> None:
+    from basket_lib.scan.export import table_csv
+    from basket_lib.views.tables import PRODUCT_CSV_HEADER, product_csv_rows, product_table
+
+    details = {
+        "p1": ProductDetails(product_id="p1", name="Shirt", price=Decimal("64.99"), currency="EUR")
+    }
+    failures = failures_frame(
+        [FailureRecord("u1", "p1", None, None, 1, -1), FailureRecord("u2", "p1", None, None, 2, -1),
+         FailureRecord("u3", "p2", None, None, 1, -1)],
+        details,
+    )  # fmt: skip
+    products = product_table(failures, {"p1": 3}, details)
+    data = table_csv(PRODUCT_CSV_HEADER, product_csv_rows(products)).decode("utf-8-sig")
+    header, shirt, unknown = data.splitlines()
+    assert header == (
+        "product_id,name,failed_reservations,failed_units,affected_users,checkouts_holding_it,"
+        "failure_rate,price,currency,value_at_risk"
+    )
+    # Unrounded: 0.6666666666666666 and 194.96999999999997; numbers stay unquoted.
+    assert shirt == '"p1","Shirt",2,3,2,3,0.6667,64.99,"EUR",194.97'
+    assert unknown == '"p2","",1,1,1,0,"","","",""'
 
 
 def test_affected_users_link_to_each_basket() -> None:
