@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from basket_lib.api.errors import TrackingDecodeError
+from basket_lib.api.errors import BasketError, TrackingDecodeError
+from basket_lib.api.validation import validate_user_id
 from basket_lib.tracking import decode_tracking
 from basket_lib.views import times
 from basket_lib.views.text import md_escape
@@ -47,8 +48,17 @@ if value.strip():
     if session.start_time is not None:
         verb = "Starts" if future else "Started"
         st.caption(md_escape(f"{verb} {times.format_with_utc(session.start_time, tz_name)}"))
-    # One click from the decoded header to that customer's basket, sent with this header.
-    if session.user_id and st.button(
+    # One click from the decoded header to that customer's basket, sent with this header; an id
+    # the basket page would refuse is not offered (the page would only say why).
+    refused = None
+    if session.user_id:
+        try:
+            validate_user_id(session.user_id)
+        except BasketError as exc:
+            refused = exc.message
+    if refused is not None:
+        st.caption(md_escape(f"The session's user id cannot be looked up: {refused}"))
+    elif session.user_id and st.button(
         f"Open the basket of {md_escape(session.user_id)} with this tracking session",
         key="open_tracked_basket",
         icon=":material/shopping_basket:",

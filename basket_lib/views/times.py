@@ -113,11 +113,6 @@ def format_time(ts: datetime | None, tz_name: str | None, *, seconds: bool = Fal
     return "unknown" if local is None else local.strftime(pattern)
 
 
-def format_utc(ts: datetime | None) -> str:
-    """ "2025-06-29 08:12 UTC"; "unknown" for None."""
-    return format_time(ts, "UTC")
-
-
 def format_with_utc(ts: datetime | None, tz_name: str | None, *, seconds: bool = False) -> str:
     """ "2025-06-29 10:12 CEST (2025-06-29 08:12 UTC)": the time in the named zone, then in UTC;
     once when the two read the same (the zone is UTC or unknown)."""

@@ -111,6 +111,19 @@ def test_a_session_starting_in_the_future_has_no_age(page: AppTest) -> None:
     assert "Starts 2999-01-01 01:00 CET (2999-01-01 00:00 UTC)" in plain_texts(at, "caption")
 
 
+def test_a_user_id_the_basket_page_would_refuse_is_not_offered_for_a_lookup(
+    page: AppTest,
+) -> None:
+    at = decode(page, b64(json.dumps({"session_id": "s", "user_id": "u" * 300})))
+    assert not [b for b in at.button if b.key == "open_tracked_basket"]
+    assert any(
+        text.startswith("The session's user id cannot be looked up: The user id is 300 characters")
+        for text in plain_texts(at, "caption")
+    )
+    at = decode(page, b64(json.dumps({"session_id": "s", "user_id": "demo-normal"})))
+    assert [b for b in at.button if b.key == "open_tracked_basket"]
+
+
 def test_provider_and_camel_case_fields(page: AppTest) -> None:
     value = b64(json.dumps({"sessionId": "s-9", "providerName": "netflix", "plan": {"tier": 2}}))
     at = decode(page, value)

@@ -43,7 +43,6 @@ from basket_lib.views.times import (
     expiry_status,
     expiry_text,
     format_time,
-    format_utc,
     humanize_delta,
     to_local,
 )
@@ -205,9 +204,9 @@ def test_format_time(ts: datetime, tz_name: str | None, expected: str) -> None:
     assert format_time(ts, tz_name) == expected
 
 
-def test_format_utc_and_missing_timestamps() -> None:
-    assert format_utc(EXPIRES.astimezone(ZoneInfo("Asia/Tokyo"))) == "2025-06-29 08:12 UTC"
-    assert format_utc(None) == "unknown"
+def test_utc_and_missing_timestamps() -> None:
+    assert format_time(EXPIRES.astimezone(ZoneInfo("Asia/Tokyo")), "UTC") == "2025-06-29 08:12 UTC"
+    assert format_time(None, "UTC") == "unknown"
     assert format_time(None, "Europe/Berlin") == "unknown"
 
 
