@@ -123,15 +123,16 @@ if options.not_sent():
 if options.sent():
     st.caption(f"Request sent with {md_escape(options.sent())}.")
 
-controls = st.columns([1, 1, 1, 3], vertical_alignment="center")
-if controls[0].button(
+# A row that wraps on a narrow window rather than cutting the labels short ("Re…").
+controls = st.container(horizontal=True, vertical_alignment="center")
+if controls.button(
     "Refresh", icon=":material/refresh:", help="Fetch again, bypassing the cache", key="refresh"
 ):
     st.session_state["_refresh"] = st.session_state.get("_refresh", 0) + 1
     st.session_state["_refreshed"] = True
 # Drawn after the basket (below), in this slot: by then the page has recorded what it shows.
-auto_refresh_slot = controls[1].container()
-show_utc = controls[2].toggle("Times in UTC", key="times_utc")
+auto_refresh_slot = controls.container(width="content")
+show_utc = controls.toggle("Times in UTC", key="times_utc")
 tz_name = "UTC" if show_utc else (st.context.timezone or "UTC")
 locale = money.viewer_locale(st.context.locale)
 

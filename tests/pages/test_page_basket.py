@@ -257,6 +257,16 @@ def test_full_cart_shows_all_twenty_rows(shared: AppTest) -> None:
     assert len(cart) == 20
 
 
+def test_the_checkout_shows_each_lines_reservation_next_to_its_product_id(
+    shared: AppTest,
+) -> None:
+    # Beside the answer in words the table has a third of a narrow window: a long name must not
+    # push the reservation out of view.
+    at = show(shared, "demo-checkout-failed")
+    checkout = next(frame.value for frame in at.dataframe if "status" in frame.value.columns)
+    assert list(checkout.columns[:3]) == ["product_id", "status", "name"]
+
+
 def test_next_token_is_shown(shared: AppTest) -> None:
     at = show(shared, "demo-next-token")
 
