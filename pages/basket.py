@@ -146,7 +146,6 @@ def _app_base_url() -> str:
 
 
 def _render_tracking(found: TrackingSession, now: datetime) -> None:
-    st.markdown("**Tracking session sent**")
     st.dataframe(
         [{"field": name, "value": value} for name, value in found.fields()],
         hide_index=True,
@@ -389,13 +388,12 @@ def basket_view() -> None:
             icon=":material/info:",
         )
     if session is not None:
-        main, side = st.columns([3, 1])
-        with side:
+        # Above the basket, not in a column beside it: that left both the session's values and
+        # the checkout table too narrow to read.
+        sent = md_escape(session.session_id) if session.session_id else "without a session id"
+        with st.expander(f"Tracking session sent: {sent}"):
             _render_tracking(session, now)
-        with main:
-            _render_basket(result, details, now)
-    else:
-        _render_basket(result, details, now)
+    _render_basket(result, details, now)
 
 
 @st.fragment(run_every=AUTO_REFRESH_SECONDS)

@@ -360,8 +360,10 @@ def test_provider_id_and_tracking_are_sent(api: RecordingApi) -> None:
     sent = api.baskets()[-1]
     assert sent.target.endswith("/baskets/users/demo-checkout-failed?provider_id=netflix")
     assert sent.headers["x-jay-tracking"] == decode_tracking(SEED_TRACKING).header_value
-    # The decoded session is shown beside the basket.
-    fields = dict(frame_with(at, "field").itertuples(index=False))
+    # The decoded session is shown above the basket, which keeps the page's whole width.
+    (sent_session,) = [e for e in at.expander if e.label.startswith("Tracking session sent")]
+    assert sent_session.label == "Tracking session sent: example\\-session\\-id\\-1234"
+    fields = dict(frame_with(sent_session, "field").itertuples(index=False))
     assert fields["session_id"] == "example-session-id-1234"
     assert fields["source"] == "jay.api.playout.example"
     assert frame_with(at, "status") is not None
