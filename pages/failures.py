@@ -67,11 +67,11 @@ with st.expander("New scan", expanded=scan_id is None, icon=":material/add:"):
                 header = True
                 if layout.id_column is None:
                     st.info("No column is headed user_id: pick the one that holds the ids.")
-                    header = st.checkbox(
-                        "The first row is a header",
-                        value=layout.columns > 1,
-                        key="scan_header",
+                    # Each file starts from its own defaults, never the previous file's choices.
+                    scan_inputs.widget_defaults(
+                        upload, {"scan_header": layout.columns > 1, "scan_column": 0}
                     )
+                    header = st.checkbox("The first row is a header", key="scan_header")
                     names = layout.column_names(header)
                     column = st.selectbox(
                         "Column with the user ids",

@@ -395,6 +395,20 @@ def test_a_headerless_file_of_one_id_per_line_is_scanned(upload_page: AppTest) -
     assert metric(at, "Users read") == ("3", "of 3 in the input")
 
 
+def test_a_second_file_gets_its_own_header_default(upload_page: AppTest) -> None:
+    # The first file's unticked header box must not be applied to the next one while the box is
+    # drawn ticked for it (issue: the header read as data, its ids one too many).
+    at = upload(upload_page, "ids.csv", b"user-00030\nuser-00031\ndemo-hostile\n")
+    assert not at.checkbox(key="scan_header").value
+    at = upload(at, "people.csv", b"email,customer\nx@y,user-00050\na@b,user-00051\n")
+    assert at.checkbox(key="scan_header").value
+    assert at.selectbox(key="scan_column").options == ["email", "customer"]
+    at.selectbox(key="scan_column").set_value(1).run()
+    assert "2 distinct user ids to scan" in plain_texts(at, "caption")
+    (preview,) = [frame.value for frame in at.dataframe]
+    assert preview.values.tolist() == [["x@y", "user-00050"], ["a@b", "user-00051"]]
+
+
 def test_hostile_ids_are_shown_as_data() -> None:
     hostile = ["<script>alert(1)</script>", "[x](javascript:alert(1))", "**bold**"]
     at = start_scan(paste(failures_page(), "\n".join(hostile)))
