@@ -63,7 +63,7 @@ def progress_fraction(info: ScanInfo) -> float:
 
 
 HISTORY_COLUMNS = (
-    "scan", "label", "status", "started", "users", "failed_reservations", "failure_rate", "by",
+    "scan", "label", "status", "started", "done", "failed_reservations", "failure_rate", "by",
 )  # fmt: skip
 
 
@@ -75,7 +75,8 @@ def history_frame(infos: Sequence[ScanInfo], tz_name: str | None) -> pd.DataFram
             "label": info.label or "",
             "status": STATUS_LABELS[info.status],
             "started": format_time(info.started_at or info.created_at, tz_name),
-            "users": f"{info.done:,} / {info.input_size:,}",
+            # Outcomes (errors included), not the baskets read that a scan's results count.
+            "done": f"{info.done:,} / {info.input_size:,}",
             "failed_reservations": info.failed_reservations,
             "failure_rate": info.reservation_failure_rate,
             "by": info.started_by or info.source,

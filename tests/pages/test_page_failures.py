@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -464,6 +465,16 @@ def test_a_scan_opened_by_its_link_says_which_it_is_and_compares_with_the_previo
     # The history lists both, newest first, each with its link.
     history = frame_with(at, "by")
     assert list(history["scan"])[:2] == [f"/failures?scan={second}", f"/failures?scan={first}"]
+
+
+def test_the_history_counts_outcomes_under_another_name_than_users_read() -> None:
+    at = start_scan(paste(failures_page(), "user-00001\ndemo-fault-500"))
+    assert metric(at, "Users read") == ("1", "of 2 in the input")  # baskets read
+    (table,) = [frame for frame in at.dataframe if "by" in frame.value.columns]
+    assert list(table.value["done"]) == ["2 / 2"]  # outcomes, the error included
+    labels = {name: config.get("label") for name, config in json.loads(table.proto.columns).items()}
+    assert labels["done"] == "Users done / input"
+    assert "Users read" not in labels.values()
 
 
 def test_an_unknown_scan_link_says_so() -> None:
