@@ -27,6 +27,8 @@ st.caption(
     f"whom? Scan up to {MAX_SCAN_USERS:,} user ids; every scan is kept, so it can be shared by "
     "its link, compared and followed over time."
 )
+# What failed just before the last run's st.rerun() (Stop, Resume, a worker not started).
+data.show_kept_errors()
 db = dashboard_scans.database(settings)
 if db is None:
     st.stop()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 from pathlib import Path
@@ -25,6 +26,7 @@ from apptest_support import (
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from basket_lib.api.errors import ScanStateError, StorageError
 from basket_lib.scan import inputs, worker
 from basket_lib.scan.report import INVALID_USER_ID_KIND
 from basket_lib.settings import Settings
@@ -500,6 +502,65 @@ def test_a_stopped_scan_is_labelled_partial_and_offers_resume(
     no_exception(at)
     assert metric(at, "Users read") == ("20", "of 20 in the input")
     assert not [w for w in plain_texts(at, "warning") if "Partial results" in w]
+
+
+def _stopped_scan(monkeypatch: pytest.MonkeyPatch, users: list[str]) -> AppTest:
+    monkeypatch.setattr(worker, "launch_worker", lambda: None)  # stays queued until stopped
+    at = start_scan(paste(failures_page(), "\n".join(users)))
+    at.button(key="stop_scan").click().run()
+    no_exception(at)
+    assert at.button(key="resume_scan")
+    return at
+
+
+def test_a_resume_that_fails_says_why_after_the_rerun(monkeypatch: pytest.MonkeyPatch) -> None:
+    from basket_lib.store import scans
+
+    at = _stopped_scan(monkeypatch, SEEDED[:5])
+
+    def taken(db: object, scan_id: str) -> None:
+        raise ScanStateError(f"Scan {scan_id} was just resumed by another run.")
+
+    monkeypatch.setattr(scans, "requeue", taken)
+    at.button(key="resume_scan").click().run()
+    no_exception(at)
+    assert any("was just resumed by another run" in error for error in plain_texts(at, "error"))
+    at.run()  # shown once, not on every later run
+    assert not any("resumed by another run" in error for error in plain_texts(at, "error"))
+
+
+def test_a_worker_that_cannot_start_is_reported_after_start_and_resume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(**options: object) -> None:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(worker, "launch_worker", refuse)
+    at = start_scan(paste(failures_page(), "\n".join(SEEDED[:5])))
+    assert isinstance(at.query_params["scan"], str)  # stored all the same, and shown queued
+    (error,) = [e for e in plain_texts(at, "error") if "no worker process could be started" in e]
+    assert "Resource temporarily unavailable" in error
+
+    at.button(key="stop_scan").click().run()
+    no_exception(at)
+    at.button(key="resume_scan").click().run()
+    no_exception(at)
+    assert any("no worker process could be started" in e for e in plain_texts(at, "error"))
+
+
+def test_a_stop_that_fails_says_why_after_the_rerun(monkeypatch: pytest.MonkeyPatch) -> None:
+    from basket_lib.store import scans
+
+    monkeypatch.setattr(worker, "launch_worker", lambda: None)
+    at = start_scan(paste(failures_page(), "\n".join(SEEDED[:5])))
+
+    def broken(db: object, scan_id: str) -> None:
+        raise StorageError("The scan database could not be written (stopping the scan).")
+
+    monkeypatch.setattr(scans, "request_cancel", broken)
+    at.button(key="stop_scan").click().run()
+    no_exception(at)
+    assert any("could not be written (stopping the scan)" in e for e in plain_texts(at, "error"))
 
 
 def test_a_database_that_cannot_be_opened_is_a_clear_message(
