@@ -151,9 +151,9 @@ def ensure_worker(db: Database, info: scans.ScanInfo) -> None:
 
 
 @st.fragment(run_every=PROGRESS_SECONDS)
-def live_progress(db: Database, scan_id: str) -> None:
-    """Progress of a queued or running scan, read from the database every second, in any
-    session; the whole page reruns once the scan has ended, to show its results."""
+def live_progress(db: Database, scan_id: str, tz_name: str) -> None:
+    """Which scan it is and its progress, while queued or running, read from the database every
+    second, in any session; the whole page reruns once the scan has ended, to show its results."""
     try:
         info = scans.require_scan(db, scan_id)
     except BasketError as exc:
@@ -161,6 +161,8 @@ def live_progress(db: Database, scan_id: str) -> None:
         return
     if info.status not in (scans.Status.QUEUED, scans.Status.RUNNING):
         st.rerun()
+    # Here, not with the page: only this part reruns, and a queued scan starts meanwhile.
+    st.caption(md_escape(scan_views.scan_identity(info, tz_name)))
     ensure_worker(db, info)
     st.progress(scan_views.progress_fraction(info), text=scan_views.progress_text(info))
     if info.cancel_requested:

@@ -159,10 +159,10 @@ if info is None:
 
 st.divider()
 st.subheader(info.label or "Scan")
-st.caption(md_escape(scan_views.scan_identity(info, tz_name)))
 if info.status in (scans.Status.QUEUED, scans.Status.RUNNING):
-    dashboard_scans.live_progress(db, info.id)
+    dashboard_scans.live_progress(db, info.id, tz_name)  # says which scan it is, and its status
     st.stop()
+st.caption(md_escape(scan_views.scan_identity(info, tz_name)))
 if (note := scan_views.partial_note(info)) is not None:
     st.warning(note, icon=":material/pending:")
     if info.error:

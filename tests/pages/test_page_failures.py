@@ -593,6 +593,39 @@ def test_a_queued_scan_watched_from_another_session_gets_a_worker(
     assert len(launched) == before + 1
 
 
+def _progress_of(scan_id: str) -> None:
+    # An AppTest script: the progress fragment alone, which is all that reruns while a scan is
+    # watched.
+    from basket_lib.settings import Settings
+    from basket_lib.store.database import open_database
+    from dashboard import scans as dashboard_scans
+
+    db = open_database(Settings.from_env().database_url)
+    dashboard_scans.live_progress(db, scan_id, "UTC")
+
+
+def test_the_progress_poll_says_when_a_queued_scan_starts_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from basket_lib.store import scans
+
+    monkeypatch.setattr(worker, "launch_worker", lambda: None)
+    db = open_database(Settings.from_env().database_url)
+    info = scans.create_scan(db, user_ids=SEEDED[:5], concurrency=1)
+    poll = AppTest.from_function(_progress_of, args=(info.id,), default_timeout=30)
+    poll.run()
+    no_exception(poll)
+    (identity,) = plain_texts(poll, "caption")
+    assert identity.endswith(" · queued")
+
+    scans.claim(db, info.id, scans.new_owner())  # a worker took it
+    poll.run()
+    no_exception(poll)
+    (identity,) = plain_texts(poll, "caption")
+    assert identity.endswith(" · running")
+    assert any(p.text.startswith("0 / 5 users") for p in poll.get("progress"))
+
+
 def test_a_scan_stopped_by_a_failure_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
     from basket_lib.store import scans
 
