@@ -122,6 +122,21 @@ def previous_of(info: ScanInfo, history: Sequence[ScanInfo]) -> ScanInfo | None:
     return max(earlier, key=lambda other: other.created_at, default=None)
 
 
+def comparison_refusal(scan_id: str, wanted: str, found: ScanInfo | None) -> str:
+    """Why the link's compare=`wanted` shows no comparison on scan `scan_id`'s page; `found`:
+    the stored scan `wanted` names, if any."""
+    if wanted == scan_id:
+        reason = f"The link compares scan {wanted} with itself"
+    elif found is None:
+        reason = f"The link compares with scan {wanted}, which is not stored"
+    else:
+        reason = (
+            f"The link compares with scan {wanted}, which is {STATUS_LABELS[found.status]}: only "
+            "a stopped or finished scan is compared"
+        )
+    return f"{reason}. No comparison is shown; pick a scan to compare with below."
+
+
 @dataclass(frozen=True)
 class Change:
     """A KPI's change against the previous scan of the same label, worded for st.metric."""

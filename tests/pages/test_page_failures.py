@@ -469,6 +469,52 @@ def test_a_scan_opened_by_its_link_says_which_it_is_and_compares_with_the_previo
     assert list(history["scan"])[:2] == [f"/failures?scan={second}", f"/failures?scan={first}"]
 
 
+@pytest.mark.parametrize("asked", ["itself", "bogus"])
+def test_a_comparison_link_that_cannot_be_followed_says_so_and_compares_nothing(
+    asked: str,
+) -> None:
+    _scan_of(["demo-checkout-failed", "user-00003"], "weekly")
+    second = _scan_of(["user-00003", "user-00050"], "weekly")
+    at = _open(second, compare=second if asked == "itself" else asked)
+    (warning,) = [w for w in plain_texts(at, "warning") if "No comparison is shown" in w]
+    if asked == "itself":
+        assert f"compares scan {second} with itself" in warning
+    else:
+        assert "compares with scan bogus, which is not stored" in warning
+    # Not the previous scan in its place, as if it were the one asked for.
+    assert at.selectbox(key=f"compare_with_{second}").value == ""
+    assert not [frame for frame in at.dataframe if "change" in frame.value.columns]
+    assert "compare" not in at.query_params
+
+
+def test_a_comparison_link_to_a_scan_older_than_those_offered_is_followed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dashboard import comparison
+
+    first = _scan_of(["demo-checkout-failed", "user-00003"], "weekly")
+    second = _scan_of(["user-00003", "user-00050"], "weekly")
+    monkeypatch.setattr(comparison, "CHOICES_LIMIT", 1)  # only the newest scan is listed
+    at = _open(second, compare=first)
+    assert not [w for w in plain_texts(at, "warning") if "No comparison is shown" in w]
+    assert at.selectbox(key=f"compare_with_{second}").value == first
+    assert "resolved" in set(frame_with(at, "change")["change"])
+
+
+def test_a_comparison_link_to_a_running_scan_says_it_is_not_finished() -> None:
+    from basket_lib.store import scans
+
+    scan_id = _scan_of(["user-00003"], "weekly")
+    db = open_database(Settings.from_env().database_url)
+    running = scans.create_scan(db, user_ids=SEEDED[:3], concurrency=1, owner=scans.new_owner())
+    at = _open(scan_id, compare=running.id)
+    assert any(
+        f"compares with scan {running.id}, which is running: only a stopped or finished" in w
+        for w in plain_texts(at, "warning")
+    )
+    assert at.selectbox(key=f"compare_with_{scan_id}").value == ""
+
+
 def test_the_history_counts_outcomes_under_another_name_than_users_read() -> None:
     at = start_scan(paste(failures_page(), "user-00001\ndemo-fault-500"))
     assert metric(at, "Users read") == ("1", "of 2 in the input")  # baskets read
