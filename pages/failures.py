@@ -325,7 +325,22 @@ if report.errors:
         key="download_errors",
     )
 else:
-    st.caption("None: every user was fetched.")
+    st.caption(scan_views.no_unread_note(info))
+if info.partial:
+    st.markdown("#### Users not scanned yet")
+    try:
+        pending = scans.pending_user_ids(db, info.id)
+    except BasketError as exc:
+        data.show_error(exc)
+    else:
+        st.caption(scan_views.not_scanned_summary(info, len(pending)))
+        if pending:
+            exports.csv_download(
+                "Download users not scanned yet (CSV)",
+                lambda: export.pending_csv(pending, extras),
+                file_name=f"scan-not-scanned-{info.id}.csv",
+                key="download_pending",
+            )
 
 st.divider()
 comparison.show(settings, db, info, products, failures, tz_name)

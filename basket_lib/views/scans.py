@@ -243,3 +243,24 @@ def unread_summary(api_errors: int, invalid: int) -> str:
         f"{plural(total, 'user')} could not be read ({', '.join(parts)}); "
         f"{pronoun} listed below with the reason."
     )
+
+
+def no_unread_note(info: ScanInfo) -> str:
+    """What an empty errors table means: a stopped scan has not fetched every user yet."""
+    if info.partial and not info.done:
+        return "None yet: the scan stopped before it fetched any user."
+    if info.partial:
+        return f"None among the {plural(info.done, 'user')} done so far."
+    return "None: every user was fetched."
+
+
+def not_scanned_summary(info: ScanInfo, pending: int) -> str:
+    """How many users a stopped scan has not reached (pending_user_ids), and what to do."""
+    if not pending:
+        return f"Every user was reached before the scan was {info.status}."
+    verb = "was" if pending == 1 else "were"
+    return (
+        f"{pending:,} of {plural(info.input_size, 'user')} {verb} not scanned: the scan was "
+        f"{info.status} before it reached them. Resume the scan to fetch them, or download them "
+        "to scan them later."
+    )

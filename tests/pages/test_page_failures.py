@@ -609,6 +609,45 @@ def test_a_stop_that_fails_says_why_after_the_rerun(monkeypatch: pytest.MonkeyPa
     assert any("could not be written (stopping the scan)" in e for e in plain_texts(at, "error"))
 
 
+def test_a_stopped_scan_counts_and_exports_the_users_it_did_not_reach(
+    media_files: list[MediaFileManager],
+) -> None:
+    from basket_lib import connect
+    from basket_lib.scan import engine
+    from basket_lib.store import scans
+
+    db = open_database(Settings.from_env().database_url)
+    users = SEEDED[:10]
+    owner = scans.new_owner()
+    info = scans.create_scan(
+        db, user_ids=users, concurrency=1, owner=owner, extras={users[7]: {"ticket": "T-7"}}
+    )
+    recorder = scans.Recorder(db, info.id, owner, scans.load_report(db, info.id))
+    engine.scan_users_sync(
+        lambda: connect.build_async_client(Settings(max_retries=0)),
+        users[:4],
+        concurrency=1,
+        report=recorder.report,
+        on_outcome=recorder,
+    )
+    recorder.cancel()  # Stop, after 4 of the 10
+
+    at = _open(info.id)
+    assert "the scan was cancelled after 4 of 10 users" in plain_texts(at, "warning")[0]
+    captions = plain_texts(at, "caption")
+    assert not [c for c in captions if "every user was fetched" in c]
+    assert "None among the 4 users done so far." in captions
+    assert any(
+        c.startswith("6 of 10 users were not scanned: the scan was cancelled") for c in captions
+    )
+    (button,) = [b for b in at.get("download_button") if "not scanned" in b.proto.label]
+    data = download_data(media_files, button.proto).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(data)))
+    assert [row["user_id"] for row in rows] == users[4:]
+    assert [row["ticket"] for row in rows] == ["", "", "", "T-7", "", ""]
+    assert at.button(key="resume_scan")  # resuming stays the way to fetch them
+
+
 def test_a_database_that_cannot_be_opened_is_a_clear_message(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
