@@ -54,7 +54,11 @@ HISTORY_COLUMNS: dict[str, Any] = {
     "label": _TEXT("Label"),
     "status": _TEXT("Status"),
     "started": _TEXT("Started"),
-    "users": _TEXT("Users read / input", help="Outcomes so far / distinct users in the input."),
+    "done": _TEXT(
+        "Users done / input",
+        help="Users with an outcome so far (a basket read, or an error and its reason) / "
+        "distinct users in the input.",
+    ),
     "failed_reservations": _NUMBER("Failed reservations", format="%d"),
     "failure_rate": _NUMBER("Failure rate", format="percent"),
     "by": _TEXT("Started by"),

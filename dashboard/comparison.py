@@ -16,10 +16,11 @@ from basket_lib.views.text import md_escape, plural
 from dashboard import columns, data, exports
 
 NO_COMPARISON = ""
+CHOICES_LIMIT = 100  # the most recent scans offered; a link may name an older one
 
 
 def _choices(db: Database, info: scans.ScanInfo) -> list[scans.ScanInfo]:
-    others = [s for s in scans.list_scans(db, limit=100) if s.id != info.id]
+    others = [s for s in scans.list_scans(db, limit=CHOICES_LIMIT) if s.id != info.id]
     return [s for s in others if s.status not in (scans.Status.QUEUED, scans.Status.RUNNING)]
 
 
@@ -39,10 +40,21 @@ def show(
         return
     by_id = {s.id: s for s in choices}
     wanted = st.query_params.get("compare", NO_COMPARISON)
+    asked: scans.ScanInfo | None = None
+    if wanted and wanted != info.id and wanted not in by_id:
+        try:
+            asked = scans.get_scan(db, wanted)  # older than the choices listed, perhaps
+        except BasketError as exc:
+            data.show_error(exc)
+            return
+        if asked is not None and asked.status not in (scans.Status.QUEUED, scans.Status.RUNNING):
+            by_id[asked.id] = asked
     if wanted and wanted not in by_id:
-        st.warning(f"There is no stopped or finished scan {md_escape(wanted)} to compare with.")
+        # Said plainly, and nothing compared in its place: another scan's figures would read as
+        # the ones the link asked for.
+        st.warning(md_escape(scan_views.comparison_refusal(info.id, wanted, asked)))
         wanted = NO_COMPARISON
-    if not wanted:
+    elif not wanted:
         # The previous scan of the same label is what a weekly review compares with.
         previous = scan_views.previous_of(info, choices)
         wanted = previous.id if previous is not None else NO_COMPARISON

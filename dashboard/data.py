@@ -103,6 +103,24 @@ def show_error(exc: BasketError, *, user_id: str | None = None) -> None:
             st.code(shown.response, language="json")
 
 
+_KEPT_ERRORS = "_errors_after_rerun"
+
+
+def show_error_after_rerun(error: BasketError | str) -> None:
+    """Show `error` (a BasketError, or markdown for st.error) once, on the next run: for a
+    failure just before st.rerun(), which would wipe it before anyone could read it."""
+    st.session_state.setdefault(_KEPT_ERRORS, []).append(error)
+
+
+def show_kept_errors() -> None:
+    """The errors kept by show_error_after_rerun, each shown once."""
+    for error in st.session_state.pop(_KEPT_ERRORS, []):
+        if isinstance(error, BasketError):
+            show_error(error)
+        else:
+            st.error(error, icon=":material/error:")
+
+
 AUDIT_REFUSED = (
     "This could not be recorded in the audit log, so it is not shown: with sign-in on, every "
     "look at customer data must be audited. Ask the dashboard's operator to check the audit log."

@@ -10,7 +10,7 @@ hash the text and unpickle 50,000 ids (about 5 ms).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from typing import TypeVar
 
 import streamlit as st
@@ -20,9 +20,11 @@ from basket_lib.api.errors import BasketError
 from basket_lib.scan import inputs
 from basket_lib.scan.inputs import CsvLayout, ParsedIds
 
-# The last input read (pasted or uploaded), and the last upload's layout.
+# The last input read (pasted or uploaded), the last upload's layout, and the upload whose
+# defaults the column picker's widgets were given.
 _IDS = "_scan_input_ids"
 _LAYOUT = "_scan_input_layout"
+_WIDGETS_FOR = "_scan_input_widgets_for"
 
 T = TypeVar("T")
 
@@ -78,7 +80,23 @@ def uploaded_ids(upload: UploadedFile, *, cap: int, column: int | None, header: 
     )
 
 
+def widget_defaults(upload: UploadedFile, defaults: Mapping[str, object]) -> None:
+    """Give the widgets keyed in `defaults` those values whenever a different file is uploaded.
+
+    Call before drawing them, and draw them without a `value`/`index` of their own. A keyed
+    widget keeps its value across reruns, so without this a new file would be read with the
+    previous file's choices while the browser draws the new file's defaults. Set through
+    session state, the value reaches the browser too."""
+    source = _file(upload)
+    if st.session_state.get(_WIDGETS_FOR) != source or any(
+        key not in st.session_state for key in defaults
+    ):
+        st.session_state[_WIDGETS_FOR] = source
+        st.session_state.update(defaults)
+
+
 def forget() -> None:
     """Nothing is pasted or uploaded now: free what was read last."""
     st.session_state.pop(_IDS, None)
     st.session_state.pop(_LAYOUT, None)
+    st.session_state.pop(_WIDGETS_FOR, None)

@@ -45,7 +45,8 @@ def start(
     settings: Settings, db: Database, parsed: ParsedIds, *, label: str, concurrency: int
 ) -> str | None:
     """Audit the scan, store it queued, start a worker: the new scan's id, or None (the reason
-    shown). A scan that cannot be audited is not stored (fail closed with sign-in on)."""
+    shown). A scan that cannot be audited is not stored (fail closed with sign-in on). A worker
+    that cannot be started is reported on the next run: the caller reruns to show the scan."""
     scan_id = scans.new_scan_id()
     audited = data.audit(
         settings,
@@ -73,7 +74,8 @@ def start(
     except BasketError as exc:
         data.show_error(exc)
         return None
-    _launch()
+    if (problem := _launch()) is not None:
+        data.show_error_after_rerun(problem)
     return info.id
 
 
@@ -92,7 +94,8 @@ def prepare_worker(settings: Settings) -> None:
         _log.warning("could not start a standby scan worker: %s", exc)
 
 
-def _launch() -> None:
+def _launch() -> str | None:
+    """Start a worker for the queue: None, or (as markdown) why none could be started."""
     # A watching page's check (ensure_worker) counts from here: the worker just started needs a
     # moment to claim its scan, and a second one would only cost a Python start-up.
     st.session_state[_LAST_WORKER_CHECK] = time.monotonic()
@@ -100,28 +103,32 @@ def _launch() -> None:
         _standby().start()
     except OSError as exc:
         _log.error("could not start a scan worker: %s", exc)
-        st.error(
+        return (
             "The scan is stored, but no worker process could be started to run it "
             f"({md_escape(exc.strerror or type(exc).__name__)}). It waits in the queue; ask the "
-            "dashboard's operator to check the server.",
-            icon=":material/error:",
+            "dashboard's operator to check the server."
         )
+    return None
 
 
 def stop(db: Database, scan_id: str) -> None:
+    """Ask the scan to stop; a failure is shown on the next run (the caller reruns)."""
     try:
         scans.request_cancel(db, scan_id)
     except BasketError as exc:
-        data.show_error(exc)
+        data.show_error_after_rerun(exc)
 
 
 def resume(db: Database, scan_id: str) -> None:
+    """Queue the stopped scan again and start a worker; a failure is shown on the next run (the
+    caller reruns)."""
     try:
         scans.requeue(db, scan_id)
     except BasketError as exc:
-        data.show_error(exc)
+        data.show_error_after_rerun(exc)
         return
-    _launch()
+    if (problem := _launch()) is not None:
+        data.show_error_after_rerun(problem)
 
 
 def ensure_worker(db: Database, info: scans.ScanInfo) -> None:
@@ -139,14 +146,14 @@ def ensure_worker(db: Database, info: scans.ScanInfo) -> None:
     except BasketError as exc:
         data.show_error(exc)
         return
-    if free:
-        _launch()
+    if free and (problem := _launch()) is not None:
+        st.error(problem, icon=":material/error:")
 
 
 @st.fragment(run_every=PROGRESS_SECONDS)
-def live_progress(db: Database, scan_id: str) -> None:
-    """Progress of a queued or running scan, read from the database every second, in any
-    session; the whole page reruns once the scan has ended, to show its results."""
+def live_progress(db: Database, scan_id: str, tz_name: str) -> None:
+    """Which scan it is and its progress, while queued or running, read from the database every
+    second, in any session; the whole page reruns once the scan has ended, to show its results."""
     try:
         info = scans.require_scan(db, scan_id)
     except BasketError as exc:
@@ -154,6 +161,8 @@ def live_progress(db: Database, scan_id: str) -> None:
         return
     if info.status not in (scans.Status.QUEUED, scans.Status.RUNNING):
         st.rerun()
+    # Here, not with the page: only this part reruns, and a queued scan starts meanwhile.
+    st.caption(md_escape(scan_views.scan_identity(info, tz_name)))
     ensure_worker(db, info)
     st.progress(scan_views.progress_fraction(info), text=scan_views.progress_text(info))
     if info.cancel_requested:

@@ -27,6 +27,8 @@ st.caption(
     f"whom? Scan up to {MAX_SCAN_USERS:,} user ids; every scan is kept, so it can be shared by "
     "its link, compared and followed over time."
 )
+# What failed just before the last run's st.rerun() (Stop, Resume, a worker not started).
+data.show_kept_errors()
 db = dashboard_scans.database(settings)
 if db is None:
     st.stop()
@@ -67,11 +69,11 @@ with st.expander("New scan", expanded=scan_id is None, icon=":material/add:"):
                 header = True
                 if layout.id_column is None:
                     st.info("No column is headed user_id: pick the one that holds the ids.")
-                    header = st.checkbox(
-                        "The first row is a header",
-                        value=layout.columns > 1,
-                        key="scan_header",
+                    # Each file starts from its own defaults, never the previous file's choices.
+                    scan_inputs.widget_defaults(
+                        upload, {"scan_header": layout.columns > 1, "scan_column": 0}
                     )
+                    header = st.checkbox("The first row is a header", key="scan_header")
                     names = layout.column_names(header)
                     column = st.selectbox(
                         "Column with the user ids",
@@ -157,10 +159,10 @@ if info is None:
 
 st.divider()
 st.subheader(info.label or "Scan")
-st.caption(md_escape(scan_views.scan_identity(info, tz_name)))
 if info.status in (scans.Status.QUEUED, scans.Status.RUNNING):
-    dashboard_scans.live_progress(db, info.id)
+    dashboard_scans.live_progress(db, info.id, tz_name)  # says which scan it is, and its status
     st.stop()
+st.caption(md_escape(scan_views.scan_identity(info, tz_name)))
 if (note := scan_views.partial_note(info)) is not None:
     st.warning(note, icon=":material/pending:")
     if info.error:
@@ -321,7 +323,22 @@ if report.errors:
         key="download_errors",
     )
 else:
-    st.caption("None: every user was fetched.")
+    st.caption(scan_views.no_unread_note(info))
+if info.partial:
+    st.markdown("#### Users not scanned yet")
+    try:
+        pending = scans.pending_user_ids(db, info.id)
+    except BasketError as exc:
+        data.show_error(exc)
+    else:
+        st.caption(scan_views.not_scanned_summary(info, len(pending)))
+        if pending:
+            exports.csv_download(
+                "Download users not scanned yet (CSV)",
+                lambda: export.pending_csv(pending, extras),
+                file_name=f"scan-not-scanned-{info.id}.csv",
+                key="download_pending",
+            )
 
 st.divider()
 comparison.show(settings, db, info, products, failures, tz_name)

@@ -25,6 +25,7 @@ FAILURE_COLUMNS: tuple[str, ...] = (
     "user_id", "product_id", "name", "variant", "main_product", "count", "stocked",
 )  # fmt: skip
 ERROR_COLUMNS: tuple[str, ...] = ("user_id", "kind", "http_status", "api_code", "message")
+PENDING_COLUMNS: tuple[str, ...] = ("user_id",)
 
 BOM = "\ufeff"
 # Characters that make spreadsheet software evaluate a cell as a formula.
@@ -148,3 +149,9 @@ def table_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes
 
 def errors_csv(errors: Iterable[ErrorRecord], extras: Extras | None = None) -> bytes:
     return table_csv(*_with_extras(ERROR_COLUMNS, error_rows(errors), extras))
+
+
+def pending_csv(user_ids: Iterable[str], extras: Extras | None = None) -> bytes:
+    """The users a stopped scan has not reached yet, with their other input columns: a file that
+    uploads again as a scan of its own."""
+    return table_csv(*_with_extras(PENDING_COLUMNS, ((user,) for user in user_ids), extras))

@@ -63,7 +63,7 @@ def progress_fraction(info: ScanInfo) -> float:
 
 
 HISTORY_COLUMNS = (
-    "scan", "label", "status", "started", "users", "failed_reservations", "failure_rate", "by",
+    "scan", "label", "status", "started", "done", "failed_reservations", "failure_rate", "by",
 )  # fmt: skip
 
 
@@ -75,7 +75,8 @@ def history_frame(infos: Sequence[ScanInfo], tz_name: str | None) -> pd.DataFram
             "label": info.label or "",
             "status": STATUS_LABELS[info.status],
             "started": format_time(info.started_at or info.created_at, tz_name),
-            "users": f"{info.done:,} / {info.input_size:,}",
+            # Outcomes (errors included), not the baskets read that a scan's results count.
+            "done": f"{info.done:,} / {info.input_size:,}",
             "failed_reservations": info.failed_reservations,
             "failure_rate": info.reservation_failure_rate,
             "by": info.started_by or info.source,
@@ -119,6 +120,21 @@ def previous_of(info: ScanInfo, history: Sequence[ScanInfo]) -> ScanInfo | None:
         and other.created_at < info.created_at
     ]
     return max(earlier, key=lambda other: other.created_at, default=None)
+
+
+def comparison_refusal(scan_id: str, wanted: str, found: ScanInfo | None) -> str:
+    """Why the link's compare=`wanted` shows no comparison on scan `scan_id`'s page; `found`:
+    the stored scan `wanted` names, if any."""
+    if wanted == scan_id:
+        reason = f"The link compares scan {wanted} with itself"
+    elif found is None:
+        reason = f"The link compares with scan {wanted}, which is not stored"
+    else:
+        reason = (
+            f"The link compares with scan {wanted}, which is {STATUS_LABELS[found.status]}: only "
+            "a stopped or finished scan is compared"
+        )
+    return f"{reason}. No comparison is shown; pick a scan to compare with below."
 
 
 @dataclass(frozen=True)
@@ -226,4 +242,25 @@ def unread_summary(api_errors: int, invalid: int) -> str:
     return (
         f"{plural(total, 'user')} could not be read ({', '.join(parts)}); "
         f"{pronoun} listed below with the reason."
+    )
+
+
+def no_unread_note(info: ScanInfo) -> str:
+    """What an empty errors table means: a stopped scan has not fetched every user yet."""
+    if info.partial and not info.done:
+        return "None yet: the scan stopped before it fetched any user."
+    if info.partial:
+        return f"None among the {plural(info.done, 'user')} done so far."
+    return "None: every user was fetched."
+
+
+def not_scanned_summary(info: ScanInfo, pending: int) -> str:
+    """How many users a stopped scan has not reached (pending_user_ids), and what to do."""
+    if not pending:
+        return f"Every user was reached before the scan was {info.status}."
+    verb = "was" if pending == 1 else "were"
+    return (
+        f"{pending:,} of {plural(info.input_size, 'user')} {verb} not scanned: the scan was "
+        f"{info.status} before it reached them. Resume the scan to fetch them, or download them "
+        "to scan them later."
     )

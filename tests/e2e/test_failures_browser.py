@@ -64,3 +64,26 @@ def test_a_first_visit_on_a_fresh_server_runs_the_page_once(
         # The whole app, through app.py: its sidebar and navigation.
         expect(page.locator("[data-testid=stSidebarNav]")).to_contain_text("Basket lookup")
         expect(page).to_have_url(fresh.url("/failures"))
+
+
+def _upload(page: Page, name: str, data: bytes) -> None:
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").set_input_files(
+        files=[{"name": name, "mimeType": "text/csv", "buffer": data}]
+    )
+
+
+def test_a_second_upload_is_read_with_the_header_box_as_drawn(
+    page: Page, demo_app: RunningApp
+) -> None:
+    open_app(page, demo_app.url("/failures"), heading(page, "Reservation failures"))
+    page.get_by_text("Upload CSV").click()
+    header = page.get_by_role("checkbox", name="The first row is a header")
+    _upload(page, "ids.csv", b"user-00030\nuser-00031\ndemo-hostile\n")
+    expect(header).not_to_be_checked()
+    expect(page.get_by_text("3 distinct user ids to scan")).to_be_visible()
+
+    # The browser draws the new file's default (ticked); the page must read the file so too.
+    _upload(page, "people.csv", b"email,customer\nx@y,user-00050\na@b,user-00051\n")
+    expect(page.get_by_text("2 distinct user ids to scan")).to_be_visible()
+    expect(header).to_be_checked()
+    expect(page.get_by_role("combobox", name="Column with the user ids")).to_have_value("email")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 from pathlib import Path
@@ -25,6 +26,7 @@ from apptest_support import (
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
+from basket_lib.api.errors import ScanStateError, StorageError
 from basket_lib.demo import transport as demo_transport
 from basket_lib.demo.api import DemoResponse
 from basket_lib.demo.catalogue import CATALOGUE
@@ -409,6 +411,20 @@ def test_a_headerless_file_of_one_id_per_line_is_scanned(upload_page: AppTest) -
     assert metric(at, "Users read") == ("3", "of 3 in the input")
 
 
+def test_a_second_file_gets_its_own_header_default(upload_page: AppTest) -> None:
+    # The first file's unticked header box must not be applied to the next one while the box is
+    # drawn ticked for it (issue: the header read as data, its ids one too many).
+    at = upload(upload_page, "ids.csv", b"user-00030\nuser-00031\ndemo-hostile\n")
+    assert not at.checkbox(key="scan_header").value
+    at = upload(at, "people.csv", b"email,customer\nx@y,user-00050\na@b,user-00051\n")
+    assert at.checkbox(key="scan_header").value
+    assert at.selectbox(key="scan_column").options == ["email", "customer"]
+    at.selectbox(key="scan_column").set_value(1).run()
+    assert "2 distinct user ids to scan" in plain_texts(at, "caption")
+    (preview,) = [frame.value for frame in at.dataframe]
+    assert preview.values.tolist() == [["x@y", "user-00050"], ["a@b", "user-00051"]]
+
+
 def test_hostile_ids_are_shown_as_data() -> None:
     hostile = ["<script>alert(1)</script>", "[x](javascript:alert(1))", "**bold**"]
     at = start_scan(paste(failures_page(), "\n".join(hostile)))
@@ -505,6 +521,62 @@ def test_failed_reservations_show_a_missing_variant_as_a_blank_cell() -> None:
     assert "None" not in failures.astype(str).to_numpy().ravel().tolist()
 
 
+@pytest.mark.parametrize("asked", ["itself", "bogus"])
+def test_a_comparison_link_that_cannot_be_followed_says_so_and_compares_nothing(
+    asked: str,
+) -> None:
+    _scan_of(["demo-checkout-failed", "user-00003"], "weekly")
+    second = _scan_of(["user-00003", "user-00050"], "weekly")
+    at = _open(second, compare=second if asked == "itself" else asked)
+    (warning,) = [w for w in plain_texts(at, "warning") if "No comparison is shown" in w]
+    if asked == "itself":
+        assert f"compares scan {second} with itself" in warning
+    else:
+        assert "compares with scan bogus, which is not stored" in warning
+    # Not the previous scan in its place, as if it were the one asked for.
+    assert at.selectbox(key=f"compare_with_{second}").value == ""
+    assert not [frame for frame in at.dataframe if "change" in frame.value.columns]
+    assert "compare" not in at.query_params
+
+
+def test_a_comparison_link_to_a_scan_older_than_those_offered_is_followed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dashboard import comparison
+
+    first = _scan_of(["demo-checkout-failed", "user-00003"], "weekly")
+    second = _scan_of(["user-00003", "user-00050"], "weekly")
+    monkeypatch.setattr(comparison, "CHOICES_LIMIT", 1)  # only the newest scan is listed
+    at = _open(second, compare=first)
+    assert not [w for w in plain_texts(at, "warning") if "No comparison is shown" in w]
+    assert at.selectbox(key=f"compare_with_{second}").value == first
+    assert "resolved" in set(frame_with(at, "change")["change"])
+
+
+def test_a_comparison_link_to_a_running_scan_says_it_is_not_finished() -> None:
+    from basket_lib.store import scans
+
+    scan_id = _scan_of(["user-00003"], "weekly")
+    db = open_database(Settings.from_env().database_url)
+    running = scans.create_scan(db, user_ids=SEEDED[:3], concurrency=1, owner=scans.new_owner())
+    at = _open(scan_id, compare=running.id)
+    assert any(
+        f"compares with scan {running.id}, which is running: only a stopped or finished" in w
+        for w in plain_texts(at, "warning")
+    )
+    assert at.selectbox(key=f"compare_with_{scan_id}").value == ""
+
+
+def test_the_history_counts_outcomes_under_another_name_than_users_read() -> None:
+    at = start_scan(paste(failures_page(), "user-00001\ndemo-fault-500"))
+    assert metric(at, "Users read") == ("1", "of 2 in the input")  # baskets read
+    (table,) = [frame for frame in at.dataframe if "by" in frame.value.columns]
+    assert list(table.value["done"]) == ["2 / 2"]  # outcomes, the error included
+    labels = {name: config.get("label") for name, config in json.loads(table.proto.columns).items()}
+    assert labels["done"] == "Users done / input"
+    assert "Users read" not in labels.values()
+
+
 def test_an_unknown_scan_link_says_so() -> None:
     at = _open("0123456789ab")
     assert "There is no stored scan 0123456789ab" in plain_texts(at, "error")[0]
@@ -528,6 +600,104 @@ def test_a_stopped_scan_is_labelled_partial_and_offers_resume(
     no_exception(at)
     assert metric(at, "Users read") == ("20", "of 20 in the input")
     assert not [w for w in plain_texts(at, "warning") if "Partial results" in w]
+
+
+def _stopped_scan(monkeypatch: pytest.MonkeyPatch, users: list[str]) -> AppTest:
+    monkeypatch.setattr(worker, "launch_worker", lambda: None)  # stays queued until stopped
+    at = start_scan(paste(failures_page(), "\n".join(users)))
+    at.button(key="stop_scan").click().run()
+    no_exception(at)
+    assert at.button(key="resume_scan")
+    return at
+
+
+def test_a_resume_that_fails_says_why_after_the_rerun(monkeypatch: pytest.MonkeyPatch) -> None:
+    from basket_lib.store import scans
+
+    at = _stopped_scan(monkeypatch, SEEDED[:5])
+
+    def taken(db: object, scan_id: str) -> None:
+        raise ScanStateError(f"Scan {scan_id} was just resumed by another run.")
+
+    monkeypatch.setattr(scans, "requeue", taken)
+    at.button(key="resume_scan").click().run()
+    no_exception(at)
+    assert any("was just resumed by another run" in error for error in plain_texts(at, "error"))
+    at.run()  # shown once, not on every later run
+    assert not any("resumed by another run" in error for error in plain_texts(at, "error"))
+
+
+def test_a_worker_that_cannot_start_is_reported_after_start_and_resume(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(**options: object) -> None:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(worker, "launch_worker", refuse)
+    at = start_scan(paste(failures_page(), "\n".join(SEEDED[:5])))
+    assert isinstance(at.query_params["scan"], str)  # stored all the same, and shown queued
+    (error,) = [e for e in plain_texts(at, "error") if "no worker process could be started" in e]
+    assert "Resource temporarily unavailable" in error
+
+    at.button(key="stop_scan").click().run()
+    no_exception(at)
+    at.button(key="resume_scan").click().run()
+    no_exception(at)
+    assert any("no worker process could be started" in e for e in plain_texts(at, "error"))
+
+
+def test_a_stop_that_fails_says_why_after_the_rerun(monkeypatch: pytest.MonkeyPatch) -> None:
+    from basket_lib.store import scans
+
+    monkeypatch.setattr(worker, "launch_worker", lambda: None)
+    at = start_scan(paste(failures_page(), "\n".join(SEEDED[:5])))
+
+    def broken(db: object, scan_id: str) -> None:
+        raise StorageError("The scan database could not be written (stopping the scan).")
+
+    monkeypatch.setattr(scans, "request_cancel", broken)
+    at.button(key="stop_scan").click().run()
+    no_exception(at)
+    assert any("could not be written (stopping the scan)" in e for e in plain_texts(at, "error"))
+
+
+def test_a_stopped_scan_counts_and_exports_the_users_it_did_not_reach(
+    media_files: list[MediaFileManager],
+) -> None:
+    from basket_lib import connect
+    from basket_lib.scan import engine
+    from basket_lib.store import scans
+
+    db = open_database(Settings.from_env().database_url)
+    users = SEEDED[:10]
+    owner = scans.new_owner()
+    info = scans.create_scan(
+        db, user_ids=users, concurrency=1, owner=owner, extras={users[7]: {"ticket": "T-7"}}
+    )
+    recorder = scans.Recorder(db, info.id, owner, scans.load_report(db, info.id))
+    engine.scan_users_sync(
+        lambda: connect.build_async_client(Settings(max_retries=0)),
+        users[:4],
+        concurrency=1,
+        report=recorder.report,
+        on_outcome=recorder,
+    )
+    recorder.cancel()  # Stop, after 4 of the 10
+
+    at = _open(info.id)
+    assert "the scan was cancelled after 4 of 10 users" in plain_texts(at, "warning")[0]
+    captions = plain_texts(at, "caption")
+    assert not [c for c in captions if "every user was fetched" in c]
+    assert "None among the 4 users done so far." in captions
+    assert any(
+        c.startswith("6 of 10 users were not scanned: the scan was cancelled") for c in captions
+    )
+    (button,) = [b for b in at.get("download_button") if "not scanned" in b.proto.label]
+    data = download_data(media_files, button.proto).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(data)))
+    assert [row["user_id"] for row in rows] == users[4:]
+    assert [row["ticket"] for row in rows] == ["", "", "", "T-7", "", ""]
+    assert at.button(key="resume_scan")  # resuming stays the way to fetch them
 
 
 def test_a_database_that_cannot_be_opened_is_a_clear_message(
@@ -558,6 +728,39 @@ def test_a_queued_scan_watched_from_another_session_gets_a_worker(
     assert any("Waiting for a free slot" in p.text for p in watcher.get("progress"))
     watcher.run()  # within the check interval: no second process
     assert len(launched) == before + 1
+
+
+def _progress_of(scan_id: str) -> None:
+    # An AppTest script: the progress fragment alone, which is all that reruns while a scan is
+    # watched.
+    from basket_lib.settings import Settings
+    from basket_lib.store.database import open_database
+    from dashboard import scans as dashboard_scans
+
+    db = open_database(Settings.from_env().database_url)
+    dashboard_scans.live_progress(db, scan_id, "UTC")
+
+
+def test_the_progress_poll_says_when_a_queued_scan_starts_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from basket_lib.store import scans
+
+    monkeypatch.setattr(worker, "launch_worker", lambda: None)
+    db = open_database(Settings.from_env().database_url)
+    info = scans.create_scan(db, user_ids=SEEDED[:5], concurrency=1)
+    poll = AppTest.from_function(_progress_of, args=(info.id,), default_timeout=30)
+    poll.run()
+    no_exception(poll)
+    (identity,) = plain_texts(poll, "caption")
+    assert identity.endswith(" · queued")
+
+    scans.claim(db, info.id, scans.new_owner())  # a worker took it
+    poll.run()
+    no_exception(poll)
+    (identity,) = plain_texts(poll, "caption")
+    assert identity.endswith(" · running")
+    assert any(p.text.startswith("0 / 5 users") for p in poll.get("progress"))
 
 
 def test_a_scan_stopped_by_a_failure_says_why(monkeypatch: pytest.MonkeyPatch) -> None:

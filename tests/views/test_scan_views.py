@@ -43,6 +43,21 @@ def test_a_scan_says_which_it_is_and_when_its_results_are_partial() -> None:
     assert note is not None and "after 120 of 500 users" in note
 
 
+def test_a_stopped_scan_never_reads_as_if_every_user_was_fetched() -> None:
+    assert views.no_unread_note(_info("d1")) == "None: every user was fetched."
+    stopped = _info("d2", stored_status="cancelled", done=44, input_size=300)
+    assert views.no_unread_note(stopped) == "None among the 44 users done so far."
+    assert "None yet" in views.no_unread_note(replace(stopped, done=0))
+    assert views.not_scanned_summary(stopped, 256).startswith(
+        "256 of 300 users were not scanned: the scan was cancelled before it reached them."
+    )
+    assert views.not_scanned_summary(stopped, 1).startswith("1 of 300 users was not scanned")
+    interrupted = _info("d3", stored_status="interrupted")
+    assert views.not_scanned_summary(interrupted, 0) == (
+        "Every user was reached before the scan was interrupted."
+    )
+
+
 def test_a_running_scan_whose_run_is_gone_reads_interrupted() -> None:
     info = _info("a3", stored_status="running", alive=False)
     assert info.status is Status.INTERRUPTED and info.partial
