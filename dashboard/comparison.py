@@ -76,9 +76,12 @@ def show(
     other = by_id[picked]
     try:
         earlier = scans.load_report(db, other.id, settings.redactor)
+        note = scan_views.coverage_note(info, other, scans.shared_user_count(db, info.id, other.id))
     except BasketError as exc:
         data.show_error(exc)
         return
+    if note is not None:
+        st.warning(md_escape(note), icon=":material/group:")
     earlier_details, _ = data.fetch_details(settings, earlier.product_ids())
     earlier_failures = tables.failures_frame(earlier.failures, earlier_details)
     earlier_products = tables.product_table(

@@ -233,6 +233,14 @@ cols[4].metric(
     f"{user_rate:.1%}" if user_rate is not None else "—",
     help="Users with at least one failed reservation / baskets with a checkout.",
 )
+if previous is not None:
+    try:
+        shared = scans.shared_user_count(db, info.id, previous.id)
+    except BasketError as exc:
+        data.show_error(exc)
+    else:
+        if (note := scan_views.coverage_note(info, previous, shared)) is not None:
+            st.caption(md_escape(f"Changes are against the previous scan labelled alike. {note}"))
 if report.errors:
     st.warning(scan_views.unread_summary(len(report.errors) - report.invalid, report.invalid))
 

@@ -591,7 +591,8 @@ def _list_scans(args: argparse.Namespace) -> int:
         found = scans.list_scans(_database(Settings.from_env()), limit=args.limit, label=args.label)
     except BasketError as exc:
         return _error(str(exc))
-    columns = ("scan_id", "status", "started", "users", "failure_rate", "label")
+    # done: users with an outcome (errors included) / input, as the page's history says it.
+    columns = ("scan_id", "status", "started", "done", "failure_rate", "label")
     print("\t".join(columns))
     for info in found:
         rate = info.reservation_failure_rate

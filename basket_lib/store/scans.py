@@ -420,6 +420,18 @@ def load_extras(db: Database, scan_id: str) -> dict[str, dict[str, str]]:
         return {user_id: dict(extra) for user_id, extra in connection.execute(query) if extra}
 
 
+def shared_user_count(db: Database, scan_id: str, other_id: str) -> int:
+    """How many input users (invalid ids included, as shown) the two scans have in common."""
+    mine, theirs = scan_users.alias("mine"), scan_users.alias("theirs")
+    query = (
+        sa.select(sa.func.count())
+        .select_from(mine.join(theirs, mine.c.user_id == theirs.c.user_id))
+        .where(mine.c.scan_id == scan_id, theirs.c.scan_id == other_id)
+    )
+    with db.connect() as connection:
+        return int(connection.execute(query).scalar() or 0)
+
+
 def scan_user_ids(db: Database, scan_id: str) -> list[str]:
     """Every input user of the scan (an invalid id in its shown form), in input order."""
     query = (

@@ -122,6 +122,19 @@ def previous_of(info: ScanInfo, history: Sequence[ScanInfo]) -> ScanInfo | None:
     return max(earlier, key=lambda other: other.created_at, default=None)
 
 
+def coverage_note(now: ScanInfo, before: ScanInfo, shared: int) -> str | None:
+    """None when two scans read the same users; else a warning that their difference also
+    reflects who was scanned (`shared`: the input users the two have in common)."""
+    if now.input_size == before.input_size == shared:
+        return None
+    return (
+        f"The two scans did not read the same users: {plural(now.input_size, 'user')} in this "
+        f"one, {before.input_size:,} in scan {before.id}, {shared:,} in both. A product new or "
+        "resolved here, and the change in the figures, may come from who was scanned rather "
+        "than from the stock."
+    )
+
+
 def comparison_refusal(scan_id: str, wanted: str, found: ScanInfo | None) -> str:
     """Why the link's compare=`wanted` shows no comparison on scan `scan_id`'s page; `found`:
     the stored scan `wanted` names, if any."""

@@ -480,6 +480,19 @@ def test_a_scan_opened_by_its_link_says_which_it_is_and_compares_with_the_previo
     # The history lists both, newest first, each with its link.
     history = frame_with(at, "by")
     assert list(history["scan"])[:2] == [f"/failures?scan={second}", f"/failures?scan={first}"]
+    # They did not read the same users: the page says so next to the changes and the comparison.
+    (warning,) = [w for w in plain_texts(at, "warning") if "did not read the same users" in w]
+    assert f"2 users in this one, 2 in scan {first}, 1 in both" in warning
+    assert any("Changes are against the previous scan" in c for c in plain_texts(at, "caption"))
+
+
+def test_two_scans_of_the_same_users_are_compared_without_a_coverage_warning() -> None:
+    users = ["demo-checkout-failed", "user-00003"]
+    _scan_of(users, "weekly")
+    at = _open(_scan_of(list(reversed(users)), "weekly"))
+    assert "vs previous" in metric(at, "Failure rate")[1]
+    assert not [w for w in plain_texts(at, "warning") if "did not read the same users" in w]
+    assert not [c for c in plain_texts(at, "caption") if "Changes are against" in c]
 
 
 class _NoVariantDetails(RecordingApi):

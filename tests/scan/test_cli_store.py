@@ -72,7 +72,7 @@ def test_a_scan_is_stored_listed_and_exported_as_it_wrote_its_files(
     assert cli.main(["scans", "--limit", "5"]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert listing[0].split("\t") == [
-        "scan_id", "status", "started", "users", "failure_rate", "label",
+        "scan_id", "status", "started", "done", "failure_rate", "label",
     ]  # fmt: skip
     row = listing[1].split("\t")
     assert row[0] == scan_id and row[1] == "completed" and row[3] == "82/82" and row[5] == "nightly"

@@ -306,6 +306,16 @@ def test_a_value_the_driver_cannot_bind_stops_recording_with_a_clear_error(
     assert "OverflowError" in recorder.failure.message or "too large" in recorder.failure.message
 
 
+def test_the_users_two_scans_share_are_counted(database_url: str) -> None:
+    db = Database(database_url)
+    first = scans.create_scan(db, user_ids=["a", "b", "c"], invalid=[("x y", "why")], concurrency=1)
+    second = scans.create_scan(
+        db, user_ids=["c", "b", "d"], invalid=[("x y", "why")], concurrency=1
+    )
+    assert scans.shared_user_count(db, first.id, second.id) == 3  # b, c and the invalid one
+    assert scans.shared_user_count(db, first.id, first.id) == 4
+
+
 def test_recent_scans_first_and_by_label(database_url: str) -> None:
     db = Database(database_url)
     ids = [_scan(db, USERS[:2], label=label).id for label in ("a", "b", "a")]

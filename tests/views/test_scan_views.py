@@ -43,6 +43,16 @@ def test_a_scan_says_which_it_is_and_when_its_results_are_partial() -> None:
     assert note is not None and "after 120 of 500 users" in note
 
 
+def test_scans_of_different_users_are_compared_with_a_warning() -> None:
+    now, before = _info("n1"), _info("b1")
+    assert views.coverage_note(now, before, shared=500) is None
+    note = views.coverage_note(now, replace(before, input_size=5_000), shared=400)
+    assert note is not None
+    assert note.startswith("The two scans did not read the same users: 500 users in this one, ")
+    assert "5,000 in scan b1, 400 in both" in note
+    assert views.coverage_note(now, before, shared=499) is not None  # same size, other users
+
+
 def test_a_stopped_scan_never_reads_as_if_every_user_was_fetched() -> None:
     assert views.no_unread_note(_info("d1")) == "None: every user was fetched."
     stopped = _info("d2", stored_status="cancelled", done=44, input_size=300)
