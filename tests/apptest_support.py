@@ -179,6 +179,23 @@ class RecordingApi(DemoApi):
             return [sent for sent in self.sent if sent.is_basket]
 
 
+class ChangedDetailsApi(RecordingApi):
+    """The demo API with its product details answers changed by `products` (override it)."""
+
+    def products(self, products: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return products
+
+    def handle(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> DemoResponse:
+        response = super().handle(method, target, headers, body)
+        if "/products/details" not in target:
+            return response
+        payload = json.loads(response.body)
+        payload["data"]["products"] = self.products(payload["data"]["products"])
+        return DemoResponse(response.status, response.headers, json.dumps(payload).encode())
+
+
 def record_requests(monkeypatch: pytest.MonkeyPatch) -> RecordingApi:
     """Every client the app builds in demo mode (cached or for a scan) talks to one recorder."""
     api = RecordingApi()

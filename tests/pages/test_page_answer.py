@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from apptest_support import (
+    ChangedDetailsApi,
     RecordingApi,
     frame_with,
     look_up,
@@ -129,18 +130,14 @@ def test_prices_follow_the_viewers_locale() -> None:
     assert list(frame_with(at, "status")["price"])[:2] == ["39,90\xa0€", "149,00\xa0€"]
 
 
-class _TwoCurrencies(RecordingApi):
+class _TwoCurrencies(ChangedDetailsApi):
     """The demo API, with prod-1009 priced in US dollars."""
 
-    def handle(self, method: str, target: str, headers: Any, body: bytes) -> DemoResponse:
-        response = super().handle(method, target, headers, body)
-        if "/products/details" not in target:
-            return response
-        payload = json.loads(response.body)
-        for product in payload["data"]["products"]:
+    def products(self, products: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for product in products:
             if product["productId"] == "prod-1009":
                 product["currency"] = "USD"
-        return DemoResponse(response.status, response.headers, json.dumps(payload).encode())
+        return products
 
 
 def test_mixed_currencies_are_never_summed(monkeypatch: pytest.MonkeyPatch) -> None:

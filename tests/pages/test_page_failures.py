@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from apptest_support import (
+    ChangedDetailsApi,
     RecordingApi,
     assert_no_live_markup,
     audit_lines,
@@ -28,7 +29,6 @@ from streamlit.testing.v1 import AppTest
 
 from basket_lib.api.errors import ScanStateError, StorageError
 from basket_lib.demo import transport as demo_transport
-from basket_lib.demo.api import DemoResponse
 from basket_lib.demo.catalogue import CATALOGUE
 from basket_lib.demo.transport import DemoTransport
 from basket_lib.scan import inputs, worker
@@ -495,17 +495,11 @@ def test_two_scans_of_the_same_users_are_compared_without_a_coverage_warning() -
     assert not [c for c in plain_texts(at, "caption") if "Changes are against" in c]
 
 
-class _NoVariantDetails(RecordingApi):
+class _NoVariantDetails(ChangedDetailsApi):
     """The demo API without details of its own for any variant, as the real API often is."""
 
-    def handle(self, method: str, target: str, headers: Any, body: bytes) -> DemoResponse:
-        response = super().handle(method, target, headers, body)
-        if "/products/details" not in target:
-            return response
-        payload = json.loads(response.body)
-        products = payload["data"]["products"]
-        payload["data"]["products"] = [p for p in products if not p["mainProductIdentifier"]]
-        return DemoResponse(response.status, response.headers, json.dumps(payload).encode())
+    def products(self, products: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [p for p in products if not p["mainProductIdentifier"]]
 
 
 def test_a_variant_without_details_is_named_and_priced_from_its_main_product(

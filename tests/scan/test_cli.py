@@ -324,6 +324,11 @@ def test_a_scan_that_cannot_be_audited_writes_no_results(
     err = capsys.readouterr().err
     assert "audit log cannot be written" in err and str(blocker) in err
     assert not failures_csv.exists() and not list(tmp_path.glob("*.partial"))
+    # Nor is anything stored: the scan is audited before it exists.
+    from basket_lib.store import scans
+    from basket_lib.store.database import Database
+
+    assert scans.list_scans(Database(os.environ["BASKET_DATABASE_URL"])) == []
 
 
 # --- as a subprocess --------------------------------------------------------------------------

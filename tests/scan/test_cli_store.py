@@ -128,17 +128,6 @@ def test_a_resume_and_an_export_are_audited_with_their_users_before_they_fetch_o
     assert not again.exists() and not list(tmp_path.glob("*.partial"))
 
 
-def test_a_scan_that_cannot_be_audited_stores_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("x")
-    monkeypatch.setenv("BASKET_AUDIT_LOG", str(blocker / "audit.jsonl"))
-    assert cli.main(["scan", str(_users(tmp_path, ["demo-checkout-failed"]))]) == 2
-    assert "audit log cannot be written" in capsys.readouterr().err
-    assert scans.list_scans(_db()) == []
-
-
 def test_an_unwritable_csv_path_stores_no_scan(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
