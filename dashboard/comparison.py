@@ -14,6 +14,7 @@ from basket_lib.views import scans as scan_views
 from basket_lib.views import tables
 from basket_lib.views.text import md_escape, plural
 from dashboard import columns, data, exports
+from dashboard import scans as dashboard_scans
 
 NO_COMPARISON = ""
 CHOICES_LIMIT = 100  # the most recent scans offered; a link may name an older one
@@ -76,7 +77,7 @@ def show(
     other = by_id[picked]
     try:
         earlier = scans.load_report(db, other.id, settings.redactor)
-        note = scan_views.coverage_note(info, other, scans.shared_user_count(db, info.id, other.id))
+        note = dashboard_scans.coverage_note(db, info, other)
     except BasketError as exc:
         data.show_error(exc)
         return

@@ -184,6 +184,18 @@ def follow_stopped(db: Database, scan_id: str, shown: scans.Status) -> None:
         st.rerun()
 
 
+@st.cache_data(max_entries=64, ttl=3600, show_spinner=False)
+def _shared_users(_db: Database, database: str, scan_id: str, other_id: str) -> int:
+    # A scan's input users never change once it is stored: one count per pair, not per rerun
+    # (about 0.1 s for two scans of 100,000 users).
+    return scans.shared_user_count(_db, scan_id, other_id)
+
+
+def coverage_note(db: Database, info: scans.ScanInfo, other: scans.ScanInfo) -> str | None:
+    """The warning that two scans compared did not read the same users (raises StorageError)."""
+    return scan_views.coverage_note(info, other, _shared_users(db, db.label, info.id, other.id))
+
+
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
 def _finished_report(
     _db: Database, database: str, scan_id: str, finished_at: str, _redactor: Redactor

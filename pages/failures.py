@@ -235,11 +235,11 @@ cols[4].metric(
 )
 if previous is not None:
     try:
-        shared = scans.shared_user_count(db, info.id, previous.id)
+        note = dashboard_scans.coverage_note(db, info, previous)
     except BasketError as exc:
         data.show_error(exc)
     else:
-        if (note := scan_views.coverage_note(info, previous, shared)) is not None:
+        if note is not None:
             st.caption(md_escape(f"Changes are against the previous scan labelled alike. {note}"))
 if report.errors:
     st.warning(scan_views.unread_summary(len(report.errors) - report.invalid, report.invalid))

@@ -397,6 +397,8 @@ def _stored_job(args: argparse.Namespace, settings: Settings, db: Database) -> _
         from basket_lib.scan.worker import check_same_api
 
         check_same_api(settings, scans.require_scan(db, args.resume))
+        # Audited before the claim, with the users still to fetch then; read again once claimed,
+        # as a run that has just died may have stored more of them meanwhile.
         _audit(
             settings, scans.pending_user_ids(db, args.resume), f"resumed scan {args.resume}",
             args.resume,

@@ -422,12 +422,14 @@ def load_extras(db: Database, scan_id: str) -> dict[str, dict[str, str]]:
 
 def shared_user_count(db: Database, scan_id: str, other_id: str) -> int:
     """How many input users (invalid ids included, as shown) the two scans have in common."""
-    mine, theirs = scan_users.alias("mine"), scan_users.alias("theirs")
-    query = (
-        sa.select(sa.func.count())
-        .select_from(mine.join(theirs, mine.c.user_id == theirs.c.user_id))
-        .where(mine.c.scan_id == scan_id, theirs.c.scan_id == other_id)
-    )
+
+    # INTERSECT sorts or hashes each side once; a join on user_id (no index) would compare every
+    # pair, 10^10 for two scans of 100,000 users.
+    def users_of(scan: str) -> sa.Select[tuple[str]]:
+        return sa.select(scan_users.c.user_id).where(scan_users.c.scan_id == scan)
+
+    shared = sa.intersect(users_of(scan_id), users_of(other_id)).subquery()
+    query = sa.select(sa.func.count()).select_from(shared)
     with db.connect() as connection:
         return int(connection.execute(query).scalar() or 0)
 
