@@ -1,7 +1,8 @@
 """What the browser benchmarks share: `streamlit run` on a free loopback port, headless Chromium
 (Playwright's async API), waiting for a page to be drawn, and the pages' problems.
 
-Every wait is an HTTP poll bounded by a deadline or one of Playwright's auto-waiting assertions.
+Every wait is an HTTP poll bounded by a deadline, a check in the page on every animation frame
+(wait_ready) or one of Playwright's auto-waiting assertions.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-APP = "[data-testid=stApp]"
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
@@ -170,20 +170,46 @@ async def new_context(browser: Any) -> Any:
     return context
 
 
-def heading(page: Any, text: str) -> Any:
-    return page.get_by_role("heading", name=text, exact=True)
+HEADING = "h1, h2, h3, h4, h5, h6"
+# True once the app's script run has finished and, for each [css, pattern, exact], a visible
+# element matching css has text equal to pattern (exact) or containing a match of the regex.
+_DRAWN_JS = """(wanted) => {
+    const app = document.querySelector("[data-testid=stApp]");
+    if (!app || app.getAttribute('data-test-script-state') !== 'notRunning') return false;
+    return wanted.every(([css, pattern, exact]) => {
+        const regex = exact ? null : new RegExp(pattern);
+        return [...document.querySelectorAll(css)].some((element) => {
+            if (element.getClientRects().length === 0) return false;
+            if (getComputedStyle(element).visibility === 'hidden') return false;
+            const text = element.textContent.trim();
+            return exact ? text === pattern : regex.test(text);
+        });
+    });
+}"""
 
 
-async def wait_ready(page: Any, ready: Any, timeout: float = UI_TIMEOUT_MS) -> None:
-    """Until `ready` is visible and the script run that drew it has finished."""
-    from playwright.async_api import expect
+def heading(text: str) -> tuple[str, str, bool]:
+    """A heading (any level) whose text is exactly `text`."""
+    return (HEADING, text, True)
 
-    # Content first: before the first run starts the app already reports "notRunning".
-    await expect(ready.first).to_be_visible(timeout=timeout)
-    await expect(page.locator(APP)).to_have_attribute(
-        "data-test-script-state", "notRunning", timeout=timeout
-    )
-    await expect(ready.first).to_be_visible(timeout=timeout)
+
+def showing(css: str, pattern: str | re.Pattern[str]) -> tuple[str, str, bool]:
+    """An element matching `css` whose text contains `pattern` (a regex, or a plain string)."""
+    source = pattern.pattern if isinstance(pattern, re.Pattern) else re.escape(pattern)
+    return (css, source, False)
+
+
+async def wait_ready(
+    page: Any, *wanted: tuple[str, str, bool], timeout: float = UI_TIMEOUT_MS
+) -> None:
+    """Until everything `wanted` is visible and the script run that drew it has finished.
+
+    Checked in the page on every animation frame: Playwright's own assertions poll at 0, 20,
+    70, 170 and 270 ms and then only every 500 ms, which would round a page drawn at 300 ms up
+    to 770 ms and bury the difference between two apps. Content as well as the run state,
+    since before its first run starts the app already reports "notRunning".
+    """
+    await page.wait_for_function(_DRAWN_JS, arg=list(wanted), polling="raf", timeout=timeout)
 
 
 @dataclass

@@ -151,7 +151,7 @@ async def ticket_link(tab: Any, app: Contender, user: str) -> float:
     try:
         started = time.perf_counter()
         await tab.goto(app.server.url(f"/?user={user}"))
-        await wait_ready(tab, heading(tab, user))
+        await wait_ready(tab, heading(user))
         elapsed = time.perf_counter() - started
         # A basket's failed reservations are shown in an error box: only exceptions count.
         await PROBLEMS.note_exceptions(tab, f"{app.name} {user}", errors_too=False)
@@ -172,14 +172,14 @@ async def type_and_enter(app: Contender, shown: str, users: list[str]) -> list[f
     page = app.tabs[0]
     try:
         await page.goto(app.server.url(f"/?user={shown}"))
-        await wait_ready(page, heading(page, shown))
+        await wait_ready(page, heading(shown))
         box = page.locator(SIDEBAR).get_by_label(USER_BOX_LABEL, exact=True)
         latencies = []
         for user in users:
             started = time.perf_counter()
             await box.fill(user)
             await box.press("Enter")
-            await wait_ready(page, heading(page, user))
+            await wait_ready(page, heading(user))
             latencies.append(time.perf_counter() - started)
             await PROBLEMS.note_exceptions(page, f"{app.name} typed {user}", errors_too=False)
     finally:

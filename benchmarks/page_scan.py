@@ -62,6 +62,7 @@ from _browser import (
     heading,
     launch_chromium,
     new_context,
+    showing,
     streamlit_env,
     streamlit_server,
     wait_ready,
@@ -92,6 +93,8 @@ DB_POLL_SECONDS = 0.05
 RSS_POLL_SECONDS = 0.05
 CPU_POLL_SECONDS = 0.2
 IDS_LABEL = "User ids, separated by new lines, commas or spaces"
+# Where a page's text is drawn: markdown (alerts included) and captions.
+TEXT = "[data-testid=stMarkdownContainer], [data-testid=stCaptionContainer]"
 # What a paste does to the text area: its value set through the native setter (so React sees a
 # change) and one input event.
 SET_VALUE = """(area, value) => {
@@ -323,7 +326,7 @@ async def page_scan(
     page = await PROBLEMS.new_page(context)
     try:
         await page.goto(app.url("/failures"))
-        await wait_ready(page, heading(page, "Reservation failures"))
+        await wait_ready(page, heading("Reservation failures"))
         label_box = page.get_by_label("Label", exact=True)
         await label_box.fill(label)
         await label_box.press("Enter")
@@ -336,7 +339,7 @@ async def page_scan(
         started = time.perf_counter()
         await area.press("Control+Enter")  # commits the text area, as its help line says
         count = re.compile(rf"(?<![0-9]){len(user_ids):,} distinct user ids? to scan")
-        await wait_ready(page, page.get_by_text(count))
+        await wait_ready(page, showing(TEXT, count))
         parsed = time.perf_counter() - started
 
         clicked, clicked_perf, cpu_at_click = time.time(), time.perf_counter(), cpu_now()
@@ -364,7 +367,7 @@ async def page_scan(
             users_read = page.locator("[data-testid=stMetric]").filter(
                 has=page.locator("[data-testid=stMetricLabel]", has_text="Users read")
             )
-            await wait_ready(page, heading(page, "Results"))
+            await wait_ready(page, heading("Results"))
             await expect(users_read.locator("[data-testid=stMetricValue]")).to_have_text(
                 f"{info.scanned:,}", timeout=UI_TIMEOUT_MS
             )
@@ -421,7 +424,7 @@ class Agents:
         user = self._next_user()
         started = time.perf_counter()
         await page.goto(self.app.url(f"/?user={user}"))
-        await wait_ready(page, heading(page, user))
+        await wait_ready(page, heading(user))
         elapsed = time.perf_counter() - started
         await PROBLEMS.note_exceptions(page, f"lookup {user}", errors_too=False)
         return elapsed
@@ -622,7 +625,7 @@ async def memory(scanner: Any, app: StreamlitServer, db: Database, count: int) -
         try:
             started = time.perf_counter()
             await page.goto(app.url(f"/failures?scan={scan.scan_id}"))
-            await wait_ready(page, heading(page, "Results"))
+            await wait_ready(page, heading("Results"))
             await expect(page.get_by_text("Users read", exact=True)).to_be_visible(
                 timeout=UI_TIMEOUT_MS
             )

@@ -29,6 +29,7 @@ from _browser import (
     heading,
     launch_chromium,
     launch_streamlit,
+    showing,
     streamlit_env,
     wait_ready,
 )
@@ -38,25 +39,24 @@ TARGET = 1.5
 FIRST_BASKET_USER = "demo-checkout-failed"
 # What each contender opens first, and what its page shows once rendered.
 PATHS = {"dashboard": "/", "first basket": f"/?user={FIRST_BASKET_USER}", "hello": "/"}
-LANDING = "h1:has-text('Basket lookup')"
-# The landing page's last element: the demo scenario table.
-LANDING_EXTRA = "[data-testid=stDataFrame], [data-testid=stMarkdownContainer] table"
-HELLO = "[data-testid=stMarkdownContainer]:has-text('hello')"
+LANDING = (
+    showing("h1", "Basket lookup"),
+    # The landing page's last element: the demo scenario table.
+    showing("[data-testid=stDataFrame], [data-testid=stMarkdownContainer] table", "demo-"),
+)
+HELLO = showing("[data-testid=stMarkdownContainer]", "hello")
 PROBLEMS = Problems()
 TRACEBACKS: list[str] = []  # from every server's log
 
 
 async def rendered(page: Any, name: str) -> None:
     """Until the first page of `name` is drawn and its script run has finished."""
-    from playwright.async_api import expect
-
     if name == "dashboard":
-        await expect(page.locator(LANDING_EXTRA).first).to_be_visible(timeout=UI_TIMEOUT_MS)
-        await wait_ready(page, page.locator(LANDING))
+        await wait_ready(page, *LANDING)
     elif name == "first basket":
-        await wait_ready(page, heading(page, FIRST_BASKET_USER))
+        await wait_ready(page, heading(FIRST_BASKET_USER))
     else:
-        await wait_ready(page, page.locator(HELLO))
+        await wait_ready(page, HELLO)
 
 
 async def start_once(

@@ -44,8 +44,12 @@ def _client(_settings: Settings, settings_fingerprint: str) -> BasketClient:
     return build_client(_settings)
 
 
+# The cached functions below are called with keyword arguments: for each positional one,
+# Streamlit inspects the function's signature on every call to find the argument's name.
+
+
 def client(settings: Settings) -> BasketClient:
-    return _client(settings, fingerprint(settings))
+    return _client(_settings=settings, settings_fingerprint=fingerprint(settings))
 
 
 @st.cache_data(ttl=BASKET_TTL_SECONDS, max_entries=256, show_spinner=False)
@@ -70,7 +74,12 @@ def fetch_basket(
 ) -> BasketResult:
     """One basket, cached briefly; a new `refresh` value bypasses the cache."""
     return _fetch_basket(
-        client(settings), fingerprint(settings), user_id, tracking, provider_id, refresh
+        _client=client(settings),
+        settings_fingerprint=fingerprint(settings),
+        user_id=user_id,
+        tracking=tracking,
+        provider_id=provider_id,
+        refresh=refresh,
     )
 
 
@@ -88,7 +97,12 @@ def fetch_details(
     if not product_ids:
         return {}, None
     try:
-        return _fetch_details(client(settings), fingerprint(settings), tuple(product_ids)), None
+        found = _fetch_details(
+            _client=client(settings),
+            settings_fingerprint=fingerprint(settings),
+            product_ids=tuple(product_ids),
+        )
+        return found, None
     except BasketError as exc:
         return {}, exc
 

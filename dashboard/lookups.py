@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import streamlit as st
 
 from basket_lib.views.text import md_escape
+from dashboard import navigation
 
-BASKET_PAGE = "pages/basket.py"
 PROVIDER_KEY = "provider_id"
 TRACKING_KEY = "tracking_header"
 _OPTIONS_USER = "_options_user"
@@ -114,7 +114,7 @@ def recent_lookups_sidebar() -> None:
         st.markdown("**Recent lookups**")
         for user in others:
             st.page_link(
-                BASKET_PAGE,
+                navigation.page(navigation.BASKET),
                 label=md_escape(user),
                 icon=":material/history:",
                 query_params={"user": user},

@@ -206,23 +206,24 @@ def _list_table(title: str, table: pa.Table, key: str, total: str | None) -> Non
 
 def _metrics(basket: Basket) -> None:
     metrics = tables.basket_metrics(basket)
-    cols = st.columns(4)
-    cols[0].metric(
+    # One row that wraps on a narrow window (no column blocks to send).
+    row = st.container(horizontal=True)
+    row.metric(
         "Cart",
         plural(metrics.cart_products, "product"),
         plural(metrics.cart_units, "unit"),
         delta_color="off",
         delta_arrow="off",
     )
-    cols[1].metric("Saved", plural(metrics.saved_products, "product"))
-    cols[2].metric(
+    row.metric("Saved", plural(metrics.saved_products, "product"))
+    row.metric(
         "Checkout",
         plural(metrics.checkout_products, "product"),
         plural(metrics.checkout_units, "unit"),
         delta_color="off",
         delta_arrow="off",
     )
-    cols[3].metric(
+    row.metric(
         "Failed reservations",
         metrics.failed_reservations,
         plural(metrics.failed_units, "unit") if metrics.failed_reservations else None,

@@ -11,7 +11,7 @@ from basket_lib.api.validation import validate_user_id
 from basket_lib.tracking import decode_tracking
 from basket_lib.views import times
 from basket_lib.views.text import md_escape
-from dashboard import data, gate, lookups
+from dashboard import data, gate, lookups, navigation
 
 gate.require_access()
 st.title("Tracking decoder")
@@ -68,7 +68,9 @@ if value.strip():
         args=(session.user_id,),
         kwargs={"tracking": session.header_value, "provider_id": session.provider_name},
     ):
-        st.switch_page(lookups.BASKET_PAGE, query_params={lookups.USER_PARAM: session.user_id})
+        st.switch_page(
+            navigation.page(navigation.BASKET), query_params={lookups.USER_PARAM: session.user_id}
+        )
     st.dataframe(
         [{"field": name, "value": text} for name, text in session.fields()],
         hide_index=True,

@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest, app_test
 from basket_lib.demo import transport as demo_transport
 from basket_lib.demo.api import DemoApi, DemoResponse
 from basket_lib.demo.transport import DemoTransport
+from dashboard import navigation
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -74,7 +75,29 @@ def new_app(
     if context:
         at.context = dict(context)
     if page is not None:
-        at.switch_page(page)
+        switch_page(at, page)
+    return at
+
+
+def switch_page(at: AppTest, page: str) -> AppTest:
+    """Goes to one of the app's pages (e.g. "pages/failures.py") in the same session, as the
+    sidebar's navigation does.
+
+    st.navigation registers the pages as callables (dashboard.navigation runs each file from
+    code it compiled once), and AppTest.switch_page matches page files: before the first run it
+    picks the page by the file's name, which is its url_path; after it, by the hash Streamlit
+    registered for that url_path (the default page's is empty).
+    """
+    if not at._registered_pages:
+        return at.switch_page(page)
+    url_path = Path(page).stem
+    wanted = "" if url_path == navigation.BASKET else url_path
+    (page_hash,) = [
+        page_hash
+        for page_hash, info in at._registered_pages.items()
+        if info.get("url_pathname") == wanted
+    ]
+    at._page_hash = page_hash
     return at
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import builtins
 from pathlib import Path
 from typing import Any
 
 import pytest
 import streamlit
 from apptest_support import (
+    APP,
     AUTH_SECRETS,
     RecordingApi,
     all_texts,
@@ -16,12 +18,15 @@ from apptest_support import (
     new_app,
     no_exception,
     plain_texts,
+    switch_page,
     texts,
     use_navigation,
 )
 from streamlit.errors import StreamlitSecretNotFoundError
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
+
+from dashboard import navigation as dashboard_navigation
 
 PAGES = {
     "pages/basket.py": "Basket lookup",
@@ -83,7 +88,7 @@ def test_without_auth_every_page_opens(api: RecordingApi) -> None:
     assert not any("Sign" in button.label for button in at.button)
 
     for page, title in PAGES.items():
-        at.switch_page(page).run()
+        switch_page(at, page).run()
         no_exception(at)
         assert titles(at) == [title]
         assert at.sidebar.text_input(key="user").value == "demo-checkout-failed"
@@ -95,13 +100,13 @@ def test_page_switching_keeps_the_user() -> None:
     at.run()
     at.sidebar.text_input(key="user").set_value("demo-variants").run()
 
-    at.switch_page("pages/failures.py").run()
+    switch_page(at, "pages/failures.py").run()
     no_exception(at)
     assert titles(at) == ["Reservation failures"]
     assert at.session_state["user"] == "demo-variants"
 
-    at.switch_page("pages/tracking.py").run()
-    at.switch_page("pages/basket.py").run()
+    switch_page(at, "pages/tracking.py").run()
+    switch_page(at, "pages/basket.py").run()
     no_exception(at)
     assert at.sidebar.text_input(key="user").value == "demo-variants"
     assert plain_texts(at, "subheader") == ["demo-variants"]
@@ -214,7 +219,7 @@ def test_signed_in_allowed_viewer_sees_the_basket(
     assert line["viewer"] == ALLOWED
     assert line["user_ids"] == ["demo-checkout-failed"]
 
-    at.switch_page("pages/failures.py").run()
+    switch_page(at, "pages/failures.py").run()
     assert titles(at) == ["Reservation failures"]
 
 
@@ -479,7 +484,7 @@ def test_a_scan_that_cannot_be_audited_is_not_shown_when_signed_in(
     monkeypatch.setenv("BASKET_ALLOWED_VIEWERS", "@example.com")
     _unwritable_audit_log(monkeypatch, tmp_path)
     at = signed_in_app(ALLOWED, user="")
-    at.switch_page("pages/failures.py").run()
+    switch_page(at, "pages/failures.py").run()
     at.text_area(key="scan_text").set_value("demo-checkout-failed\nuser-00001").run()
     at.button(key="start_scan").click().run()
 
@@ -502,3 +507,40 @@ def test_without_sign_in_an_unaudited_lookup_is_shown_with_a_warning(
     (warning,) = plain_texts(at, "warning")
     assert "audit log cannot be written" in warning
     assert str(path) not in all_texts(at)
+
+
+@pytest.mark.usefixtures("navigation")
+@pytest.mark.parametrize("page", list(PAGES))
+def test_a_page_is_compiled_once_per_server_not_once_per_new_session(
+    page: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Streamlit empties its own cache of compiled pages when the last session disconnects (an
+    # agent going from one ticket link to the next); each AppTest is such a fresh start.
+    new_app(page=page, user="demo-normal").run()
+    script = str(Path(APP).parent / page)
+    compiled: list[str] = []
+    real_compile = compile
+
+    def counting_compile(source: Any, filename: Any, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(str(filename))
+        return real_compile(source, filename, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "compile", counting_compile)
+    at = new_app(page=page, user="demo-normal")
+    at.run()
+
+    no_exception(at)
+    assert titles(at) == [PAGES[page]]
+    assert script not in compiled
+
+
+def test_a_page_file_that_changed_is_compiled_again(tmp_path: Path) -> None:
+    script = tmp_path / "page.py"
+    script.write_text("shown = 1\n", encoding="utf-8")
+    first = dashboard_navigation._compiled(script)
+    assert dashboard_navigation._compiled(script) is first
+
+    script.write_text("shown = 22\n", encoding="utf-8")
+    changed: dict[str, Any] = {}
+    exec(dashboard_navigation._compiled(script), changed)
+    assert changed["shown"] == 22

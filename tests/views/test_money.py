@@ -46,6 +46,17 @@ def test_format_money(amount: str, currency: str | None, tag: str, expected: str
     assert money.format_money(Decimal(amount), currency, money.viewer_locale(tag)) == expected
 
 
+def test_amounts_that_compare_equal_keep_their_own_text() -> None:
+    # Formatted amounts are remembered: an equal amount written differently is not confused.
+    en_us, de_de = money.viewer_locale("en-US"), money.viewer_locale("de-DE")
+    assert money.format_money(Decimal("0"), "EUR", en_us) == "€0.00"
+    assert money.format_money(Decimal("-0"), "EUR", en_us) == "-€0.00"
+    assert money.format_money(Decimal("0"), "EUR", en_us) == "€0.00"
+    assert money.format_money(Decimal("39.9"), "EUR", de_de) == "39,90\xa0€"
+    assert money.format_money(Decimal("39.9"), "EUR", en_us) == "€39.90"
+    assert money.format_money(Decimal("39.9"), "USD", en_us) == "$39.90"
+
+
 def test_totals_are_kept_per_currency_and_never_summed_across() -> None:
     totals = money.totals(
         [
