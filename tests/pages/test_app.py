@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import builtins
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -544,3 +546,29 @@ def test_a_page_file_that_changed_is_compiled_again(tmp_path: Path) -> None:
     changed: dict[str, Any] = {}
     exec(dashboard_navigation._compiled(script), changed)
     assert changed["shown"] == 22
+
+
+# In a process of its own: whatever else the test session imported must not hide a load.
+FIRST_RUN = """
+import sys
+from streamlit.testing.v1 import AppTest
+
+at = AppTest.from_file(sys.argv[1], default_timeout=60)
+at.query_params["user"] = "demo-checkout-failed"
+at.run()
+assert not at.exception, [exception.value for exception in at.exception]
+print("emoji catalogue loaded:", "streamlit.emojis" in sys.modules)
+"""
+
+
+def test_a_fresh_servers_first_basket_does_not_load_the_emoji_catalogue() -> None:
+    # Streamlit loads it for a non-ASCII page icon: about 0.1 s of the first page's start-up.
+    proc = subprocess.run(
+        [sys.executable, "-c", FIRST_RUN, APP],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(APP).parent,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "emoji catalogue loaded: False" in proc.stdout
