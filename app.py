@@ -6,11 +6,7 @@ import streamlit as st
 
 from dashboard import config, gate, lookups, navigation, sidebar
 
-# A Material icon, not an emoji: an emoji makes Streamlit load its emoji catalogue (about 0.1 s
-# of a fresh server's first page).
-st.set_page_config(
-    page_title="Basket support", page_icon=":material/shopping_basket:", layout="wide"
-)
+st.set_page_config(page_title="Basket support", page_icon=config.PAGE_ICON, layout="wide")
 
 navigation.mark_entry_point()
 config = config.load_config()

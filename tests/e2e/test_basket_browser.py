@@ -80,6 +80,20 @@ def test_ticket_link_shows_the_basket_and_its_failed_reservations(
     assert shot.stat().st_size > 10_000
 
 
+def test_the_pages_request_nothing_from_another_host(page: Page, demo_app: RunningApp) -> None:
+    # An agent's browser shows customer data: no font, icon or script from a third party, which
+    # would learn who looked at what, and which a closed network would block.
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    open_app(page, demo_app.url(f"/?user={USER}"), heading(page, USER))
+    for title in ("Reservation failures", "Tracking decoder", "Basket lookup"):
+        go_to_page(page, title)
+
+    origin = demo_app.url("/")
+    elsewhere = [url for url in requested if not url.startswith((origin, "data:", "blob:"))]
+    assert requested and not elsewhere
+
+
 def test_user_id_survives_page_switches(page: Page, demo_app: RunningApp) -> None:
     open_app(page, demo_app.url(f"/?user={USER}"), heading(page, USER))
     # Switch once the page is fully drawn: streamlit 1.67 sometimes sends a page switch made while
