@@ -15,7 +15,7 @@ _ENTRY_POINT = _ROOT / "app.py"
 _VIA_ENTRY_POINT = "_via_entry_point"
 # Set while this page's run executes app.py: the page it runs must not hand over again.
 _HANDING_OVER = "_handing_over_to_entry_point"
-# url_path: (file in pages/, title, icon). The first is the default page, served at /.
+# url_path: (file in pages/, title, icon). BASKET is the default page, served at /.
 _PAGES = {
     "basket": ("basket.py", "Basket lookup", ":material/shopping_basket:"),
     "failures": ("failures.py", "Reservation failures", ":material/trending_down:"),
