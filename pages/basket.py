@@ -323,9 +323,7 @@ def _render_basket(
 
     if basket.expires or basket.last_changed:
         st.markdown("#### Time to expiry")
-        st.vega_lite_chart(
-            timeline.expiry_timeline(basket.last_changed, now, basket.expires, tz_name)
-        )
+        st.html(timeline.expiry_timeline(basket.last_changed, now, basket.expires, tz_name).html())
 
     with st.expander("Raw API response"):
         st.code(tables.basket_summary_json(result), language="json")

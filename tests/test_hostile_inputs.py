@@ -618,7 +618,9 @@ def _display(result: BasketResult) -> None:
         _assert_displayable(times.format_time(basket.expires, zone))
         _assert_displayable(times.format_time(basket.last_changed, zone))
     for zone in CHART_ZONES:
-        json.dumps(timeline.expiry_timeline(basket.last_changed, NOW, basket.expires, zone))
+        _assert_displayable(
+            timeline.expiry_timeline(basket.last_changed, NOW, basket.expires, zone).html()
+        )
     pickle.loads(pickle.dumps(result))  # st.cache_data keeps results pickled
 
 

@@ -1,21 +1,23 @@
-"""The basket page's expiry timeline, as a plain Vega-Lite spec (a dict).
+"""The basket page's expiry timeline: a line through time drawn in HTML, for ``st.html``.
 
-Written as a dict rather than built with altair: building and validating the altair layer chart
-cost about a quarter of the server's CPU per basket lookup (benchmarks/README.md, "Agents"), and
-the basket page then needs neither altair nor pandas. The tests validate the spec against
-Vega-Lite's schema (through altair), so it stays a valid chart.
+Drawn here rather than as a Vega-Lite chart: the browser compiled and rendered the chart for
+every ticket link, about a third of the page's drawing (370 ms of Chromium's CPU per lookup here,
+benchmarks/README.md, "Agents"), and rendering the same spec to SVG on the server (vl-convert)
+cost 130 ms a basket. A line with three points needs neither: a few positioned boxes the browser
+draws at once, for the server's cost of formatting a string. (``st.html`` keeps HTML only: its
+sanitiser drops SVG.)
 
-Its data is inline, one list of rows per layer: Streamlit ships it inside the spec as JSON,
-without an Arrow conversion.
+Positions are percentages of the width, so the line spans the column at any width while the text
+keeps its size. Every value in it goes through ``html.escape``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from html import escape
 
 from basket_lib.views.palette import (
-    AUTOSIZE,
     FAILURE_COLOUR,
     NEUTRAL_COLOUR,
     NOW_COLOUR,
@@ -33,15 +35,103 @@ from basket_lib.views.times import (
 
 SINCE_CHANGE, TIME_LEFT, SINCE_EXPIRY = "since last change", "time left", "since expiry"
 TIME_LEFT_SOON = "time left (under 1 h)"
-_SEGMENTS = (SINCE_CHANGE, TIME_LEFT, TIME_LEFT_SOON, SINCE_EXPIRY)
-_SEGMENT_COLOURS = (NEUTRAL_COLOUR, OK_COLOUR, SOON_COLOUR, FAILURE_COLOUR)
-_EVENTS = ("last changed", "now", "expires", "expiring", "expired")
-_EVENT_COLOURS = (NEUTRAL_COLOUR, NOW_COLOUR, OK_COLOUR, SOON_COLOUR, FAILURE_COLOUR)
-# Dates on the axis and in the labels: a basket's life spans days to weeks.
+SEGMENT_COLOURS = {
+    SINCE_CHANGE: NEUTRAL_COLOUR,
+    TIME_LEFT: OK_COLOUR,
+    TIME_LEFT_SOON: SOON_COLOUR,
+    SINCE_EXPIRY: FAILURE_COLOUR,
+}
+EVENT_COLOURS = {
+    "last changed": NEUTRAL_COLOUR,
+    "now": NOW_COLOUR,
+    "expires": OK_COLOUR,
+    "expiring": SOON_COLOUR,
+    "expired": FAILURE_COLOUR,
+}
+# Dates in the labels: a basket's life spans days to weeks.
 _DATE_FORMAT = "%d %b %H:%M"
-SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
+# Per cent of the width kept free at both ends for the points' radius.
+_MARGIN = 1.5
+_HEIGHT = 62
+_LINE_Y = 28
+# The middle event's label above the line, the two ends' below it: labels never overprint.
+_ABOVE_Y, _BELOW_Y = 8, 50
 
-Spec = dict[str, Any]
+
+@dataclass(frozen=True)
+class Event:
+    name: str  # "last changed", "now", "expires", "expiring" or "expired"
+    at: datetime
+    label: str  # "expiring 01 Dec 18:48": said in text as well as colour
+    tooltip: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    name: str  # one of SEGMENT_COLOURS
+    start: datetime
+    end: datetime
+    tooltip: str
+
+
+@dataclass(frozen=True)
+class Timeline:
+    events: list[Event]  # in time order
+    segments: list[Segment]
+    summary: str  # the whole timeline in one sentence, for screen readers
+
+    def html(self) -> str:
+        """The line, its points and labels, and below them a legend of the spans drawn."""
+        if not self.events:
+            return f"<p>{escape(self.summary)}</p>"
+        first, last = self.events[0].at, self.events[-1].at
+        span = (last - first).total_seconds()
+
+        def x(ts: datetime) -> float:
+            if span <= 0:
+                return 50.0
+            return _MARGIN + (100 - 2 * _MARGIN) * (ts - first).total_seconds() / span
+
+        parts = [
+            f'<div role="img" aria-label="{escape(self.summary)}" data-testid="expiry-timeline"'
+            f' style="position:relative;height:{_HEIGHT}px;margin:0 0.5em">'
+        ]
+        for segment in self.segments:
+            start, end = x(segment.start), x(segment.end)
+            parts.append(
+                f'<div title="{escape(segment.tooltip)}" data-segment="{escape(segment.name)}"'
+                f' style="position:absolute;left:{start:.2f}%;width:{end - start:.2f}%;'
+                f"top:{_LINE_Y - 4}px;height:8px;border-radius:4px;"
+                f'background:{SEGMENT_COLOURS[segment.name]}"></div>'
+            )
+        for index, event in enumerate(self.events):
+            colour = EVENT_COLOURS[event.name]
+            at = x(event.at)
+            outer = len(self.events) > 1 and index in (0, len(self.events) - 1)
+            top = _BELOW_Y if outer or len(self.events) == 1 else _ABOVE_Y
+            # The ends' labels run inwards from their point, the middle's is centred on it.
+            if outer:
+                shift = "0" if index == 0 else "-100%"
+            else:
+                shift = "0" if at < 15 else "-100%" if at > 85 else "-50%"
+            parts.append(
+                f'<div title="{escape(event.tooltip)}" data-event="{escape(event.name)}"'
+                f' style="position:absolute;left:{at:.2f}%;top:{_LINE_Y - 7}px;width:14px;'
+                f'height:14px;margin-left:-7px;border-radius:50%;background:{colour}"></div>'
+                f'<div style="position:absolute;left:{at:.2f}%;top:{top - 10}px;'
+                f"transform:translateX({shift});white-space:nowrap;font-size:0.8em;"
+                f'font-weight:bold;color:{colour}">{escape(event.label)}</div>'
+            )
+        parts.append("</div>")
+        legend = "".join(
+            '<span style="margin-right:1.2em;white-space:nowrap">'
+            '<span style="display:inline-block;width:1.6em;height:0.5em;border-radius:0.25em;'
+            f'margin-right:0.4em;background:{SEGMENT_COLOURS[name]}"></span>{escape(name)}</span>'
+            for name in dict.fromkeys(segment.name for segment in self.segments)
+        )
+        if legend:
+            parts.append(f'<div style="font-size:0.8em">{legend}</div>')
+        return "".join(parts)
 
 
 def _local_date(ts: datetime, tz_name: str | None) -> str:
@@ -50,43 +140,19 @@ def _local_date(ts: datetime, tz_name: str | None) -> str:
     return local.strftime(_DATE_FORMAT)
 
 
-def _wall_clock(ts: datetime, tz_name: str | None) -> str:
-    # Vega parses an ISO string without an offset as wall-clock time and draws it as such, so the
-    # axis shows the agent's zone whatever zone the browser runs in.
-    local = to_local(ts, tz_name)
-    assert local is not None
-    return local.replace(tzinfo=None).isoformat(timespec="seconds")
-
-
-def _nominal(field: str, title: str | None = None) -> Spec:
-    channel: Spec = {"field": field, "type": "nominal"}
-    if title is not None:
-        channel["title"] = title
-    return channel
-
-
-def _x(field: str) -> Spec:
-    return {
-        "field": field,
-        "type": "temporal",
-        "axis": {"title": None, "grid": False, "labelOverlap": True, "format": _DATE_FORMAT},
-        # Pixels kept free at both ends so the first and last labels are not cut off.
-        "scale": {"padding": 48},
-    }
-
-
 def expiry_timeline(
     last_changed: datetime | None,
     now: datetime | None,
     expires: datetime | None,
     tz_name: str | None = None,
-) -> Spec:
+) -> Timeline:
     """One horizontal line through time: last changed → now → expires.
 
     The span since the last change is slate, the time left blue (orange under an hour); for an
     expired basket the expiry point lies before "now" and the span from expiry to now is red.
-    Missing timestamps are left out (with all three missing the chart is empty but valid). Times
-    are drawn in ``tz_name`` (UTC when unknown); tooltips give exact times and durations.
+    Missing timestamps are left out (with all three missing there is nothing to draw and the
+    summary says so). Times are shown in ``tz_name`` (UTC when unknown); tooltips give exact
+    times and durations.
     """
     # Naive values are UTC (as everywhere in basket_lib); comparing them must never raise.
     last_changed, now, expires = (to_local(ts, "UTC") for ts in (last_changed, now, expires))
@@ -104,22 +170,17 @@ def expiry_timeline(
 
     def relative(event: str, ts: datetime) -> str:
         if now is None or event == "now":
-            return "now" if event == "now" else ""
+            return ""
         if event == "last changed":
             return f"{humanize_delta(now - ts)} ago"
         return expiry_text(ts, now)
 
-    events = [
-        {
-            "event": event,
-            # Said in text as well as colour: "expiring 01 Dec 18:48", "expired 27 Jun 06:00".
-            "label": event if event == "now" else f"{event} {_local_date(ts, tz_name)}",
-            "time": _wall_clock(ts, tz_name),
-            "when": format_time(ts, tz_name),
-            "relative": relative(event, ts),
-        }
-        for event, ts in points.items()
-    ]
+    events = []
+    for event, ts in sorted(points.items(), key=lambda item: item[1]):
+        label = event if event == "now" else f"{event} {_local_date(ts, tz_name)}"
+        said = relative(event, ts)
+        tooltip = f"{event}: {format_time(ts, tz_name)}" + (f" ({said})" if said else "")
+        events.append(Event(event, ts, label, tooltip))
 
     spans: list[tuple[str, datetime, datetime]] = []
     if now is not None:
@@ -133,75 +194,18 @@ def expiry_timeline(
             if expires is not None:
                 spans.append((TIME_LEFT_SOON if soon else TIME_LEFT, now, expires))
     segments = [
-        {
-            "segment": name,
-            "start": _wall_clock(start, tz_name),
-            "end": _wall_clock(end, tz_name),
-            "from": format_time(start, tz_name),
-            "to": format_time(end, tz_name),
-            "length": humanize_delta(end - start),
-        }
+        Segment(
+            name,
+            start,
+            end,
+            f"{name}: {format_time(start, tz_name)} to {format_time(end, tz_name)} "
+            f"({humanize_delta(end - start)})",
+        )
         for name, start, end in spans
     ]
-
-    span_layer: Spec = {
-        "data": {"values": segments},
-        "mark": {"type": "rule", "strokeWidth": 8, "strokeCap": "round"},
-        "encoding": {
-            "x": _x("start"),
-            "x2": {"field": "end"},
-            "color": {
-                **_nominal("segment"),
-                "scale": {"domain": list(_SEGMENTS), "range": list(_SEGMENT_COLOURS)},
-                "legend": {"title": None, "orient": "bottom"},
-            },
-            "tooltip": [
-                _nominal("segment", "span"),
-                _nominal("from"),
-                _nominal("to"),
-                _nominal("length"),
-            ],
-        },
-    }
-    # Points and their labels share the event colours: a fixed text colour would vanish on one
-    # of the two themes.
-    event_encoding: Spec = {
-        "x": _x("time"),
-        "color": {
-            **_nominal("event"),
-            "scale": {"domain": list(_EVENTS), "range": list(_EVENT_COLOURS)},
-            "legend": None,
-        },
-        "tooltip": [
-            _nominal("event"),
-            _nominal("when", "time"),
-            _nominal("relative", "relative"),
-        ],
-    }
-    point_layer: Spec = {
-        "data": {"values": events},
-        "mark": {"type": "point", "filled": True, "size": 140, "opacity": 1},
-        "encoding": event_encoding,
-    }
-
-    def labels(rows: list[Spec], dy: int) -> Spec:
-        return {
-            "data": {"values": rows},
-            "mark": {"type": "text", "dy": dy, "fontWeight": "bold"},
-            "encoding": {**event_encoding, "text": _nominal("label")},
-        }
-
-    # "now" is labelled a line higher than the others, so close events do not overprint.
-    return {
-        "$schema": SCHEMA,
-        "layer": [
-            span_layer,
-            point_layer,
-            labels([row for row in events if row["event"] != "now"], -14),
-            labels([row for row in events if row["event"] == "now"], -30),
-        ],
-        "resolve": {"scale": {"color": "independent"}},
-        "height": 70,
-        "width": "container",
-        "autosize": dict(AUTOSIZE),
-    }
+    summary = (
+        "Timeline: " + ", then ".join(event.tooltip for event in events) + "."
+        if events
+        else "No times known for this basket."
+    )
+    return Timeline(events, segments, summary)

@@ -68,13 +68,15 @@ def test_ticket_link_shows_the_basket_and_its_failed_reservations(
     for table in tables.all():
         expect_no_csv_download(table)
 
-    # The expiry timeline is drawn (a plain Vega-Lite spec): its labels say the events in text.
-    timeline = page.locator("[data-testid=stVegaLiteChart]")
+    # The expiry timeline is drawn (HTML that st.html's sanitiser keeps): its labels say the
+    # events in text, and each point has its tooltip.
+    timeline = page.locator("[data-testid=expiry-timeline]")
     expect(timeline).to_have_count(1)
-    expect(timeline.locator("g.mark-text text").filter(has_text="now")).to_have_count(1)
-    expect(
-        timeline.locator("g.mark-text text").filter(has_text=re.compile("^expires "))
-    ).to_have_count(1)
+    expect(timeline.get_by_text("now", exact=True)).to_have_count(1)
+    expect(timeline.get_by_text(re.compile("^expires "))).to_have_count(1)
+    expires = timeline.locator("[data-event=expires]")
+    expect(expires).to_have_attribute("title", re.compile("^expires: "))
+    expect(page.locator("[data-testid=stVegaLiteChart]")).to_have_count(0)
 
     shot = screenshot(page, "basket-demo-checkout-failed")
     assert shot.stat().st_size > 10_000
