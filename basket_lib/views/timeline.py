@@ -1,11 +1,11 @@
 """The basket page's expiry timeline: a line through time drawn in HTML, for ``st.html``.
 
-Drawn here rather than as a Vega-Lite chart: the browser compiled and rendered the chart for
-every ticket link, about a third of the page's drawing (370 ms of Chromium's CPU per lookup here,
-benchmarks/README.md, "Agents"), and rendering the same spec to SVG on the server (vl-convert)
-cost 130 ms a basket. A line with three points needs neither: a few positioned boxes the browser
-draws at once, for the server's cost of formatting a string. (``st.html`` keeps HTML only: its
-sanitiser drops SVG.)
+Drawn here rather than as a Vega-Lite chart: for the chart the browser loaded and compiled
+Streamlit's 775 KB vega bundle on the first basket of every tab, and the chart cost 5-40 ms of
+every ticket link (benchmarks/README.md, "The expiry timeline as HTML"). Rendering the spec to
+SVG on the server (vl-convert) cost 130 ms a basket. A line with three points needs neither: a
+few positioned boxes, for the server's cost of formatting a string. (``st.html`` keeps HTML
+only: its sanitiser drops SVG.)
 
 Positions are percentages of the width, so the line spans the column at any width while the text
 keeps its size. Every value in it goes through ``html.escape``.
