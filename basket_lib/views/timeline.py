@@ -107,13 +107,14 @@ class Timeline:
         for index, event in enumerate(self.events):
             colour = EVENT_COLOURS[event.name]
             at = x(event.at)
-            outer = len(self.events) > 1 and index in (0, len(self.events) - 1)
-            top = _BELOW_Y if outer or len(self.events) == 1 else _ABOVE_Y
-            # The ends' labels run inwards from their point, the middle's is centred on it.
-            if outer:
-                shift = "0" if index == 0 else "-100%"
-            else:
+            middle = 0 < index < len(self.events) - 1
+            top = _ABOVE_Y if middle else _BELOW_Y
+            # The ends' labels run inwards from their point; the middle's (or a lone point's) is
+            # centred on it unless that would push it off the edge.
+            if middle or len(self.events) == 1:
                 shift = "0" if at < 15 else "-100%" if at > 85 else "-50%"
+            else:
+                shift = "0" if index == 0 else "-100%"
             parts.append(
                 f'<div title="{escape(event.tooltip)}" data-event="{escape(event.name)}"'
                 f' style="position:absolute;left:{at:.2f}%;top:{_LINE_Y - 7}px;width:14px;'
