@@ -2,7 +2,8 @@
 
 Without BASKET_API_URL the dashboard runs against the built-in demo API. Every setting is checked
 when it is read, so a typo ends in one clear message at start-up rather than in odd failures
-later; no message ever contains the API key or the bearer token.
+later (the database URL when the scan store opens it: see Settings.from_env); no message ever
+contains the API key or the bearer token.
 """
 
 from __future__ import annotations
@@ -137,7 +138,11 @@ class Settings:
                 read("BASKET_ALLOW_MISSING_EMAIL_VERIFIED") or "false",
                 "BASKET_ALLOW_MISSING_EMAIL_VERIFIED",
             ),
-            database_url=_database_url(read("BASKET_DATABASE_URL")),
+            # Checked where the scan store opens it (store.database.parse_database_url), not here:
+            # parsing it takes SQLAlchemy, a quarter of a second to import on a server's first
+            # page, which a basket lookup never needs, and a wrong store URL must not keep
+            # agents from baskets. The failures page and the command line report it.
+            database_url=read("BASKET_DATABASE_URL") or DEFAULT_DATABASE_URL,
             worker_nice=options.whole_number(
                 read("BASKET_WORKER_NICE") or DEFAULT_WORKER_NICE,
                 "BASKET_WORKER_NICE",
@@ -153,13 +158,3 @@ class Settings:
                 low_means="no worker started ahead of a scan",
             ),
         )
-
-
-def _database_url(value: str | None) -> str:
-    if value is None:
-        return DEFAULT_DATABASE_URL
-    # Imported only when set: SQLAlchemy is needed where scans are stored, not for every read.
-    from basket_lib.store.database import parse_database_url
-
-    parse_database_url(value, "BASKET_DATABASE_URL")
-    return value

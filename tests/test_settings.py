@@ -45,6 +45,17 @@ def test_demo_by_default() -> None:
     assert (settings.worker_nice, settings.worker_standby_seconds) == (0, 600.0)
 
 
+def test_the_database_url_is_left_to_the_scan_store() -> None:
+    # Checked where the store opens it (tests/store/test_migrations.py): a lookup never needs
+    # the store, nor SQLAlchemy's import to parse its URL.
+    for url in ("postgresql+psycopg://u:p@db/basket", "mysql://u@h/db"):
+        assert Settings.from_env({"BASKET_DATABASE_URL": f"  {url} "}).database_url == url
+    assert (
+        Settings.from_env({"BASKET_DATABASE_URL": " "}).database_url
+        == "sqlite:///basket-support.db"
+    )
+
+
 def test_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BASKET_API_URL", URL)
     monkeypatch.setenv("BASKET_API_KEY", KEY)

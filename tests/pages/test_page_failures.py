@@ -720,6 +720,16 @@ def test_a_database_that_cannot_be_opened_is_a_clear_message(
     assert not at.button  # nothing to start a scan into
 
 
+def test_an_unusable_database_url_is_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BASKET_DATABASE_URL", "sqlite:///:memory:")
+    at = new_app(page=FAILURES)
+    at.run()
+    no_exception(at)
+    (error,) = plain_texts(at, "error")
+    assert "BASKET_DATABASE_URL names an in-memory SQLite database" in error
+    assert not at.button
+
+
 def test_a_queued_scan_watched_from_another_session_gets_a_worker(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

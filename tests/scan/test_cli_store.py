@@ -183,6 +183,28 @@ def test_a_database_that_cannot_be_opened_exits_2_before_any_request(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "command", [["scan", "USERS"], ["scans"], ["export", "abc", "--errors-csv", "e.csv"]]
+)
+def test_an_unusable_database_url_exits_2_with_what_is_wrong(
+    command: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Settings leave the URL to the store, which checks it when the command opens it.
+    monkeypatch.setenv("BASKET_DATABASE_URL", "mysql://user:hunter2@host/scans")
+    users = str(_users(tmp_path, ["demo-normal"]))
+    argv = [
+        users if arg == "USERS" else str(tmp_path / arg) if arg.endswith(".csv") else arg
+        for arg in command
+    ]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "BASKET_DATABASE_URL names a mysql database" in err
+    assert "hunter2" not in err and "Traceback" not in err
+
+
 def _start(users: Path, server: simulator.DemoServer, *extra: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BASKET_")}
     env |= {"BASKET_API_URL": server.base_url, "BASKET_API_KEY": SECRET, "NO_PROXY": "127.0.0.1"}
