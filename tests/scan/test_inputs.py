@@ -336,6 +336,18 @@ def test_extra_columns_are_bounded() -> None:
     )
 
 
+@pytest.mark.parametrize("tail", [0, 1, 4095, 4096, 4097, 9000])
+@pytest.mark.parametrize("separator", ["\n", ",", ";", "\t", "\u00a0", "\u2003"])
+def test_the_last_token_of_a_cut_paste_is_found_however_long(separator: str, tail: int) -> None:
+    # Searched back from the end block by block: a token across the blocks' edges is found whole,
+    # and so is the separator before it.
+    head = f"user-00001{separator}user-00002{separator}"
+    for before in ("", "x" * 5000):
+        text = head + before + separator + "9" * tail
+        assert inputs._last_separator(text) == len(text) - tail
+    assert inputs._last_separator("9" * tail) == 0
+
+
 def test_a_paste_cut_at_the_box_limit_leaves_out_its_last_id_and_says_so() -> None:
     # The browser cut the paste at max_chars, in the middle of an id.
     whole = "user-00001\nuser-00002\n"
