@@ -399,18 +399,18 @@ def test_a_trickling_server_cannot_hold_a_request_past_its_deadline(path: str, p
             start, rest = answer(body)[: -len(body)], body
         writer.write(start)
         await writer.drain()
-        for byte in rest:  # 200 bytes or more, one each 0.2 s: 40 s, far past the 1 s deadline
+        for byte in rest:  # 200 bytes or more, one each 0.1 s: 20 s, far past the 0.5 s deadline
             writer.write(bytes([byte]))
             await writer.drain()
             trickled[0] += 1
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.1)
 
     with HostileServer(handler) as server:
-        error = only(fetch(path, server.base_url, ["u"], timeout=1.0))
+        error = only(fetch(path, server.base_url, ["u"], timeout=0.5))
         sent = trickled[0]
     assert isinstance(error, errors.APITimeoutError)
     assert "timed out" in error.message
-    # About 5 bytes fit in the 1 s deadline; each read's own 1 s timeout would never fire.
+    # About 5 bytes fit in the 0.5 s deadline; each read's own 0.5 s timeout would never fire.
     assert sent < 25
 
 
@@ -424,14 +424,14 @@ def test_retries_against_a_trickling_server_are_bounded_in_total(path: str) -> N
         await read_request(reader)
         trickled.append(0)
         writer.write(b"HTTP/1.1 200 OK\r\n")
-        for byte in b"X-Slow: " + b"y" * 400:  # one byte each 0.2 s: 80 s if nobody gave up
+        for byte in b"X-Slow: " + b"y" * 400:  # one byte each 0.1 s: 40 s if nobody gave up
             writer.write(bytes([byte]))
             await writer.drain()
             trickled[-1] += 1
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.1)
 
     with HostileServer(handler) as server:
-        error = only(fetch(path, server.base_url, ["u"], timeout=1.0, max_retries=2))
+        error = only(fetch(path, server.base_url, ["u"], timeout=0.5, max_retries=2))
         connections = server.connections
     assert isinstance(error, errors.APITimeoutError)
     assert connections == 3  # the first attempt and two retries, each on a connection of its own
@@ -455,7 +455,7 @@ def test_a_host_name_lookup_that_hangs_ends_at_the_deadline(
 
     monkeypatch.setattr(socket, "getaddrinfo", hanging)
     try:
-        error = only(fetch("sync", "http://slow-dns.test:8080/v2", ["u"], timeout=1.0))
+        error = only(fetch("sync", "http://slow-dns.test:8080/v2", ["u"], timeout=0.5))
         still_hanging = not release.is_set()
     finally:
         release.set()
@@ -663,13 +663,13 @@ def test_an_injected_transport_that_trickles_cannot_hold_a_request_past_its_dead
     def chunks() -> Iterator[bytes]:
         for byte in body:
             trickled[0] += 1
-            time.sleep(0.2)  # the trickle itself, in the stand-in server
+            time.sleep(0.1)  # the trickle itself, in the stand-in server
             yield bytes([byte])
 
     async def achunks() -> AsyncIterator[bytes]:
         for byte in body:
             trickled[0] += 1
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.1)
             yield bytes([byte])
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -678,13 +678,13 @@ def test_an_injected_transport_that_trickles_cannot_hold_a_request_past_its_dead
     transport = httpx.MockTransport(handler)
     with pytest.raises(errors.APITimeoutError):
         if path == "sync":
-            with BasketClient(BASE, KEY, transport=transport, timeout=1.0, max_retries=0) as c:
+            with BasketClient(BASE, KEY, transport=transport, timeout=0.5, max_retries=0) as c:
                 c.get_basket("u")
         else:
 
             async def scenario() -> None:
                 async with AsyncBasketClient(
-                    BASE, KEY, transport=transport, timeout=1.0, max_retries=0
+                    BASE, KEY, transport=transport, timeout=0.5, max_retries=0
                 ) as client:
                     await client.get_basket("u")
 
