@@ -30,11 +30,13 @@ HEADER = "user_id"
 EXPECTED_FORMAT = f"a CSV with a column named {HEADER}, saved as UTF-8"
 _DELIMITERS = (",", ";", "\t")
 CSV_SUFFIXES = (".csv", ".tsv")
+# What separates pasted ids: any whitespace, commas, semicolons.
+_SEPARATORS = r"\s,;"
 # Read lazily, one id at a time (see _collect).
-_PASTE_TOKEN = re.compile(r"[^\s,;]+")
+_PASTE_TOKEN = re.compile(f"[^{_SEPARATORS}]+")
 # Searched backwards from the end in blocks: a loop over the characters in Python took 4 s for a
 # 20 MiB paste of one long token.
-_SEPARATOR = re.compile(r"[\s,;]")
+_SEPARATOR = re.compile(f"[{_SEPARATORS}]")
 _TAIL_BLOCK = 4096
 # Straight and typographic quotes, as pasted from spreadsheets, mails and documents.
 _QUOTES = "\"'`“”‘’"
