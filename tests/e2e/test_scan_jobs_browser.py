@@ -23,13 +23,17 @@ from e2e_support import (
     wait_for_app,
 )
 
+from basket_lib.scan import worker
 from basket_lib.simulator import DemoApi, DemoServer, Faults, demo_user_ids
+from basket_lib.store import scans
+from basket_lib.store.database import open_database
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 KEY = "sk-scan-jobs-0123456789"
 USERS = demo_user_ids(150)
+MAIN = "[data-testid=stMain]"
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +62,25 @@ def slow_app(
 def _progress(page: Page) -> None:
     expect(page.get_by_text(re.compile(r"\d+ / 150 users"))).to_be_visible()
     expect(page.get_by_role("button", name="Stop scan")).to_be_visible()
+
+
+def _state(page: Page, app: RunningApp, scan_id: str) -> str:
+    """What the page shows, the stored scan and the workers' log: why a step did not come."""
+    info = scans.get_scan(open_database(f"sqlite:///{app.log_path.with_name('scans.db')}"), scan_id)
+    try:
+        log = worker.WORKER_LOG.read_text(errors="replace").splitlines()[-6:]
+    except OSError as exc:
+        log = [f"(no worker log: {exc})"]
+    return "\n".join(
+        [
+            f"the page shows: {page.locator(MAIN).inner_text()[:700]!r}",
+            f"the stored scan: {info!r}",
+            "the workers' log ends:",
+            *log,
+            "the server's log ends:",
+            *app.log_path.read_text(errors="replace").splitlines()[-8:],
+        ]
+    )
 
 
 def test_a_page_scan_survives_reload_is_shared_by_link_stopped_and_resumed(
@@ -101,12 +124,17 @@ def test_a_page_scan_survives_reload_is_shared_by_link_stopped_and_resumed(
         expect(page.get_by_text("cancelled (partial)").first).to_be_visible()
 
         watcher.get_by_role("button", name="Resume scan").click()
-        _progress(watcher)
-        # Finished, both sessions show the whole result without being reloaded.
-        for viewer in (watcher, page):
-            value = metric(viewer, "Users read").locator("[data-testid=stMetricValue]")
-            expect(value).to_have_text("150", timeout=60_000)
-            expect(viewer.get_by_text("Partial results")).to_have_count(0)
+        try:
+            _progress(watcher)
+            # Finished, both sessions show the whole result without being reloaded.
+            for viewer in (watcher, page):
+                value = metric(viewer, "Users read").locator("[data-testid=stMetricValue]")
+                expect(value).to_have_text("150", timeout=60_000)
+                expect(viewer.get_by_text("Partial results")).to_have_count(0)
+        except AssertionError as exc:
+            # The state first: Playwright's message can run to pages of the page's tree.
+            state = _state(watcher, slow_app, scan_id)
+            raise AssertionError(f"{state}\n{str(exc)[:600]}") from None
     finally:
         other.close()
     # Every user was fetched once, the stop and the resume included.
