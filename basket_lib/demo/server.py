@@ -16,10 +16,10 @@ import math
 import random
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import cast
+from typing import Any, cast
 
 from aiohttp import StreamReader, hdrs, web
 from aiohttp.abc import AbstractStreamWriter
@@ -43,6 +43,25 @@ MAX_LINE_BYTES = 64 * 1024
 MAX_HEADERS = 128
 MAX_BODY_BYTES = 1024 * 1024
 _log = logging.getLogger(__name__)
+
+
+class _Server(web.Server):
+    """aiohttp's server, saying when a connection has ended with every request on it handled."""
+
+    def __init__(self, *args: Any, on_closed: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._on_closed = on_closed
+
+    def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
+        # Requests read before the connection ended are still handled (or cancelled) by its
+        # task: it is done once nothing more of that connection can be counted. aiohttp's own
+        # Server forgets the connection at the same moment.
+        task = handler._task_handler
+        super().connection_lost(handler, exc)
+        if task is None:
+            self._on_closed()
+        else:
+            task.add_done_callback(lambda _: self._on_closed())
 
 
 def check_rate(value: float) -> float:
@@ -119,6 +138,7 @@ class DemoServer:
         self._requests_by_user: Counter[str] = Counter()
         self._faults_injected: Counter[str] = Counter()
         self._connections_accepted = 0
+        self._connections_open = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._listener: asyncio.Server | None = None
         self._http: web.Server | None = None
@@ -173,8 +193,9 @@ class DemoServer:
 
         # The bare web.Server, not an Application with a catch-all route: the router costs CPU
         # on every request (12 % more per request in the same benchmark run) and routes nothing.
-        http_server = web.Server(
+        http_server = _Server(
             self._handle,
+            on_closed=self._connection_closed,
             request_factory=request,
             access_log=None,
             max_line_size=MAX_LINE_BYTES,
@@ -192,6 +213,7 @@ class DemoServer:
         def connection() -> RequestHandler:
             with self._stats:
                 self._connections_accepted += 1
+                self._connections_open += 1
             return http_server()
 
         self._listener = await loop.create_server(connection, self.host, self._requested_port)
@@ -271,6 +293,17 @@ class DemoServer:
     def connections_accepted(self) -> int:
         with self._stats:
             return self._connections_accepted
+
+    def wait_for_closed_connections(self, timeout: float = 5.0) -> bool:
+        """Block until every client connection has ended and each request it sent is counted
+        (a killed client's last requests may still be read after it died); False on timeout."""
+        with self._stats:
+            return self._stats.wait_for(lambda: self._connections_open == 0, timeout)
+
+    def _connection_closed(self) -> None:
+        with self._stats:
+            self._connections_open -= 1
+            self._stats.notify_all()
 
     def wait_for_requests(self, count: int, timeout: float = 5.0) -> bool:
         """Block until the server has received ``count`` requests; False on timeout."""

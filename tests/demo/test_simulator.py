@@ -568,6 +568,20 @@ def test_server_keeps_connections_alive_and_counts_requests() -> None:
         )
 
 
+def test_server_says_when_its_connections_have_ended() -> None:
+    with DemoServer(api=fixed_api()) as server:
+        with httpx.Client(base_url=server.base_url) as c:
+            assert c.get("/baskets/users/demo-normal").status_code == 200
+            # Kept alive by the client: not ended.
+            assert not server.wait_for_closed_connections(timeout=0.1)
+        assert server.wait_for_closed_connections(timeout=10)
+        # A client gone right after sending: ended once the server is done with what it sent.
+        with socket.create_connection((server.host, server.port)) as raw:
+            raw.sendall(b"GET /v2/baskets/users/demo-normal HTTP/1.1\r\nHost: demo\r\n\r\n" * 20)
+        assert server.wait_for_closed_connections(timeout=10)
+        assert server.connections_accepted == 2
+
+
 def test_server_honours_connection_close() -> None:
     with DemoServer(api=fixed_api()) as server, httpx.Client(base_url=server.base_url) as c:
         response = c.get("/baskets/users/demo-normal", headers={"Connection": "close"})
