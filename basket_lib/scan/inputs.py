@@ -123,6 +123,19 @@ def _unquote(token: str) -> str:
     return token.strip().strip(_QUOTES).strip()
 
 
+def _pasted_tokens(text: str) -> Iterator[tuple[str, None]]:
+    """The pasted ids, unquoted, one at a time (a 20 MiB paste holds about two million)."""
+    for match in _PASTE_TOKEN.finditer(text):
+        token = match.group()
+        # A token holds no separator, so only quotes at its ends need stripping: checking for
+        # them first halves the cost of a paste of millions.
+        if token[0] in _QUOTES or token[-1] in _QUOTES:
+            token = _unquote(token)
+            if not token:
+                continue
+        yield token, None
+
+
 def parse_pasted_ids(text: str, *, cap: int = MAX_SCAN_USERS) -> ParsedIds:
     """Ids separated by newlines, commas, semicolons, tabs or spaces; quotes around an id and a
     first line naming the column (``user_id``, ``User ID``, as copied from a spreadsheet column)
@@ -145,9 +158,7 @@ def parse_pasted_ids(text: str, *, cap: int = MAX_SCAN_USERS) -> ParsedIds:
     else:
         if found is not None:  # the column's name alone on the first line
             text = text[text.index(header_line) + len(header_line) :]
-        tokens = (
-            (t, None) for t in (_unquote(m.group()) for m in _PASTE_TOKEN.finditer(text)) if t
-        )
+        tokens = _pasted_tokens(text)
         first = next(tokens, None)
         if first is None:
             parsed = _collect((), cap)
