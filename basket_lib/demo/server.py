@@ -295,8 +295,9 @@ class DemoServer:
             return self._connections_accepted
 
     def wait_for_closed_connections(self, timeout: float = 5.0) -> bool:
-        """Block until every client connection has ended and each request it sent is counted
-        (a killed client's last requests may still be read after it died); False on timeout."""
+        """Block until every client connection it accepted has ended and each request sent on it
+        is counted (a killed client's last requests may still be read after it died); False on
+        timeout."""
         with self._stats:
             return self._stats.wait_for(lambda: self._connections_open == 0, timeout)
 

@@ -576,8 +576,12 @@ def test_server_says_when_its_connections_have_ended() -> None:
             assert not server.wait_for_closed_connections(timeout=0.1)
         assert server.wait_for_closed_connections(timeout=10)
         # A client gone right after sending: ended once the server is done with what it sent.
+        request = b"GET /v2/baskets/users/demo-normal HTTP/1.1\r\nHost: demo\r\n\r\n"
         with socket.create_connection((server.host, server.port)) as raw:
-            raw.sendall(b"GET /v2/baskets/users/demo-normal HTTP/1.1\r\nHost: demo\r\n\r\n" * 20)
+            raw.sendall(request)
+            assert raw.recv(12) == b"HTTP/1.1 200"  # accepted (counted from here on)
+            assert not server.wait_for_closed_connections(timeout=0.1)
+            raw.sendall(request * 20)
         assert server.wait_for_closed_connections(timeout=10)
         assert server.connections_accepted == 2
 
