@@ -55,8 +55,8 @@ class _Server(web.Server):
     def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
         # Requests read before the connection ended are still handled (or cancelled) by its
         # task: it is done once nothing more of that connection can be counted. aiohttp's own
-        # Server forgets the connection at the same moment.
-        task = handler._task_handler
+        # Server forgets the connection at the same moment, by the same (private) attribute.
+        task = getattr(handler, "_task_handler", None)
         super().connection_lost(handler, exc)
         if task is None:
             self._on_closed()
