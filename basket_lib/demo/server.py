@@ -46,11 +46,23 @@ _log = logging.getLogger(__name__)
 
 
 class _Server(web.Server):
-    """aiohttp's server, saying when a connection has ended with every request on it handled."""
+    """aiohttp's server, saying when a connection is made and when it has ended with every
+    request on it handled."""
 
-    def __init__(self, *args: Any, on_closed: Callable[[], None], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        on_made: Callable[[], None],
+        on_closed: Callable[[], None],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self._on_made = on_made
         self._on_closed = on_closed
+
+    def connection_made(self, handler: RequestHandler, transport: asyncio.Transport) -> None:
+        super().connection_made(handler, transport)
+        self._on_made()
 
     def connection_lost(self, handler: RequestHandler, exc: BaseException | None = None) -> None:
         # Requests read before the connection ended are still handled (or cancelled) by its
@@ -195,6 +207,7 @@ class DemoServer:
         # on every request (12 % more per request in the same benchmark run) and routes nothing.
         http_server = _Server(
             self._handle,
+            on_made=self._connection_made,
             on_closed=self._connection_closed,
             request_factory=request,
             access_log=None,
@@ -213,7 +226,6 @@ class DemoServer:
         def connection() -> RequestHandler:
             with self._stats:
                 self._connections_accepted += 1
-                self._connections_open += 1
             return http_server()
 
         self._listener = await loop.create_server(connection, self.host, self._requested_port)
@@ -300,6 +312,10 @@ class DemoServer:
         timeout."""
         with self._stats:
             return self._stats.wait_for(lambda: self._connections_open == 0, timeout)
+
+    def _connection_made(self) -> None:
+        with self._stats:
+            self._connections_open += 1
 
     def _connection_closed(self) -> None:
         with self._stats:
