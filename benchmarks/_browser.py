@@ -38,6 +38,36 @@ CHROMIUM_ARGS = [
 ]
 VIEWPORT = {"width": 1400, "height": 1000}
 
+# The bare baseline of agents.py and startup.py: what any Streamlit app showing a basket has to
+# do, and nothing more.
+BARE_APP = '''"""Bare baseline: ?user= or the sidebar's id, the basket and its product details,
+a heading and three tables."""
+
+import streamlit as st
+
+from basket_lib.connect import build_client
+from basket_lib.settings import Settings
+
+
+@st.cache_resource
+def client():
+    return build_client(Settings.from_env())
+
+
+user = st.sidebar.text_input("User id", value=st.query_params.get("user", "")).strip()
+if user:
+    basket = client().get_basket(user).basket
+    product_ids = basket.product_ids()
+    details = client().get_product_details(product_ids) if product_ids else {}
+    st.subheader(user)
+    for items in (basket.cart, basket.saved, basket.checkout):
+        rows = []
+        for item in items:
+            found = details.get(item.product_id)
+            rows.append({"name": found.name if found else None, **item.model_dump()})
+        st.dataframe(rows)
+'''
+
 
 # --- the Streamlit server ------------------------------------------------------------------------
 

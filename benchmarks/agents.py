@@ -58,6 +58,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _browser import (
+    BARE_APP,
     Problems,
     StreamlitServer,
     heading,
@@ -76,34 +77,6 @@ P95_TARGET_AGENTS = 20
 SIDEBAR = "[data-testid=stSidebar]"
 USER_BOX_LABEL = "User id"
 NAMES = ("dashboard", "bare")
-# The bare baseline: what any Streamlit app showing a basket has to do, and nothing more.
-BARE_APP = '''"""Bare baseline: ?user= or the sidebar's id, the basket and its product details,
-a heading and three tables."""
-
-import streamlit as st
-
-from basket_lib.connect import build_client
-from basket_lib.settings import Settings
-
-
-@st.cache_resource
-def client():
-    return build_client(Settings.from_env())
-
-
-user = st.sidebar.text_input("User id", value=st.query_params.get("user", "")).strip()
-if user:
-    basket = client().get_basket(user).basket
-    product_ids = basket.product_ids()
-    details = client().get_product_details(product_ids) if product_ids else {}
-    st.subheader(user)
-    for items in (basket.cart, basket.saved, basket.checkout):
-        rows = []
-        for item in items:
-            found = details.get(item.product_id)
-            rows.append({"name": found.name if found else None, **item.model_dump()})
-        st.dataframe(rows)
-'''
 PROBLEMS = Problems()
 
 

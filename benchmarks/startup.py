@@ -8,7 +8,9 @@ a ticket's link `/?user=demo-checkout-failed` (the first basket: its heading dra
 one-line app (`st.write("hello")`). Each is timed from the process start until /_stcore/health
 answers and until headless Chromium (Playwright, /usr/bin/chromium) shows the page with its
 script finished. The browser is started once, before the rounds. Targets: the landing page and
-the first basket each at most 1.5x hello-world.
+the first basket each at most 1.5x hello-world. A reference, without a target: the bare basket app
+of agents.py (the same basket and product details in three st.dataframe tables) opened at the
+same ticket link, i.e. what any Streamlit page showing that basket costs a fresh server.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _browser import (
+    BARE_APP,
     UI_TIMEOUT_MS,
     Problems,
     heading,
@@ -38,7 +41,8 @@ from _common import ROOT, median
 TARGET = 1.5
 FIRST_BASKET_USER = "demo-checkout-failed"
 # What each contender opens first, and what its page shows once rendered.
-PATHS = {"dashboard": "/", "first basket": f"/?user={FIRST_BASKET_USER}", "hello": "/"}
+TICKET_LINK = f"/?user={FIRST_BASKET_USER}"
+PATHS = {"dashboard": "/", "first basket": TICKET_LINK, "bare basket": TICKET_LINK, "hello": "/"}
 LANDING = (
     showing("h1", "Basket lookup"),
     # The landing page's last element: the demo scenario table.
@@ -53,7 +57,7 @@ async def rendered(page: Any, name: str) -> None:
     """Until the first page of `name` is drawn and its script run has finished."""
     if name == "dashboard":
         await wait_ready(page, *LANDING)
-    elif name == "first basket":
+    elif name in ("first basket", "bare basket"):
         await wait_ready(page, heading(FIRST_BASKET_USER))
     else:
         await wait_ready(page, HELLO)
@@ -88,7 +92,14 @@ async def measure(args: argparse.Namespace, root: Path) -> dict[str, list[tuple[
         folder = Path(tmp)
         hello = folder / "hello.py"
         hello.write_text('import streamlit as st\n\nst.write("hello")\n', encoding="utf-8")
-        scripts = {"dashboard": root / "app.py", "first basket": root / "app.py", "hello": hello}
+        bare = folder / "bare_app.py"
+        bare.write_text(BARE_APP, encoding="utf-8")
+        scripts = {
+            "dashboard": root / "app.py",
+            "first basket": root / "app.py",
+            "bare basket": bare,
+            "hello": hello,
+        }
         async with async_playwright() as playwright:
             browser = await launch_chromium(playwright)
             try:
@@ -132,9 +143,12 @@ def main() -> int:
     landing = medians["dashboard"][1] / hello_shown
     basket = medians["first basket"][1] / hello_shown
     health_ratio = medians["dashboard"][0] / hello_health
+    bare = medians["bare basket"][1]
     print(
         f"ratios: dashboard/hello rendered={landing:.2f} ({verdict(landing)}), "
-        f"first basket/hello={basket:.2f} ({verdict(basket)}), healthy={health_ratio:.2f}"
+        f"first basket/hello={basket:.2f} ({verdict(basket)}), healthy={health_ratio:.2f}; "
+        f"reference: bare basket/hello={bare / hello_shown:.2f}, "
+        f"first basket/bare basket={medians['first basket'][1] / bare:.2f}"
     )
     return 0
 
