@@ -279,13 +279,18 @@ def report(args: argparse.Namespace, apps: list[Contender]) -> None:
     print(f"{'figure':40s} {'dashboard':>10s} {'bare':>10s} {'ratio':>6s}  target")
     ratios: dict[str, str] = {}
     for figure, ours, baseline, target, name in rows:
-        ratio = ours / baseline
-        verdict = _verdict(ratio, target) if target is not None else ""
+        if baseline > 0:
+            ratio = f"{ours / baseline:.2f}"
+            verdict = _verdict(ours / baseline, target) if target is not None else ""
+        else:
+            # CPU from /proc is counted in clock ticks (10 ms): a short run can see none.
+            ratio = "n/a"
+            verdict = f" (<= {target:g} not measured)" if target is not None else ""
         print(
-            f"{figure:40s} {ms(ours):>10s} {ms(baseline):>10s} {ratio:6.2f}  {verdict.strip(' ()')}"
+            f"{figure:40s} {ms(ours):>10s} {ms(baseline):>10s} {ratio:>6s}  {verdict.strip(' ()')}"
         )
         if name is not None:
-            ratios[name] = f"{name}={ratio:.2f}{verdict}"
+            ratios[name] = f"{name}={ratio}{verdict}"
     tracebacks = [f"{app.name} log: {line}" for app in apps for line in app.server.tracebacks()]
     PROBLEMS.report(tracebacks)
     parts = [ratios[name] for name in ("cpu per lookup", "ticket link", "type+enter")]

@@ -189,9 +189,15 @@ def main() -> int:
     ceiling_rate = median([args.users / in_process(r) for r in ceiling])
     server_us = median(ceiling_cpu) * 1e6
     print(f"\nphysical limit {args.concurrency} / {args.latency_ms:g} ms = {limit:,.0f}/s")
-    print(
-        f"zero-latency ceiling (aiohttp, in-process): {ceiling_rate:,.0f}/s; server CPU "
+    # /proc counts CPU in clock ticks (10 ms): a small run can use less than one.
+    server_cpu_text = (
         f"{server_us:.0f} us/request = {1e6 / server_us:,.0f} requests/s on one core"
+        if server_us > 0
+        else f"under one clock tick for {args.users:,} requests (too few to measure)"
+    )
+    print(
+        f"zero-latency ceiling (aiohttp, in-process): {ceiling_rate:,.0f}/s; "
+        f"server CPU {server_cpu_text}"
     )
 
     parts = []

@@ -41,6 +41,11 @@ def test_scan_throughput_runs_every_contender_against_its_baselines() -> None:
     ):  # fmt: skip
         assert ratio in line
     assert "physical limit 8 / 2 ms = 4,000/s" in output
+    # 60 requests can take the server less than one clock tick of CPU.
+    assert re.search(
+        r"server CPU (\d+ us/request = [\d,]+ requests/s|under one clock tick for 60 requests)",
+        output,
+    ), output
 
 
 @pytest.mark.benchmark
@@ -93,7 +98,9 @@ def test_agents_times_the_dashboard_against_a_bare_app_alone_and_at_once() -> No
     ):  # fmt: skip
         assert ratio in line
     # The targets: a verdict on server CPU and on the ticket link (none at 2 agents).
-    assert re.search(r"cpu per lookup=[\d.]+ \(<= 1\.3 (met|MISSED)\)", line), line
+    # One lookup's CPU can be under /proc's clock tick: then no ratio, and it says so.
+    cpu = r"cpu per lookup=([\d.]+ \(<= 1\.3 (met|MISSED)\)|n/a \(<= 1\.3 not measured\))"
+    assert re.search(cpu, line), line
     assert re.search(r"ticket link=[\d.]+ \(<= 1\.3 (met|MISSED)\)", line), line
 
 
