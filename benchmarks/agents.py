@@ -279,11 +279,12 @@ def report(args: argparse.Namespace, apps: list[Contender]) -> None:
     print(f"{'figure':40s} {'dashboard':>10s} {'bare':>10s} {'ratio':>6s}  target")
     ratios: dict[str, str] = {}
     for figure, ours, baseline, target, name in rows:
-        if baseline > 0:
+        if ours > 0 and baseline > 0:
             ratio = f"{ours / baseline:.2f}"
             verdict = _verdict(ours / baseline, target) if target is not None else ""
         else:
-            # CPU from /proc is counted in clock ticks (10 ms): a short run can see none.
+            # CPU from /proc is counted in clock ticks (10 ms): a short run of either app can see
+            # none, and a ratio to or of nothing would read as a verdict.
             ratio = "n/a"
             verdict = f" (<= {target:g} not measured)" if target is not None else ""
         print(

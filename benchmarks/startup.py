@@ -140,15 +140,15 @@ def main() -> int:
         print(f"{name:12s} median: healthy {health:.2f} s, first page rendered {shown:.2f} s")
     PROBLEMS.report(TRACEBACKS)
     hello_health, hello_shown = medians["hello"]
+    first, bare = medians["first basket"][1], medians["bare basket"][1]
     landing = medians["dashboard"][1] / hello_shown
-    basket = medians["first basket"][1] / hello_shown
+    basket = first / hello_shown
     health_ratio = medians["dashboard"][0] / hello_health
-    bare = medians["bare basket"][1]
     print(
         f"ratios: dashboard/hello rendered={landing:.2f} ({verdict(landing)}), "
         f"first basket/hello={basket:.2f} ({verdict(basket)}), healthy={health_ratio:.2f}; "
         f"reference: bare basket/hello={bare / hello_shown:.2f}, "
-        f"first basket/bare basket={medians['first basket'][1] / bare:.2f}"
+        f"first basket/bare basket={first / bare:.2f}"
     )
     return 0
 
