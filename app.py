@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import config, gate, lookups, navigation, sidebar
+from dashboard import collector, config, gate, lookups, navigation, sidebar
+
+collector.tune()
 
 st.set_page_config(page_title="Basket support", page_icon=config.PAGE_ICON, layout="wide")
 
@@ -32,4 +34,8 @@ with st.sidebar:
     )
     sidebar.sidebar_status(config)
 
-current.run()
+try:
+    current.run()
+finally:
+    # Modules this run imported (pandas on the first basket) are set aside from the collector.
+    collector.freeze_after_imports()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,17 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # A page run starts no worker ahead of its scan (no process outlives a test); the tests of
     # that standby worker turn it on.
     monkeypatch.setenv("BASKET_WORKER_STANDBY_SECONDS", "0")
+
+
+@pytest.fixture(autouse=True)
+def _collector_as_python_sets_it() -> Iterator[None]:
+    # app.py tunes the server's garbage collector and freezes what is imported
+    # (dashboard.collector): in a test process that would keep every frozen test's reference
+    # cycles for good, so each test leaves the collector as it found it.
+    threshold = gc.get_threshold()
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*threshold)
 
 
 @pytest.fixture(scope="session", autouse=True)
