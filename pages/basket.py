@@ -188,11 +188,17 @@ def _explanations(lines: list[answer.LineAnswer]) -> None:
     st.markdown("\n".join(f"- {marks[line.kind]} {md_escape(line.text)}" for line in lines))
 
 
+def _section(title: str, note: str | None = None) -> None:
+    """A section's heading with its one-line note (a total, "Empty.") beneath it, small and
+    grey as a caption: one element, not two (each element is a message to the browser)."""
+    st.markdown(f"#### {title}" + (f"\n\n:small[:gray[{note}]]" if note else ""))
+
+
 def _list_table(title: str, table: pa.Table, key: str, total: str | None) -> None:
-    st.markdown(f"#### {title}")
     if table.num_rows == 0:
-        st.caption(f"{title}: empty.")
+        _section(title, "Empty.")
         return
+    _section(title, f"Total: {md_escape(total)}" if total is not None else None)
     st.dataframe(
         table,
         column_config=columns.PRODUCT_COLUMNS,
@@ -200,8 +206,6 @@ def _list_table(title: str, table: pa.Table, key: str, total: str | None) -> Non
         key=key,
         height="content",
     )
-    if total is not None:
-        st.caption(f"Total: {md_escape(total)}")
 
 
 def _metrics(basket: Basket) -> None:
@@ -281,12 +285,12 @@ def _render_basket(
     else:
         if not lines:
             _metrics(basket)
-            st.markdown("#### Checkout")
-            st.caption("No active checkout.")
+            _section("Checkout", "No active checkout.")
         else:
             # The answer first: words beside the table on a wide screen, above it (and above
             # the figures) on a narrow one.
-            st.markdown("#### Checkout")
+            total = answer.list_totals(basket.checkout, details).text(locale)
+            _section("Checkout", f"Total: {md_escape(total)}")
             words, table = st.columns([2, 3])
             with words:
                 _explanations(lines)
@@ -299,9 +303,6 @@ def _render_basket(
                     key="checkout_table",
                     height="content",
                 )
-                st.caption(
-                    "Total: " + md_escape(answer.list_totals(basket.checkout, details).text(locale))
-                )
             _metrics(basket)
         _list_table(
             "Cart",
@@ -313,13 +314,17 @@ def _render_basket(
             "Saved for later", tables.saved_table(basket, details, locale), "saved_table", None
         )
 
-    st.markdown("#### For the ticket")
-    st.caption("Plain text to paste into the reply (copy button on the right); adapt the reply.")
+    _section(
+        "For the ticket",
+        "Plain text to paste into the reply, and the link to this basket for a colleague (copy "
+        "buttons on the right); adapt the reply.",
+    )
     st.code(
         answer.ticket_summary(result, details, now=now, tz_name=tz_name, locale=locale),
         language=None,
         wrap_lines=True,
     )
+    st.code(tables.deep_link(_app_base_url(), result.user_id), language=None)
 
     if basket.expires or basket.last_changed:
         st.markdown("#### Time to expiry")
@@ -327,8 +332,6 @@ def _render_basket(
 
     with st.expander("Raw API response"):
         st.code(tables.basket_summary_json(result), language="json")
-    st.caption("Link to this basket (copy button on the right):")
-    st.code(tables.deep_link(_app_base_url(), result.user_id), language=None)
 
 
 def _fetch() -> BasketResult:

@@ -129,6 +129,15 @@ def plain_texts(at: AppTest, kind: str) -> list[str]:
     return [plain(text) for text in texts(at, kind)]
 
 
+_SECTION_NOTE = re.compile(r"^#### .*?\n\n:small\[:gray\[(.*)\]\]$", re.DOTALL)
+
+
+def section_notes(at: AppTest) -> list[str]:
+    """The notes under the basket page's section headings ("Total: €79.80", "Empty."), as read."""
+    notes = (_SECTION_NOTE.match(text) for text in texts(at, "markdown"))
+    return [plain(note.group(1)) for note in notes if note]
+
+
 def markdown_texts(at: AppTest) -> list[str]:
     """Every text Streamlit renders as markdown, metrics included."""
     found = [text for kind in MARKDOWN_ELEMENTS for text in texts(at, kind)]

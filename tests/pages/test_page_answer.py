@@ -20,6 +20,7 @@ from apptest_support import (
     no_exception,
     plain,
     plain_texts,
+    section_notes,
     set_user,
     texts,
     use_navigation,
@@ -120,7 +121,7 @@ def test_prices_line_totals_and_list_totals_with_their_currency() -> None:
     assert list(checkout["line_total"]) == ["€79.80", "€149.00", "€29.99", "€29.98", "€38.97"]
     checkout_items = [("prod-1017", 2), ("prod-1018", 1), ("prod-1001-m", 1), ("prod-1009", 2),
                       ("prod-1013", 3)]  # fmt: skip
-    assert f"Total: €{_total(checkout_items):,.2f}" in captions(at)
+    assert f"Total: €{_total(checkout_items):,.2f}" in section_notes(at)
     assert plain(at.error[0].value).endswith(f"Value at risk: €{_total(checkout_items[:2]):.2f}.")
 
 
@@ -145,7 +146,7 @@ def test_mixed_currencies_are_never_summed(monkeypatch: pytest.MonkeyPatch) -> N
     at = look_up(USER)
 
     euros = _total([("prod-1017", 2), ("prod-1018", 1), ("prod-1001-m", 1), ("prod-1013", 3)])
-    assert f"Total: €{euros:,.2f} + ${_total([('prod-1009', 2)]):,.2f}" in captions(at)
+    assert f"Total: €{euros:,.2f} + ${_total([('prod-1009', 2)]):,.2f}" in section_notes(at)
     assert "$14.99" in list(frame_with(at, "status")["price"])
 
 

@@ -21,6 +21,7 @@ from apptest_support import (
     no_exception,
     plain,
     plain_texts,
+    section_notes,
     set_user,
     texts,
     use_navigation,
@@ -143,7 +144,7 @@ def test_deep_link_shows_the_failed_checkout(api: RecordingApi) -> None:
 def test_raw_response_and_deep_link_blocks() -> None:
     at = look_up("demo-checkout-failed")
 
-    _ticket, raw, link = texts(at, "code")
+    _ticket, link, raw = texts(at, "code")
     assert json.loads(raw)["data"]["checkout"][0] == {
         "productId": "prod-1017",
         "count": 2,
@@ -156,7 +157,7 @@ def test_raw_response_and_deep_link_blocks() -> None:
 def test_deep_link_is_absolute_and_percent_encoded() -> None:
     at = look_up("a+b@c:d", url="http://localhost:8501/?user=a%2Bb%40c%3Ad")
 
-    assert texts(at, "code")[-1] == "http://localhost:8501/?user=a%2Bb%40c%3Ad"
+    assert texts(at, "code")[1] == "http://localhost:8501/?user=a%2Bb%40c%3Ad"
 
 
 def test_no_user_shows_how_to_start() -> None:
@@ -188,8 +189,22 @@ def test_normal_basket_has_no_checkout(shared: AppTest) -> None:
 
     assert not at.error and not at.warning
     assert metric(at, "Cart") == ("3 products", "4 units")
-    assert "No active checkout." in texts(at, "caption")
+    assert "No active checkout." in section_notes(at)
     assert [len(frame.value) for frame in at.dataframe] == [3, 1]
+
+
+def test_each_section_heading_carries_its_total_or_says_empty(shared: AppTest) -> None:
+    # One element per heading and its note: "#### Cart" and, small and grey beneath it, the total.
+    at = show(shared, "demo-full-cart")
+
+    sections = [text for text in texts(at, "markdown") if text.startswith("#### ")]
+    assert [text.split("\n")[0] for text in sections][:3] == [
+        "#### Checkout",
+        "#### Cart",
+        "#### Saved for later",
+    ]
+    assert section_notes(at)[:3] == ["No active checkout.", "Total: €1,296.40", "Empty."]
+    assert not [text for text in texts(at, "caption") if "Total" in text]
 
 
 def test_variants_name_their_main_product(shared: AppTest) -> None:
@@ -284,7 +299,7 @@ def test_next_token_is_shown(shared: AppTest) -> None:
 def test_hostile_values_are_shown_as_data(shared: AppTest) -> None:
     at = show(shared, "demo-hostile")
 
-    raw = json.loads(texts(at, "code")[1])
+    raw = json.loads(texts(at, "code")[2])
     cart = next(frame.value for frame in at.dataframe if "status" not in frame.value.columns)
     assert list(cart["product_id"]) == [item["productId"] for item in raw["data"]["cart"]]
     assert any("<script" in product for product in cart["product_id"])
