@@ -2,7 +2,7 @@
 
 With Python's defaults the collector cost a basket lookup about 5 ms of the server's 27-33 ms of
 CPU (benchmarks/README.md, "Agents"): every few dozen lookups a full collection walked every
-object pandas, pyarrow, pydantic and Streamlit had made at import (75-150 ms each), and the
+object pandas, pyarrow, pydantic and Streamlit had made at import (74-104 ms each), and the
 youngest generation was collected every 700 allocations, about once per lookup.
 """
 
